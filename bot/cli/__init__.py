@@ -1,0 +1,88 @@
+"""The `improv` command line: run the bot or the web endpoint, migrate, sync commands, and the domain commands.
+
+Each subcommand module exposes `register(subparsers)`; handlers are `async def handler(args, services)` or, for
+commands that manage services themselves, `async def handler(args, settings)` marked `needs_services=False`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.logs import configure_logging
+from bot.services import Services, open_services
+from bot.settings import ConfigError, Settings, load_settings
+
+__all__ = ["add_command", "main"]
+
+ServiceHandler = Callable[[argparse.Namespace, Services], Awaitable[int | None]]
+SettingsHandler = Callable[[argparse.Namespace, Settings], Awaitable[int | None]]
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: ServiceHandler | SettingsHandler,
+    *,
+    help: str,
+    needs_services: bool = True,
+    migrate: bool = True,
+) -> argparse.ArgumentParser:
+    """Add a subcommand whose handler gets opened (and, by default, migrated) services or the settings."""
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=handler, needs_services=needs_services, migrate=migrate)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `improv` parser."""
+    from bot.cli import core
+
+    parser = argparse.ArgumentParser(prog="improv", description="Improv Panic Button")
+    parser.add_argument("--data-dir", type=Path, help="directory for local state (IMPROV_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in core.modules():
+        module.register(sub)
+    return parser
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.needs_services:
+        return int(await args.handler(args, settings) or 0)
+    async with open_services(settings) as services:
+        if args.migrate and settings.is_sqlite:
+            from db.migrate import upgrade
+
+            await upgrade(services.engine)
+        return int(await args.handler(args, services) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `improv` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        print(f"improv: {exc}", file=sys.stderr)
+        return 2
+    configure_logging("DEBUG" if args.verbose else settings.log_level)
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except ConfigError as exc:
+        print(f"improv: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,177 @@
+"""The Discord door: `PanicBot`, its command tree with the one error handler, and error routing for components."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.services import Services
+
+__all__ = ["COGS", "PanicBot", "PanicTree", "PanicView", "guarded", "report_error"]
+
+log = logging.getLogger(__name__)
+
+COGS: tuple[str, ...] = ("cogs.panic", "cogs.campaign", "cogs.billing")
+
+Interaction = discord.Interaction["PanicBot"]
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    """The exception a command raised, without discord.py's wrappers."""
+    while isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        if error.__cause__ is None:
+            break
+        error = error.__cause__
+    if isinstance(error, app_commands.CommandInvokeError):
+        return error.original
+    return error
+
+
+async def _reply(interaction: discord.Interaction[Any], embed: discord.Embed) -> None:
+    """Answer ephemerally whether or not the interaction was acknowledged already."""
+    if interaction.response.is_done():
+        await interaction.followup.send(embed=embed, ephemeral=True)
+    else:
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def error_embed(title: str, message: str) -> discord.Embed:
+    """The one look of an error shown to a user."""
+    return discord.Embed(title=title, description=message, colour=discord.Colour.orange())
+
+
+async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """The single route for every interaction error: friendly text for `UserFacingError`, else log + apology."""
+    error = _unwrap(error)
+    if isinstance(error, UserFacingError):
+        embed = error_embed(error.title, error.message)
+    elif isinstance(error, app_commands.CheckFailure):
+        title = getattr(error, "title", "Not allowed")
+        embed = error_embed(title, str(error) or "You can't use this command here.")
+    elif isinstance(error, app_commands.CommandOnCooldown):
+        embed = error_embed("Slow down", f"Try again in {error.retry_after:.0f} s.")
+    else:
+        reference = secrets.token_hex(4)
+        command = interaction.command.qualified_name if interaction.command else None
+        custom_id = interaction.data.get("custom_id") if interaction.data else None
+        log.error(
+            "unhandled error ref=%s guild=%s user=%s command=%s custom_id=%s",
+            reference,
+            interaction.guild_id,
+            interaction.user.id if interaction.user else None,
+            command,
+            custom_id,
+            exc_info=error,
+        )
+        embed = error_embed(
+            "Something went wrong",
+            f"Sorry, that didn't work. If it keeps happening, tell the bot's host reference `{reference}`.",
+        )
+    try:
+        await _reply(interaction, embed)
+    except discord.HTTPException:
+        log.warning("could not deliver an error message for interaction %s", interaction.id)
+
+
+class PanicTree(app_commands.CommandTree["PanicBot"]):
+    """Command tree whose `on_error` is the one error handler of the bot."""
+
+    async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        await report_error(interaction, error)
+
+
+class PanicView(discord.ui.View):
+    """A view whose callback errors take the same route as command errors."""
+
+    async def on_error(self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:  # type: ignore[override]
+        await report_error(interaction, error)
+
+
+SelfT = TypeVar("SelfT")
+Callback = Callable[[SelfT, Interaction], Awaitable[None]]
+
+
+def guarded(func: Callback[SelfT]) -> Callback[SelfT]:
+    """Route a `DynamicItem` callback's errors to `report_error` (discord.py would only log them)."""
+
+    @functools.wraps(func)
+    async def wrapper(self: SelfT, interaction: Interaction) -> None:
+        try:
+            await func(self, interaction)
+        except Exception as exc:
+            await report_error(interaction, exc)
+
+    return wrapper
+
+
+class PanicBot(commands.AutoShardedBot):
+    """The bot. Owns nothing long-lived itself: services come in from the entry point."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        shard_count: int | None = None,
+        shard_ids: Sequence[int] | None = None,
+        sync_commands: bool = False,
+        cogs: Sequence[str] = COGS,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        options.setdefault("intents", intents)
+        if shard_ids is not None:
+            options["shard_ids"] = list(shard_ids)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            tree_cls=PanicTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=shard_count,
+            help_command=None,
+            **options,
+        )
+        self.services = services
+        self._sync_on_start = sync_commands
+        self._cog_names = tuple(cogs)
+
+    @classmethod
+    def from_services(cls, services: Services, **options: Any) -> PanicBot:
+        """A bot configured from the settings inside `services`."""
+        settings = services.settings
+        return cls(
+            services,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_ids,
+            sync_commands=settings.sync_commands,
+            **options,
+        )
+
+    async def setup_hook(self) -> None:
+        """Load cogs (they register their persistent components); sync the tree only when asked."""
+        for name in self._cog_names:
+            await self.load_extension(name)
+        if self._sync_on_start:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Publish the slash commands: to the dev guild when configured, else globally."""
+        dev_guild = self.services.settings.dev_guild_id
+        if dev_guild is not None:
+            guild = discord.Object(id=dev_guild)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("synced %d commands", len(synced))
+        return synced
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), self.shard_ids)

@@ -1,0 +1,42 @@
+"""Guild records and per-guild settings (plain async functions over a session; no discord)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Guild, GuildSettings
+
+__all__ = ["ensure_guild", "get_settings", "update_settings"]
+
+
+async def ensure_guild(session: AsyncSession, guild_id: int, name: str | None = None) -> None:
+    """Create the guild and its settings row if missing; safe under concurrent callers."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values: dict[str, Any] = {"id": guild_id, "name": (name or "")[:100]}
+    await session.execute(insert(Guild).values(**values).on_conflict_do_nothing())
+    await session.execute(insert(GuildSettings).values(guild_id=guild_id).on_conflict_do_nothing())
+
+
+async def get_settings(session: AsyncSession, guild_id: int) -> GuildSettings:
+    """The guild's settings, created with defaults on first use."""
+    row = await session.get(GuildSettings, guild_id)
+    if row is None:
+        await ensure_guild(session, guild_id)
+        row = (await session.execute(select(GuildSettings).where(GuildSettings.guild_id == guild_id))).scalar_one()
+    return row
+
+
+async def update_settings(session: AsyncSession, guild_id: int, **changes: Any) -> GuildSettings:
+    """Change some settings of a guild and return the row."""
+    row = await get_settings(session, guild_id)
+    for key, value in changes.items():
+        if not hasattr(GuildSettings, key) or key in {"guild_id", "updated_at"}:
+            raise KeyError(key)
+        setattr(row, key, value)
+    await session.flush()
+    return row

@@ -1,0 +1,22 @@
+"""Logging configured once, at the entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+__all__ = ["configure_logging"]
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Plain one-line records on stderr; discord.py's chatty HTTP logger kept at WARNING."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        force=True,
+    )
+    logging.getLogger("discord.http").setLevel(logging.WARNING)
+    logging.getLogger("discord.gateway").setLevel(logging.WARNING)
+    # onnxruntime must never phone home; the variable only works when set before it is imported.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

@@ -1,0 +1,1 @@
+"""Campaign memory: import GM notes, chunk, embed, store per guild, retrieve with citations (no discord)."""

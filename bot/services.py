@@ -1,0 +1,59 @@
+"""The services container: every long-lived resource, built once at startup and handed to the bot, the web
+app and the CLI. Production services switch on by configuration alone; otherwise the embedded defaults run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
+from bot.settings import Settings
+from db.engine import create_engine, create_sessionmaker
+
+__all__ = ["Services", "open_services"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    """What the doors (bot, web, CLI) need from the outside world, already opened."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    kv: KeyValue
+    exit_stack: AsyncExitStack = field(repr=False)
+
+    def describe(self) -> dict[str, str]:
+        """Which implementation backs each service (for logs and `/campaign status`)."""
+        return {
+            "database": self.engine.dialect.name,
+            "kv": "redis" if isinstance(self.kv, RedisKeyValue) else "in-process",
+        }
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open every service named by `settings` and close them all on exit."""
+    async with AsyncExitStack() as stack:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.sqlalchemy_url)
+        stack.push_async_callback(engine.dispose)
+
+        kv: KeyValue = RedisKeyValue.from_url(settings.redis_url) if settings.redis_url else MemoryKeyValue()
+        stack.push_async_callback(kv.aclose)
+
+        services = Services(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            kv=kv,
+            exit_stack=stack,
+        )
+        log.info("services: %s", services.describe())
+        yield services

@@ -1,0 +1,218 @@
+"""The one typed configuration model, read from the environment at startup (never at import)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "your-token-here", "xxx", "todo", "secret"})
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message is one line that names the variable."""
+
+
+def _secret_not_placeholder(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    raw = value.get_secret_value().strip()
+    if not raw:
+        return None
+    if raw.lower() in PLACEHOLDER_SECRETS:
+        raise ValueError("is a placeholder, not a real secret")
+    return SecretStr(raw)
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot, the web endpoint and the CLI.
+
+    Each field's environment variable is its upper-case name unless an alias says otherwise; the README's
+    configuration table lists them all (a test keeps the two in sync).
+    """
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    # --- Discord -------------------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(
+        default=None, description="Bot token from the Discord developer portal; required by `python -m bot`."
+    )
+    shard_count: int | None = Field(
+        default=None, ge=1, description="Total number of shards; unset lets Discord recommend a count."
+    )
+    shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        default=None,
+        description="Comma-separated shard ids this process runs (needs SHARD_COUNT); unset runs them all.",
+    )
+    sync_commands: bool = Field(default=False, description="Sync the slash-command tree with Discord once at startup.")
+    dev_guild_id: int | None = Field(
+        default=None, description="Sync commands to this one guild only (instant, for development)."
+    )
+
+    # --- storage -------------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".improv"),
+        validation_alias=AliasChoices("IMPROV_DATA_DIR", "data_dir"),
+        description="Directory for all local state (SQLite database, local vectors, console state).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (`postgres://…` is accepted); unset uses SQLite in the data directory.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for cooldowns, quotas, locks and pools; unset keeps them in-process.",
+    )
+
+    # --- generation ----------------------------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="OpenAI API key; unset answers from the offline random tables."
+    )
+    openai_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible server (vLLM, Ollama, LM Studio …)."
+    )
+    openai_model: str = Field(default="gpt-4o-mini", description="Chat model used for improvisation.")
+
+    # --- retrieval -----------------------------------------------------------------------------------
+    pinecone_api_key: SecretStr | None = Field(
+        default=None, description="Pinecone API key; unset keeps vectors in the local store."
+    )
+
+    # --- billing -------------------------------------------------------------------------------------
+    paddle_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Paddle notification secret(s), comma-separated during a rotation; required by the web process.",
+    )
+    paddle_api_key: SecretStr | None = Field(
+        default=None,
+        description="Paddle API key for checkouts and the customer portal; unset means self-hosted.",
+    )
+    paddle_environment: Literal["sandbox", "production"] = Field(
+        default="sandbox", description="Which Paddle environment the API key belongs to."
+    )
+
+    # --- web -----------------------------------------------------------------------------------------
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the web endpoint listens on.")
+    host: str = Field(
+        default="0.0.0.0",
+        validation_alias=AliasChoices("IMPROV_WEB_HOST", "host"),
+        description="Address the web endpoint binds to.",
+    )
+
+    # --- operations ----------------------------------------------------------------------------------
+    log_level: str = Field(
+        default="INFO",
+        validation_alias=AliasChoices("IMPROV_LOG_LEVEL", "log_level"),
+        description="Logging level (DEBUG, INFO, WARNING …).",
+    )
+
+    @field_validator("discord_token", "openai_api_key", "pinecone_api_key", "paddle_api_key", mode="after")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        return _secret_not_placeholder(value)
+
+    @field_validator("paddle_webhook_secret", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("paddle_webhook_secret", mode="after")
+    @classmethod
+    def _check_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return [s for s in (_secret_not_placeholder(v) for v in value) if s is not None]
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if text.startswith("["):
+                return json.loads(text)
+            return [int(part) for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url", "redis_url", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value[len("sqlite://") :]
+        return value
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _shards_consistent(self) -> Settings:
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("SHARD_IDS needs SHARD_COUNT")
+            bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if bad:
+                raise ValueError(f"SHARD_IDS {bad} out of range for SHARD_COUNT={self.shard_count}")
+        return self
+
+    # --- derived -------------------------------------------------------------------------------------
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL to connect to: `DATABASE_URL`, else SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'improv.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def require(self, *names: str) -> None:
+        """Fail with one line naming the first unset setting among `names` (field names)."""
+        for name in names:
+            value = getattr(self, name)
+            if value is None or value == []:
+                raise ConfigError(f"{env_name(name)} is not set")
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        if isinstance(first, str):
+            return first
+    return field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, turning the first error into a one-line `ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err["loc"][0] if err["loc"] else ""
+        name = env_name(str(loc)) if str(loc) in Settings.model_fields else str(loc).upper() or "settings"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

@@ -1,0 +1,68 @@
+"""The web door (`python -m bot.web`): `GET /healthz` (and the Paddle webhook, see bot.billing)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.services import Services, open_services
+from bot.settings import Settings
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+SERVICES = web.AppKey("services", Services)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database and the key-value store answer, else 503 naming what is down."""
+    services = request.app[SERVICES]
+    checks: dict[str, bool] = {}
+    try:
+        async with services.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = True
+    except Exception:
+        log.warning("healthz: database unreachable")
+        checks["database"] = False
+    checks["kv"] = await services.kv.ping()
+    status = 200 if all(checks.values()) else 503
+    return web.json_response({"ok": status == 200, **checks}, status=status)
+
+
+def create_app(services: Services) -> web.Application:
+    """The aiohttp application over already-opened services."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    """Open the services and serve until cancelled."""
+    async with open_services(settings) as services:
+        runner = web.AppRunner(create_app(services), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info("web endpoint listening on %s:%d", settings.host, settings.port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+
+def main() -> int:
+    """`python -m bot.web`."""
+    from bot.cli import main as cli_main
+
+    return cli_main(["web"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Discord cogs: thin glue between slash commands and the domain."""
