@@ -48,6 +48,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         kv: KeyValue = RedisKeyValue.from_url(settings.redis_url) if settings.redis_url else MemoryKeyValue()
         stack.push_async_callback(kv.aclose)
 
+        # campaign memory (bot.memory) is built here
+        # improvisation (bot.improv) is built here
+        # billing (bot.billing) is built here
         services = Services(
             settings=settings,
             engine=engine,
