@@ -1,6 +1,7 @@
 """All models, imported here so `Base.metadata` is complete for Alembic."""
 
 from db.base import Base
+from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord
 from db.models.guild import Guild, GuildSettings
 
-__all__ = ["Base", "Guild", "GuildSettings"]
+__all__ = ["Base", "CampaignChunk", "CampaignDocument", "CampaignMemoryRecord", "Guild", "GuildSettings"]

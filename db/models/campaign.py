@@ -1,0 +1,83 @@
+"""Campaign memory: imported documents, their chunks (text and citation metadata) and the per-guild index record.
+
+The chunk rows are the source of truth for text under either vector store: search joins the store's hits back
+to them (so only the visible version of a document can ever be returned), the roster is built from them and a
+switch of embedder re-embeds from them without re-parsing any file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, utcnow
+
+__all__ = ["CampaignChunk", "CampaignDocument", "CampaignMemoryRecord", "DocumentStatus"]
+
+
+class DocumentStatus:
+    """Values of `CampaignDocument.status`."""
+
+    READY = "ready"  # the row's `document_id` version is the visible one
+    IMPORTING = "importing"  # first import of this file still running: nothing visible yet
+
+
+class CampaignDocument(Base):
+    """One imported file (or saved note) of a guild. Re-importing the same file name replaces it atomically."""
+
+    __tablename__ = "campaign_documents"
+    __table_args__ = (UniqueConstraint("guild_id", "file_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[str] = mapped_column(String(64))  # content hash of the visible version
+    file_name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # markdown | text | pdf | docx | note
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int | None] = mapped_column(Integer, default=None)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    player_safe: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.IMPORTING)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CampaignChunk(Base):
+    """One chunk's text and citation. Rows of a version being imported coexist with the visible version's
+    rows (they differ in `document_id`) until the swap deletes the old ones in the same transaction."""
+
+    __tablename__ = "campaign_chunks"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "chunk_id"),
+        Index("ix_campaign_chunks_guild_id_document_id", "guild_id", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"))
+    document_row_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("campaign_documents.id", ondelete="CASCADE"), index=True
+    )
+    document_id: Mapped[str] = mapped_column(String(64))
+    chunk_id: Mapped[str] = mapped_column(String(160))
+    index: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    page: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class CampaignMemoryRecord(Base):
+    """Per-guild index record: which embedder and where the vectors live; a mismatch means re-embed."""
+
+    __tablename__ = "campaign_memories"
+
+    guild_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    embedder_id: Mapped[str] = mapped_column(String(128))
+    dimension: Mapped[int] = mapped_column(Integer)
+    store_location: Mapped[str] = mapped_column(String(255))
+    canon_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
