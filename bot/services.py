@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from bot.settings import Settings
+from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker
 
 __all__ = ["Services", "open_services"]
@@ -27,6 +28,7 @@ class Services:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     kv: KeyValue
+    tasks: BackgroundTasks
     exit_stack: AsyncExitStack = field(repr=False)
 
     def describe(self) -> dict[str, str]:
@@ -48,6 +50,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         kv: KeyValue = RedisKeyValue.from_url(settings.redis_url) if settings.redis_url else MemoryKeyValue()
         stack.push_async_callback(kv.aclose)
 
+        tasks = BackgroundTasks()
+        stack.push_async_callback(tasks.aclose)
+
         # campaign memory (bot.memory) is built here
         # improvisation (bot.improv) is built here
         # billing (bot.billing) is built here
@@ -56,6 +61,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             kv=kv,
+            tasks=tasks,
             exit_stack=stack,
         )
         log.info("services: %s", services.describe())
