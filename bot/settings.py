@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.billing.plans import PlanCatalog
+
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "your-token-here", "xxx", "todo", "secret"})
@@ -94,6 +96,25 @@ class Settings(BaseSettings):
     )
     paddle_environment: Literal["sandbox", "production"] = Field(
         default="sandbox", description="Which Paddle environment the API key belongs to."
+    )
+    paddle_api_base_url: str | None = Field(
+        default=None, description="Override of the Paddle API base URL (a local fake or proxy); unset uses the environment's."
+    )
+    paddle_signature_tolerance_seconds: float = Field(
+        default=5, gt=0, description="How far a webhook's signed timestamp may be from now, either way, in seconds."
+    )
+    paddle_plans: PlanCatalog = Field(
+        default_factory=PlanCatalog,
+        description="Plans as JSON: a free plan and paid plans by Paddle price id with their limits (see bot/billing/plans.py).",
+    )
+    paddle_past_due_grace_days: float = Field(
+        default=7, ge=0, description="Days a past-due subscription keeps its plan while Paddle retries the payment."
+    )
+    webhook_max_body_bytes: int = Field(
+        default=512 * 1024, ge=1024, description="Largest webhook body accepted (larger gets 413)."
+    )
+    entitlement_cache_seconds: float = Field(
+        default=30, ge=0, description="How long the bot process caches a guild's plan and limits."
     )
 
     # --- web -----------------------------------------------------------------------------------------
@@ -181,6 +202,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'improv.sqlite3').resolve()}"
+
+    @property
+    def billing_enabled(self) -> bool:
+        """Whether Paddle is configured; when it is not (self-hosting) every guild is unlimited."""
+        return self.paddle_api_key is not None or bool(self.paddle_webhook_secret)
 
     @property
     def is_sqlite(self) -> bool:

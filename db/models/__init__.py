@@ -1,7 +1,19 @@
 """All models, imported here so `Base.metadata` is complete for Alembic."""
 
 from db.base import Base
+from db.models.billing import BillingCheckout, BillingSubscription, BillingUsage, WebhookEvent
 from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord
 from db.models.guild import Guild, GuildSettings
 
-__all__ = ["Base", "CampaignChunk", "CampaignDocument", "CampaignMemoryRecord", "Guild", "GuildSettings"]
+__all__ = [
+    "Base",
+    "BillingCheckout",
+    "BillingSubscription",
+    "BillingUsage",
+    "CampaignChunk",
+    "CampaignDocument",
+    "CampaignMemoryRecord",
+    "Guild",
+    "GuildSettings",
+    "WebhookEvent",
+]
