@@ -1,0 +1,65 @@
+"""Shared fixtures: embedded services on a temporary data directory and the offline Discord harness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.offline.driver import DiscordDriver
+from bot.services import Services, open_services
+from bot.settings import Settings
+from db.migrate import upgrade
+from tests.support.discord import running_bot
+
+pytest_plugins = ["tests.fixtures_services"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only test data beside the repository (`../shared/data`)."""
+    path = REPO_ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.fail(f"test data not found at {path}")
+    return path
+
+
+def embedded_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for the embedded defaults, ignoring whatever the developer's environment says."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": None,
+        "redis_url": None,
+        "openai_api_key": None,
+        "pinecone_api_key": None,
+        "paddle_api_key": None,
+        "paddle_webhook_secret": [],
+        "discord_token": None,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded-default settings on a fresh data directory."""
+    return embedded_settings(tmp_path / "data")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Opened embedded services (SQLite migrated, in-process kv)."""
+    async with open_services(settings) as opened:
+        await upgrade(opened.engine)
+        yield opened
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def discord_sim(services: Services) -> AsyncIterator[DiscordDriver]:
+    """A logged-in `PanicBot` over the embedded services, driven like Discord would; fails on broken rules."""
+    async with running_bot(services) as driver:
+        yield driver

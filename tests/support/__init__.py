@@ -1,0 +1,1 @@
+"""Test support: the Discord harness (see bot.offline) wrapped as pytest fixtures."""
