@@ -1,0 +1,289 @@
+"""A loopback fake of Pinecone's vector data plane that the real `pinecone` 10.x client talks to.
+
+One `FakePineconeIndex` is one serverless index (cosine metric) served by aiohttp on 127.0.0.1; pass its
+`host` to `AsyncPinecone.index(host=...)`. Routes and bodies are what `pinecone.async_client.async_index`
+sends (checked against pinecone 10.2.0): `POST /vectors/upsert`, `POST /query`, `POST /vectors/delete`,
+`POST /vectors/update`, `GET /vectors/list`, `POST /describe_index_stats`, `DELETE /namespaces/{name}`.
+Pinecone's limits are enforced the way the service does (400 with an error body): at most 1,000 vectors and
+2 MB per upsert request, metadata at most 40 KB per record and no null values, the index dimension.
+Reads see writes at once (the real service may lag; the code under test must not rely on either).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["API_KEY", "FakePineconeIndex", "running_indexes"]
+
+API_KEY = "pcsk_test_fake_key"
+MAX_UPSERT_VECTORS = 1_000
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+MAX_METADATA_BYTES = 40 * 1024
+
+
+@dataclass
+class StoredVector:
+    id: str
+    values: list[float]
+    metadata: dict[str, Any]
+
+
+def _error(status: int, message: str, code: str = "INVALID_ARGUMENT") -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}, "status": status}, status=status)
+
+
+def _match(metadata: dict[str, Any], flt: dict[str, Any]) -> bool:
+    """Pinecone's metadata filter language (the operators the bot uses and a few more)."""
+    for key, cond in flt.items():
+        if key == "$and":
+            if not all(_match(metadata, c) for c in cond):
+                return False
+            continue
+        if key == "$or":
+            if not any(_match(metadata, c) for c in cond):
+                return False
+            continue
+        value = metadata.get(key)
+        ops = cond if isinstance(cond, dict) else {"$eq": cond}
+        for op, arg in ops.items():
+            if op == "$eq":
+                ok = key in metadata and value == arg
+            elif op == "$ne":
+                ok = value != arg
+            elif op == "$in":
+                ok = key in metadata and value in arg
+            elif op == "$nin":
+                ok = value not in arg
+            elif op == "$exists":
+                ok = (key in metadata) == bool(arg)
+            elif op in ("$gt", "$gte", "$lt", "$lte"):
+                if not isinstance(value, int | float):
+                    ok = False
+                else:
+                    ok = {
+                        "$gt": value > arg,
+                        "$gte": value >= arg,
+                        "$lt": value < arg,
+                        "$lte": value <= arg,
+                    }[op]
+            else:
+                raise ValueError(f"unsupported filter operator {op}")
+            if not ok:
+                return False
+    return True
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na = math.sqrt(sum(x * x for x in a)) or 1.0
+    nb = math.sqrt(sum(y * y for y in b)) or 1.0
+    return dot / (na * nb)
+
+
+@dataclass
+class FakePineconeIndex:
+    """State and routes of one fake index."""
+
+    dimension: int
+    api_key: str = API_KEY
+    namespaces: dict[str, dict[str, StoredVector]] = field(default_factory=dict)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, body bytes)
+    fail_upsert: Callable[[dict[str, Any]], int | None] | None = None  # return a status to fail a request
+    host: str = ""
+    _runner: web.AppRunner | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._auth])
+        app.router.add_post("/vectors/upsert", self._upsert)
+        app.router.add_post("/query", self._query)
+        app.router.add_post("/vectors/delete", self._delete)
+        app.router.add_post("/vectors/update", self._update)
+        app.router.add_get("/vectors/list", self._list)
+        app.router.add_post("/describe_index_stats", self._stats)
+        app.router.add_delete("/namespaces/{name}", self._delete_namespace)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.host = f"http://127.0.0.1:{port}"
+        return self.host
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def vectors(self, namespace: str) -> dict[str, StoredVector]:
+        return self.namespaces.get(namespace, {})
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append((request.method, request.path, len(body)))
+        if request.headers.get("Api-Key") != self.api_key:
+            return _error(401, "Invalid API Key", "UNAUTHENTICATED")
+        if not request.headers.get("X-Pinecone-Api-Version"):
+            return _error(400, "missing X-Pinecone-Api-Version header")
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        data = json.loads(await request.read() or b"{}")
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(text="body must be an object")
+        return data
+
+    # --- routes --------------------------------------------------------------------------------------------
+    async def _upsert(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        if len(raw) > MAX_REQUEST_BYTES:
+            return _error(400, f"Request size {len(raw) / 1e6:.1f}MB exceeds the maximum supported size of 2MB")
+        body = await self._json(request)
+        if self.fail_upsert is not None:
+            status = self.fail_upsert(body)
+            if status is not None:
+                return _error(status, "injected failure", "UNAVAILABLE" if status >= 500 else "INVALID_ARGUMENT")
+        vectors = body.get("vectors") or []
+        if len(vectors) > MAX_UPSERT_VECTORS:
+            return _error(400, f"Upsert batch of {len(vectors)} exceeds the maximum of {MAX_UPSERT_VECTORS} vectors")
+        staged: list[StoredVector] = []
+        for item in vectors:
+            values = item.get("values") or []
+            if len(values) != self.dimension:
+                return _error(
+                    400, f"Vector dimension {len(values)} does not match the dimension of the index {self.dimension}"
+                )
+            metadata = item.get("metadata") or {}
+            if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
+                return _error(400, f"Metadata size exceeds the limit of {MAX_METADATA_BYTES} bytes per vector")
+            for key, value in metadata.items():
+                if value is None:
+                    return _error(400, f"Metadata value for field '{key}' must not be null")
+                if not isinstance(value, str | int | float | bool | list):
+                    return _error(400, f"Metadata value for field '{key}' has an unsupported type")
+            staged.append(StoredVector(str(item["id"]), [float(v) for v in values], dict(metadata)))
+        space = self.namespaces.setdefault(body.get("namespace") or "__default__", {})
+        for vector in staged:
+            space[vector.id] = vector
+        return web.json_response({"upsertedCount": len(staged)})
+
+    async def _query(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        vector = body.get("vector")
+        if not isinstance(vector, list) or len(vector) != self.dimension:
+            return _error(400, f"Query vector dimension does not match the dimension of the index {self.dimension}")
+        top_k = int(body.get("topK", 10))
+        flt = body.get("filter") or {}
+        namespace = body.get("namespace") or "__default__"
+        scored = [
+            (_cosine(vector, v.values), v)
+            for v in self.vectors(namespace).values()
+            if not flt or _match(v.metadata, flt)
+        ]
+        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        matches = []
+        for score, v in scored[:top_k]:
+            match: dict[str, Any] = {"id": v.id, "score": score, "values": []}
+            if body.get("includeMetadata"):
+                match["metadata"] = v.metadata
+            matches.append(match)
+        return web.json_response(
+            {"matches": matches, "namespace": body.get("namespace", ""), "usage": {"readUnits": 1}}
+        )
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        selectors = [k for k in ("ids", "deleteAll", "filter") if body.get(k)]
+        if len(selectors) != 1:
+            return _error(400, "exactly one of ids, deleteAll, filter is required")
+        space = self.namespaces.get(body.get("namespace") or "__default__")
+        if space is None:
+            return _error(404, "Namespace not found", "NOT_FOUND")
+        if body.get("deleteAll"):
+            space.clear()
+        elif body.get("ids"):
+            if len(body["ids"]) > 1000:
+                return _error(400, "at most 1000 ids per delete")
+            for vid in body["ids"]:
+                space.pop(vid, None)
+        else:
+            for vid in [vid for vid, v in space.items() if _match(v.metadata, body["filter"])]:
+                del space[vid]
+        return web.json_response({})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        space = self.namespaces.get(body.get("namespace") or "__default__", {})
+        set_metadata = body.get("setMetadata") or {}
+        if any(v is None for v in set_metadata.values()):
+            return _error(400, "Metadata values must not be null")
+        if "id" in body:
+            targets = [space[body["id"]]] if body["id"] in space else []
+        else:
+            targets = [v for v in space.values() if _match(v.metadata, body.get("filter") or {})]
+        for v in targets:
+            if body.get("values"):
+                v.values = [float(x) for x in body["values"]]
+            v.metadata.update(set_metadata)
+        return web.json_response({"matchedRecords": len(targets)})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        namespace = request.query.get("namespace") or "__default__"
+        prefix = request.query.get("prefix", "")
+        limit = int(request.query.get("limit", "100"))
+        start = int(request.query.get("paginationToken", "0") or 0)
+        ids = sorted(vid for vid in self.vectors(namespace) if vid.startswith(prefix))
+        page = ids[start : start + limit]
+        body: dict[str, Any] = {
+            "vectors": [{"id": vid} for vid in page],
+            "namespace": namespace,
+            "usage": {"readUnits": 1},
+        }
+        if start + limit < len(ids):
+            body["pagination"] = {"next": str(start + limit)}
+        return web.json_response(body)
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        namespaces = {name: {"vectorCount": len(space)} for name, space in self.namespaces.items() if space}
+        return web.json_response(
+            {
+                "namespaces": namespaces,
+                "dimension": self.dimension,
+                "indexFullness": 0.0,
+                "totalVectorCount": sum(len(s) for s in self.namespaces.values()),
+                "metric": "cosine",
+                "vectorType": "dense",
+            }
+        )
+
+    async def _delete_namespace(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.namespaces:
+            return _error(404, f"Namespace {name} not found", "NOT_FOUND")
+        del self.namespaces[name]
+        return web.json_response({})
+
+
+@asynccontextmanager
+async def running_indexes(count: int, dimension: int) -> AsyncIterator[list[FakePineconeIndex]]:
+    """Start `count` fake indexes on loopback ports; stop them on exit."""
+    indexes = [FakePineconeIndex(dimension=dimension) for _ in range(count)]
+    try:
+        for index in indexes:
+            await index.start()
+        yield indexes
+    finally:
+        for index in indexes:
+            await index.stop()
