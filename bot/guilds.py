@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Guild, GuildSettings
 
 __all__ = ["ensure_guild", "get_settings", "update_settings"]
+
+# Only real columns may change; not the key, the timestamp, the relationship or any other class attribute.
+_EDITABLE = frozenset(attr.key for attr in inspect(GuildSettings).column_attrs) - {"guild_id", "updated_at"}
 
 
 async def ensure_guild(session: AsyncSession, guild_id: int, name: str | None = None) -> None:
@@ -35,7 +38,7 @@ async def update_settings(session: AsyncSession, guild_id: int, **changes: Any) 
     """Change some settings of a guild and return the row."""
     row = await get_settings(session, guild_id)
     for key, value in changes.items():
-        if not hasattr(GuildSettings, key) or key in {"guild_id", "updated_at"}:
+        if key not in _EDITABLE:
             raise KeyError(key)
         setattr(row, key, value)
     await session.flush()

@@ -204,5 +204,6 @@ async def sqlite_session(sqlite_engine: AsyncEngine) -> AsyncIterator[AsyncSessi
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_session(request: pytest.FixtureRequest) -> AsyncSession:
     """Runs the test twice: on `sqlite_session` and on `pg_session`."""
-    session: AsyncSession = request.getfixturevalue(f"{request.param}_session")
+    fixture = {"sqlite": "sqlite_session", "postgres": "pg_session"}[request.param]
+    session: AsyncSession = request.getfixturevalue(fixture)
     return session
