@@ -8,6 +8,11 @@ import os
 __all__ = ["configure_logging"]
 
 
+def _no_voice_warning(record: logging.LogRecord) -> bool:
+    """The bot never joins voice: drop discord.py's start-up notes about missing voice libraries."""
+    return not (record.name == "discord.client" and "voice will NOT be supported" in record.getMessage())
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Plain one-line records on stderr; discord.py's chatty HTTP logger kept at WARNING."""
     logging.basicConfig(
@@ -16,6 +21,8 @@ def configure_logging(level: str = "INFO") -> None:
         datefmt="%Y-%m-%d %H:%M:%S",
         force=True,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_no_voice_warning)
     logging.getLogger("discord.http").setLevel(logging.WARNING)
     logging.getLogger("discord.gateway").setLevel(logging.WARNING)
     # onnxruntime must never phone home; the variable only works when set before it is imported.

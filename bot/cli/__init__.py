@@ -32,10 +32,14 @@ def add_command(
     help: str,
     needs_services: bool = True,
     migrate: bool = True,
+    quiet: bool = False,
 ) -> argparse.ArgumentParser:
-    """Add a subcommand whose handler gets opened (and, by default, migrated) services or the settings."""
+    """Add a subcommand whose handler gets opened (and, by default, migrated) services or the settings.
+
+    `quiet` commands (the console, JSON-printing commands) log only warnings unless `--verbose`.
+    """
     parser = sub.add_parser(name, help=help, description=help)
-    parser.set_defaults(handler=handler, needs_services=needs_services, migrate=migrate)
+    parser.set_defaults(handler=handler, needs_services=needs_services, migrate=migrate, quiet=quiet)
     return parser
 
 
@@ -75,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"improv: {exc}", file=sys.stderr)
         return 2
-    configure_logging("DEBUG" if args.verbose else settings.log_level)
+    level = "DEBUG" if args.verbose else ("WARNING" if args.quiet else settings.log_level)
+    configure_logging(level)
     try:
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:

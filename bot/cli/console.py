@@ -1,0 +1,297 @@
+"""`improv console`: the real bot in a terminal, driven through the same interaction path as the tests.
+
+Type slash commands as in Discord (`/panic npc details: the blacksmith`, `/campaign import notes.md`), click
+buttons with `click <custom id or label>`, pick options with `select <custom id> <value>`, switch user with
+`as player` / `as gm`. Discord's state (the channel's messages and their buttons) is kept in the data directory,
+so a later run can click a button posted by an earlier one, as after a restart.
+
+With `--json`, every bot response or edit is printed as one JSON object per line:
+`{"event": "message"|"edit", "message_id", "channel_id", "interaction_id", "ephemeral", "content", "embeds",
+"components"}` (embeds and components as Discord's JSON); a problem is `{"event": "error", "message"}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shlex
+import sys
+import textwrap
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from discord import app_commands
+from discord.enums import AppCommandOptionType
+
+from bot.client import PanicBot
+from bot.offline.driver import GM, PLAYER, DiscordDriver, FakeRole, FakeUser
+from bot.offline.fake_discord import FakeDiscord, StoredMessage
+from bot.services import Services
+
+__all__ = ["Console", "register"]
+
+STATE_FILE = "console-discord.json"
+PROMPT = "improv> "
+_OPTION = re.compile(r"(?:^|\s)([a-z_][a-z0-9_]*):\s*")
+
+
+class ConsoleError(Exception):
+    """A line the console cannot run; shown to the user, the session goes on."""
+
+
+class Console:
+    """Runs lines against a driver and prints what Discord would show."""
+
+    def __init__(self, driver: DiscordDriver, out: TextIO, *, as_json: bool) -> None:
+        self.driver = driver
+        self.out = out
+        self.as_json = as_json
+        self._seen: dict[int, int] = {m.id: len(m.history) for m in driver.fake.messages.values()}
+
+    # --- parsing -----------------------------------------------------------------------------------------
+    def _split_command(self, line: str) -> tuple[str, app_commands.Command[Any, ..., Any], str]:
+        words = line.lstrip("/").split()
+        tree = self.driver.bot.tree
+        node: Any = tree.get_command(words[0]) if words else None
+        if node is None:
+            names = ", ".join(f"/{c.name}" for c in tree.get_commands())
+            raise ConsoleError(f"unknown command {line.split()[0]!r}; try {names}")
+        used = 1
+        while isinstance(node, app_commands.Group):
+            if used >= len(words) or node.get_command(words[used]) is None:
+                subs = ", ".join(c.name for c in node.commands)
+                raise ConsoleError(f"/{node.qualified_name} needs a subcommand: {subs}")
+            node = node.get_command(words[used])
+            used += 1
+        rest = line.lstrip("/").split(None, used)[used] if len(words) > used else ""
+        return node.qualified_name, node, rest
+
+    def _convert(self, kind: AppCommandOptionType, raw: str) -> Any:
+        raw = raw.strip()
+        if kind is AppCommandOptionType.attachment:
+            path = Path(raw).expanduser()
+            if not path.is_file():
+                raise ConsoleError(f"no file {raw!r}")
+            return self.driver.attachment(path)
+        if kind is AppCommandOptionType.boolean:
+            return raw.lower() in {"1", "true", "yes", "y", "on"}
+        if kind is AppCommandOptionType.integer:
+            return int(raw)
+        if kind is AppCommandOptionType.number:
+            return float(raw)
+        if kind is AppCommandOptionType.role:
+            digits = re.sub(r"\D", "", raw)
+            return FakeRole(int(digits), "role") if digits else FakeRole(abs(hash(raw)) % 10**17 + 10**17, raw)
+        return raw
+
+    def _options(self, command: app_commands.Command[Any, ..., Any], rest: str) -> dict[str, Any]:
+        params = {p.display_name: p for p in command.parameters}
+        matches = [m for m in _OPTION.finditer(rest) if m.group(1) in params]
+        positional = rest[: matches[0].start()] if matches else rest
+        values: dict[str, Any] = {}
+        for i, match in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(rest)
+            param = params[match.group(1)]
+            values[param.name] = self._convert(param.type, rest[match.end() : end])
+        positional = positional.strip()
+        if positional:
+            free = [p for p in command.parameters if p.name not in values]
+            if free and free[0].type is AppCommandOptionType.attachment:
+                for param, word in zip(free, shlex.split(positional), strict=False):
+                    if param.type is AppCommandOptionType.attachment:
+                        values[param.name] = self._convert(param.type, word)
+            elif free:
+                values[free[0].name] = self._convert(free[0].type, positional)
+            else:
+                raise ConsoleError(f"/{command.qualified_name} takes no more options")
+        return values
+
+    def _find_message(self, target: str) -> StoredMessage:
+        for message in sorted(self.driver.fake.messages.values(), key=lambda m: -m.id):
+            if message.deleted:
+                continue
+            for component in message.buttons():
+                if target in (component.get("custom_id"), component.get("placeholder")) or (
+                    str(component.get("label", "")).lower() == target.lower()
+                ):
+                    return message
+        raise ConsoleError(f"no button or menu {target!r} on any message")
+
+    # --- running -----------------------------------------------------------------------------------------
+    async def run_line(self, line: str) -> None:
+        """Run one console line; problems are printed, never raised."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return
+        try:
+            await self._run(line)
+        except (ConsoleError, LookupError, TypeError, ValueError) as exc:
+            self._problem(str(exc))
+        await self.driver.settle()
+        self._show_changes()
+        for problem in self.driver.problems():
+            self._problem(problem)
+        self.driver.take_errors()
+        self.driver.take_violations()
+
+    async def _run(self, line: str) -> None:
+        if line.startswith("/"):
+            name, command, rest = self._split_command(line)
+            await self.driver.slash(name, **self._options(command, rest))
+        elif line.startswith("click "):
+            target = line.removeprefix("click ").strip()
+            await self.driver.click(self._find_message(target), target)
+        elif line.startswith("select "):
+            parts = line.split(None, 2)
+            if len(parts) < 3:
+                raise ConsoleError("usage: select <custom id> <value>")
+            await self.driver.select(self._find_message(parts[1]), parts[1], [parts[2].strip()])
+        elif line.startswith("as "):
+            who = line.removeprefix("as ").strip().lower()
+            users: dict[str, FakeUser] = {"gm": GM, "player": PLAYER}
+            if who not in users:
+                raise ConsoleError("as gm | as player")
+            self.driver.user = users[who]
+            self._note(f"now acting as the {who}")
+        elif line in {"help", "?"}:
+            self._note(_HELP)
+        else:
+            raise ConsoleError(f"not a command: {line!r} (type help)")
+
+    def _changes(self) -> Iterator[tuple[str, StoredMessage]]:
+        for message in sorted(self.driver.fake.messages.values(), key=lambda m: m.id):
+            seen = self._seen.get(message.id)
+            if seen is None:
+                yield "message", message
+            elif len(message.history) > seen:
+                yield "edit", message
+            self._seen[message.id] = len(message.history)
+
+    def _show_changes(self) -> None:
+        for event, message in self._changes():
+            if self.as_json:
+                self._emit(
+                    {
+                        "event": event,
+                        "message_id": str(message.id),
+                        "channel_id": str(message.channel_id),
+                        "interaction_id": str(message.interaction_id) if message.interaction_id else None,
+                        "ephemeral": message.ephemeral,
+                        "content": message.content,
+                        "embeds": message.embeds,
+                        "components": message.components,
+                    }
+                )
+            else:
+                self.out.write(render_message(message, edited=event == "edit"))
+
+    def _problem(self, text: str) -> None:
+        if self.as_json:
+            self._emit({"event": "error", "message": text})
+        else:
+            self.out.write(f"! {text}\n")
+
+    def _note(self, text: str) -> None:
+        if not self.as_json:
+            self.out.write(f"{text}\n")
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+_HELP = """\
+/panic help                          what the bot does
+/<command> [option: value …]         any slash command, e.g. /panic npc details: the blacksmith
+/campaign import path/to/notes.md    attach files by path
+click <custom id or label>           press a button on the newest message that has it
+select <custom id> <value>           pick an option in a menu
+as gm | as player                    act as the GM (default) or as a player"""
+
+
+def _box(lines: Iterable[str], width: int = 78) -> str:
+    body = [wrapped for line in lines for wrapped in (textwrap.wrap(line, width - 4, replace_whitespace=False) or [""])]
+    return "\n".join(
+        ["┌" + "─" * (width - 2) + "┐", *(f"│ {t:<{width - 4}} │" for t in body), "└" + "─" * (width - 2) + "┘"]
+    )
+
+
+def render_message(message: StoredMessage, *, edited: bool = False) -> str:
+    """A message as text: who sees it, content, embeds as boxes, components as [buttons]."""
+    tags = ["only you can see this" if message.ephemeral else "in #game-night"]
+    if edited:
+        tags.append("edited")
+    parts = [f"── bot ({', '.join(tags)})"]
+    if message.content:
+        parts.append(message.content)
+    for embed in message.embeds:
+        lines: list[str] = []
+        if embed.get("title"):
+            lines.append(f"** {embed['title']} **")
+        if embed.get("description"):
+            lines.extend(str(embed["description"]).splitlines())
+        for f in embed.get("fields") or []:
+            lines.append("")
+            lines.append(f"{f['name']}:")
+            lines.extend(str(f["value"]).splitlines())
+        if (embed.get("footer") or {}).get("text"):
+            lines.extend(["", f"— {embed['footer']['text']}"])
+        parts.append(_box(lines))
+    for row in message.components:
+        shown = []
+        for c in row.get("components") or []:
+            if c.get("type") == 2:
+                label = c.get("label") or c.get("emoji", {}).get("name") or "button"
+                target = c.get("custom_id") or c.get("url")
+                shown.append(f"[{label}] ({target})")
+            elif c.get("custom_id"):
+                options = ", ".join(o.get("value", "") for o in c.get("options") or [])
+                shown.append(f"<{c.get('placeholder') or 'choose'}: {options}> ({c['custom_id']})")
+        if shown:
+            parts.append("  ".join(shown))
+    return "\n".join(parts) + "\n\n"
+
+
+async def run_console(args: argparse.Namespace, services: Services) -> int:
+    """Start the bot offline, run the script or read lines from the terminal, then save Discord's state."""
+    state_path = services.settings.data_dir / STATE_FILE
+    fake = FakeDiscord()
+    if state_path.is_file():
+        fake.load(json.loads(state_path.read_text()))
+    driver = DiscordDriver(lambda: PanicBot.from_services(services), fake=fake)
+    await driver.start()
+    console = Console(driver, sys.stdout, as_json=args.json)
+    try:
+        if args.script is not None:
+            script = await asyncio.to_thread(Path(args.script).read_text, encoding="utf-8")
+            for line in script.splitlines():
+                if line.strip() and not line.lstrip().startswith("#") and not args.json:
+                    sys.stdout.write(f"{PROMPT}{line.strip()}\n")
+                await console.run_line(line)
+        else:
+            if not args.json:
+                sys.stdout.write("Improv Panic Button, offline. Type help for commands, Ctrl-D to leave.\n")
+            while True:
+                try:
+                    line = await asyncio.to_thread(input, PROMPT if sys.stdin.isatty() else "")
+                except EOFError:
+                    break
+                await console.run_line(line)
+    finally:
+        await driver.close()
+        state_path.write_text(json.dumps(fake.dump()))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `improv console`."""
+    from bot.cli import add_command
+
+    parser = add_command(
+        sub, "console", run_console, help="try the bot offline: slash commands and buttons", quiet=True
+    )
+    parser.add_argument("--script", type=Path, help="run one console line per line of FILE, then exit")
+    parser.add_argument("--json", action="store_true", help="print each bot response or edit as a JSON line")
