@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.billing.service import BillingService, build_billing
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
@@ -30,6 +31,7 @@ class Services:
     kv: KeyValue
     tasks: BackgroundTasks
     exit_stack: AsyncExitStack = field(repr=False)
+    billing: BillingService = field(repr=False)
 
     def describe(self) -> dict[str, str]:
         """Which implementation backs each service (for logs and `/campaign status`)."""
@@ -56,6 +58,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # campaign memory (bot.memory) is built here
         # improvisation (bot.improv) is built here
         # billing (bot.billing) is built here
+        billing = build_billing(settings, create_sessionmaker(engine), kv)
+        stack.callback(billing.close)
         services = Services(
             settings=settings,
             engine=engine,
@@ -63,6 +67,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             kv=kv,
             tasks=tasks,
             exit_stack=stack,
+            billing=billing,
         )
         log.info("services: %s", services.describe())
         yield services

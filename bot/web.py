@@ -1,4 +1,4 @@
-"""The web door (`python -m bot.web`): `GET /healthz` (and the Paddle webhook, see bot.billing)."""
+"""The web door (`python -m bot.web`): `GET /healthz` and `POST /paddle/webhook` (logic in bot.billing)."""
 
 from __future__ import annotations
 
@@ -35,16 +35,36 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": status == 200, **checks}, status=status)
 
 
+async def paddle_webhook(request: web.Request) -> web.Response:
+    """Paddle Billing notifications: size cap, signature on the raw bytes, then parse and apply (see bot.billing)."""
+    services = request.app[SERVICES]
+    cap = services.settings.webhook_max_body_bytes
+    if request.content_length is not None and request.content_length > cap:
+        return web.json_response({"ok": False, "error": "body too large"}, status=413)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            return web.json_response({"ok": False, "error": "body too large"}, status=413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    reply = await services.billing.handle_webhook(body, request.headers.get("Paddle-Signature"))
+    return web.json_response(reply.body, status=reply.status)
+
+
 def create_app(services: Services) -> web.Application:
     """The aiohttp application over already-opened services."""
     app = web.Application(client_max_size=1024 * 1024)
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
+    app.router.add_post("/paddle/webhook", paddle_webhook)
     return app
 
 
 async def serve(settings: Settings) -> None:
-    """Open the services and serve until cancelled."""
+    """Open the services and serve until cancelled; refuses to start without a Paddle notification secret."""
+    settings.require("paddle_webhook_secret")
     async with open_services(settings) as services:
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
