@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     pinecone_api_key: SecretStr | None = Field(
         default=None, description="Pinecone API key; unset keeps vectors in the local store."
     )
+    embedder: Literal["auto", "local", "openai"] = Field(
+        default="auto",
+        description="Embedding model: `local` (bundled MiniLM, offline), `openai` (text-embedding-3-small, needs "
+        "OPENAI_API_KEY), or `auto` (OpenAI when both OPENAI_API_KEY and PINECONE_API_KEY are set, else local).",
+    )
 
     # --- billing -------------------------------------------------------------------------------------
     paddle_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(

