@@ -271,19 +271,23 @@ async def run_console(args: argparse.Namespace, services: Services) -> int:
                 if line.strip() and not line.lstrip().startswith("#") and not args.json:
                     sys.stdout.write(f"{PROMPT}{line.strip()}\n")
                 await console.run_line(line)
-        else:
-            if not args.json:
-                sys.stdout.write("Improv Panic Button, offline. Type help for commands, Ctrl-D to leave.\n")
-            while True:
-                try:
-                    line = await asyncio.to_thread(input, PROMPT if sys.stdin.isatty() else "")
-                except EOFError:
-                    break
-                await console.run_line(line)
+        if args.script is None or (sys.stdin.isatty() and not args.json):
+            await _interactive(console, greet=not args.json)
     finally:
         await driver.close()
         state_path.write_text(json.dumps(fake.dump()))
     return 0
+
+
+async def _interactive(console: Console, *, greet: bool) -> None:
+    if greet:
+        sys.stdout.write("Improv Panic Button, offline. Type help for commands, Ctrl-D to leave.\n")
+    while True:
+        try:
+            line = await asyncio.to_thread(input, PROMPT if sys.stdin.isatty() else "")
+        except EOFError:
+            break
+        await console.run_line(line)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
