@@ -79,6 +79,33 @@ class Settings(BaseSettings):
         default=None, description="Base URL of an OpenAI-compatible server (vLLM, Ollama, LM Studio …)."
     )
     openai_model: str = Field(default="gpt-4o-mini", description="Chat model used for improvisation.")
+    openai_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a whole model answer may take (streaming included)."
+    )
+    openai_max_retries: int = Field(default=1, ge=0, le=3, description="Client retries on 429/5xx/timeouts.")
+    openai_max_output_tokens: int = Field(default=600, ge=100, description="Output token cap per improvisation.")
+
+    # --- panic path ----------------------------------------------------------------------------------
+    panic_deadline_seconds: float = Field(
+        default=3.5,
+        gt=0,
+        description="If the model has not started a valid answer this long after the click, answer from the tables.",
+    )
+    panic_cooldown_seconds: float = Field(
+        default=3.0, ge=0, description="Per-user pause between panics in a guild (0 disables)."
+    )
+    pool_size: int = Field(
+        default=3, ge=0, le=10, description="Pre-generated answers kept per guild and kind (0 disables the pool)."
+    )
+    prompt_token_budget: int = Field(
+        default=1500, ge=400, description="Input tokens allowed per panic prompt (estimated offline)."
+    )
+    breaker_threshold: int = Field(
+        default=5, ge=1, description="Consecutive model failures that open the circuit breaker."
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, description="How long an open circuit skips the model before one probe."
+    )
 
     # --- retrieval -----------------------------------------------------------------------------------
     pinecone_api_key: SecretStr | None = Field(

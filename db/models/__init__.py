@@ -4,6 +4,7 @@ from db.base import Base
 from db.models.billing import BillingCheckout, BillingSubscription, BillingUsage, WebhookEvent
 from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord
 from db.models.guild import Guild, GuildSettings
+from db.models.panic import Panic, SavedImprov
 
 __all__ = [
     "Base",
@@ -15,5 +16,7 @@ __all__ = [
     "CampaignMemoryRecord",
     "Guild",
     "GuildSettings",
+    "Panic",
+    "SavedImprov",
     "WebhookEvent",
 ]

@@ -1,0 +1,497 @@
+"""The panic path, Discord-free: cooldown and quota, retrieve, pool, generate with streaming, fall back, record.
+
+The one promise: `panic()` always returns an answer. If the model has not begun a valid answer within
+`panic_deadline_seconds` of the request (no key, timeout, HTTP error, invalid output, refusal, open circuit,
+exhausted quota), the offline tables answer instead, labelled with the reason. Once a valid answer is streaming
+it may take up to `openai_timeout_seconds` in all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from openai import AsyncOpenAI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.billing.types import Entitlements, QuotaDecision
+from bot.errors import UserFacingError
+from bot.guilds import ensure_guild
+from bot.improv.breaker import CircuitBreaker
+from bot.improv.canon import CanonIndex, repair
+from bot.improv.kinds import KIND_LABELS, Improv, Kind, schema_for
+from bot.improv.llm import Generation, GenerationError, Generator, build_client, build_generator
+from bot.improv.pool import Pool, PoolEntry
+from bot.improv.prompts import Prompt, Style, build_prompt
+from bot.improv.tables import make_name, roll
+from bot.improv.types import PanicRequest, PanicResult, Source, dedupe_sources
+from bot.kv import KeyValue
+from bot.memory.types import Passage, Retriever
+from bot.settings import Settings
+from bot.tasks import BackgroundTasks
+from db.base import utcnow
+from db.models.panic import Panic, SavedImprov
+
+__all__ = ["CooldownActive", "Improviser", "ImproviserDeps", "NotFound", "build_improviser"]
+
+log = logging.getLogger(__name__)
+
+PartialCallback = Callable[[Improv], Awaitable[None]]
+RETRIEVE_SECONDS = 1.0  # retrieval gets at most this much of the deadline
+PASSAGES_K = 4
+RECENT_MAX = 3
+RECENT_TTL = 6 * 3600.0  # a session's worth of context
+
+
+class CooldownActive(UserFacingError):
+    """The user panicked a moment ago."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Deep breath! You can panic again in {max(1, round(retry_after))} s.", title="Slow down")
+        self.retry_after = retry_after
+
+
+class NotFound(UserFacingError):
+    """A follow-up button points at a result that no longer exists."""
+
+    def __init__(self) -> None:
+        super().__init__("That answer is no longer available. Panic again!", title="Gone")
+
+
+class ImproviserDeps(Protocol):
+    """What the improviser needs from the services container (memory and billing are optional)."""
+
+    settings: Settings
+    kv: KeyValue
+    sessionmaker: async_sessionmaker[AsyncSession]
+    tasks: BackgroundTasks
+
+
+@dataclass(slots=True)
+class _Grounding:
+    passages: list[Passage]
+    roster: list[str]  # names the answer may show (all canon for GMs; only names in player-safe notes for players)
+    canon: CanonIndex  # every canon name (clashes are checked against all of them)
+
+
+class Improviser:
+    """Answers panics. Built once per process (`build_improviser`) and shared by the bot and the CLI."""
+
+    def __init__(
+        self,
+        deps: ImproviserDeps,
+        *,
+        generator: Generator | None,
+        client: AsyncOpenAI | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        settings = deps.settings
+        self.deps = deps
+        self.settings = settings
+        self.generator = generator
+        self.client = client
+        self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_reset_seconds)
+        self.pool = Pool(
+            deps.kv, settings.pool_size, lock_seconds=settings.openai_timeout_seconds * (settings.pool_size + 1)
+        )
+        self.rng = rng or random.Random()
+
+    # --- optional services, read at call time so they can be attached after the improviser -------------
+    @property
+    def memory(self) -> Retriever | None:
+        """Campaign memory, when the services provide it."""
+        return getattr(self.deps, "memory", None)
+
+    @property
+    def billing(self) -> Entitlements | None:
+        """Billing entitlements, when the services provide them (else unlimited)."""
+        return getattr(self.deps, "billing", None)
+
+    @property
+    def model_name(self) -> str:
+        """The configured model (empty without a generator)."""
+        return self.generator.model if self.generator is not None else ""
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self.client is not None:
+            await self.client.close()
+
+    # --- the panic ---------------------------------------------------------------------------------------
+    async def panic(self, request: PanicRequest, on_partial: PartialCallback | None = None) -> PanicResult:
+        """Answer `request`, streaming partial results to `on_partial`; never fails for model reasons.
+
+        Raises `CooldownActive` when the user panicked a moment ago (nothing counted against the quota).
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.settings.panic_deadline_seconds
+        if request.check_cooldown:
+            await self._check_cooldown(request)
+        quota = await self._consume_quota(request.guild_id)
+        bare = not request.details.strip()
+
+        if quota is not None and not quota.allowed:
+            grounding = await self._ground(request, deadline)
+            return await self._finish_tables(request, grounding, "quota", quota, started)
+
+        if bare and self.generator is not None:
+            entry = await self.pool.take(request.guild_id, request.kind, request.player_safe_only)
+            if entry is not None:
+                self._schedule_refill(request)
+                return await self._finish(
+                    request,
+                    entry.improv,
+                    engine="pool",
+                    sources=entry.sources,
+                    quota=quota,
+                    started=started,
+                    tokens=(entry.tokens_in, entry.tokens_out),
+                    model=entry.model,
+                    pool_hit=True,
+                )
+
+        grounding = await self._ground(request, deadline)
+        if self.generator is None:
+            return await self._finish_tables(request, grounding, "no_key", quota, started)
+        if not self.breaker.allow():
+            return await self._finish_tables(request, grounding, "circuit_open", quota, started)
+
+        prompt = build_prompt(
+            request.kind,
+            request.details,
+            request.style,
+            grounding.passages,
+            grounding.roster,
+            budget=self.settings.prompt_token_budget,
+        )
+        try:
+            generation = await self._generate_within(request, prompt, on_partial, deadline, started)
+        except GenerationError as exc:
+            log.info("panic fallback guild=%s kind=%s reason=%s", request.guild_id, request.kind, exc.reason)
+            return await self._finish_tables(request, grounding, exc.reason, quota, started)
+
+        improv = self._repair(generation.improv, grounding)
+        if bare:
+            self._schedule_refill(request)
+        sources = tuple(dedupe_sources([Source.from_passage(p) for p in prompt.passages]))
+        return await self._finish(
+            request,
+            improv,
+            engine="openai",
+            sources=sources,
+            quota=quota,
+            started=started,
+            tokens=(generation.tokens_in, generation.tokens_out),
+            model=generation.model,
+        )
+
+    async def _generate_within(
+        self,
+        request: PanicRequest,
+        prompt: Prompt,
+        on_partial: PartialCallback | None,
+        deadline: float,
+        started: float,
+    ) -> Generation:
+        """Run the model under the first-answer deadline, extended to the full timeout once it streams."""
+        assert self.generator is not None
+        full_deadline = started + self.settings.openai_timeout_seconds
+        try:
+            async with asyncio.timeout_at(min(deadline, full_deadline)) as scope:
+
+                async def partial(improv: Improv) -> None:
+                    if scope.when() != full_deadline and improv.fields():
+                        scope.reschedule(full_deadline)  # a valid answer is streaming: let it finish
+                    if on_partial is not None:
+                        await on_partial(improv)
+
+                generation = await self.generator.generate(request.kind, prompt, on_partial=partial)
+        except TimeoutError:
+            self.breaker.record_failure()
+            raise GenerationError("timeout") from None
+        except GenerationError as exc:
+            if exc.reason != "invalid":  # a bad answer says nothing about the service's health
+                self.breaker.record_failure()
+            else:
+                self.breaker.release_probe()
+            raise
+        except asyncio.CancelledError:
+            self.breaker.release_probe()
+            raise
+        except Exception as exc:  # never let a surprise in the client break the button
+            log.exception("unexpected model error")
+            self.breaker.record_failure()
+            raise GenerationError("error", type(exc).__name__) from exc
+        self.breaker.record_success()
+        return generation
+
+    # --- steps -------------------------------------------------------------------------------------------
+    async def _check_cooldown(self, request: PanicRequest) -> None:
+        seconds = self.settings.panic_cooldown_seconds
+        if seconds <= 0:
+            return
+        key = f"panic:cooldown:{request.guild_id}:{request.user_id}"
+        count = await self.deps.kv.incr(key, 1, ttl=seconds)
+        if count > 1:
+            remaining = await self.deps.kv.ttl(key)
+            raise CooldownActive(remaining if remaining is not None else seconds)
+
+    async def _consume_quota(self, guild_id: int) -> QuotaDecision | None:
+        billing = self.billing
+        if billing is None:
+            return None
+        try:
+            return await billing.consume_panic(guild_id)
+        except Exception:
+            log.exception("quota check failed for guild %s; answering anyway", guild_id)
+            return None
+
+    async def _ground(self, request: PanicRequest, deadline: float) -> _Grounding:
+        """Passages and canon names for the request; empty when there are no notes or memory is slow."""
+        memory = self.memory
+        if memory is None:
+            return _Grounding([], [], CanonIndex([]))
+        query = await self._query(request)
+        loop = asyncio.get_running_loop()
+        budget = max(0.05, min(RETRIEVE_SECONDS, (deadline - loop.time()) / 3))
+        try:
+            async with asyncio.timeout(budget):
+                passages, roster = await asyncio.gather(
+                    memory.search(request.guild_id, query, PASSAGES_K, player_safe_only=request.player_safe_only),
+                    memory.roster(request.guild_id),
+                )
+        except TimeoutError:
+            log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
+            return _Grounding([], [], CanonIndex([]))
+        except Exception:
+            log.exception("retrieval failed for guild %s; answering ungrounded", request.guild_id)
+            return _Grounding([], [], CanonIndex([]))
+        if request.player_safe_only:
+            passages = [p for p in passages if p.player_safe]
+            visible_text = " ".join(p.text for p in passages)
+            visible = [name for name in roster if name and name in visible_text]
+        else:
+            visible = list(roster)
+        return _Grounding(list(passages), visible, CanonIndex(roster))
+
+    async def _query(self, request: PanicRequest) -> str:
+        """Retrieval query: the kind, the details and the guild's recent panics (remembered in the kv store)."""
+        key = f"panic:recent:{request.guild_id}"
+        raw = await self.deps.kv.get(key)
+        try:
+            recent = [str(item) for item in json.loads(raw)] if raw else []
+        except ValueError:
+            recent = []
+        details = request.details.strip()[:200]
+        if details:
+            updated = [*(r for r in recent if r != details), details][-RECENT_MAX:]
+            await self.deps.kv.set(key, json.dumps(updated).encode(), ttl=RECENT_TTL)
+        parts = [KIND_LABELS[request.kind], details, *(r for r in recent[-2:] if r != details)]
+        return " ".join(p for p in parts if p)
+
+    def _repair(self, improv: Improv, grounding: _Grounding) -> Improv:
+        if not grounding.canon:
+            return improv
+        visible = {n.lower() for n in grounding.roster}
+        repaired, clashes = repair(
+            improv,
+            grounding.canon,
+            lambda: make_name(self.rng, avoid=lambda n: grounding.canon.check(n) is not None),
+            respell_to=lambda name: name.lower() in visible,
+        )
+        for clash in clashes:
+            log.info("canon clash %r vs %r: %s", clash.generated, clash.canon, clash.action)
+        return repaired
+
+    def tables(self, kind: Kind, details: str, grounding_roster: Sequence[str], canon: CanonIndex) -> Improv:
+        """An offline-table answer, canon names woven in and clashing names avoided."""
+        return roll(
+            kind,
+            rng=self.rng,
+            canon=list(grounding_roster)[:12],
+            details=details,
+            avoid=lambda name: canon.check(name) is not None,
+        )
+
+    async def _finish_tables(
+        self,
+        request: PanicRequest,
+        grounding: _Grounding,
+        reason: str,
+        quota: QuotaDecision | None,
+        started: float,
+    ) -> PanicResult:
+        # weave names actually present in the retrieved passages first: they are the most relevant canon
+        text = " ".join(p.text for p in grounding.passages)
+        relevant = [n for n in grounding.roster if n in text] or grounding.roster
+        improv = self.tables(request.kind, request.details, relevant, grounding.canon)
+        sources = tuple(dedupe_sources([Source.from_passage(p) for p in grounding.passages])) if relevant else ()
+        return await self._finish(
+            request, improv, engine="tables", sources=sources, quota=quota, started=started, fallback_reason=reason
+        )
+
+    async def _finish(
+        self,
+        request: PanicRequest,
+        improv: Improv,
+        *,
+        engine: Any,
+        sources: Sequence[Source],
+        quota: QuotaDecision | None,
+        started: float,
+        tokens: tuple[int, int] = (0, 0),
+        model: str = "",
+        pool_hit: bool = False,
+        fallback_reason: str | None = None,
+    ) -> PanicResult:
+        latency_ms = round((asyncio.get_running_loop().time() - started) * 1000)
+        async with self.deps.sessionmaker.begin() as session:
+            await ensure_guild(session, request.guild_id)
+            panic = Panic(
+                guild_id=request.guild_id,
+                user_id=request.user_id,
+                kind=request.kind,
+                details=request.details[:400],
+                latency_ms=latency_ms,
+                tokens_in=tokens[0],
+                tokens_out=tokens[1],
+                engine=engine,
+                model=model[:64],
+                pool_hit=pool_hit,
+                fallback_reason=fallback_reason,
+            )
+            session.add(panic)
+            await session.flush()
+            saved = SavedImprov(
+                panic_id=panic.id,
+                guild_id=request.guild_id,
+                user_id=request.user_id,
+                kind=request.kind,
+                details=request.details[:400],
+                player_safe_only=request.player_safe_only,
+                payload=improv.model_dump(),
+                sources=[s.as_dict() for s in sources],
+                engine=engine,
+                fallback_reason=fallback_reason,
+                title=improv.title,
+            )
+            session.add(saved)
+            await session.flush()
+            improv_id = saved.id
+        return PanicResult(
+            improv_id=improv_id,
+            kind=request.kind,
+            details=request.details,
+            improv=improv,
+            engine=engine,
+            sources=tuple(sources),
+            fallback_reason=fallback_reason,
+            quota=quota,
+            model=model,
+            latency_ms=latency_ms,
+            tokens_in=tokens[0],
+            tokens_out=tokens[1],
+            pool_hit=pool_hit,
+            player_safe_only=request.player_safe_only,
+        )
+
+    # --- the pool ----------------------------------------------------------------------------------------
+    def _schedule_refill(self, request: PanicRequest) -> None:
+        if self.generator is None or self.settings.pool_size <= 0 or self.breaker.state != "closed":
+            return
+        self.deps.tasks.spawn(
+            self.refill(request.guild_id, request.kind, request.player_safe_only, request.style),
+            name=f"pool-refill:{request.guild_id}:{request.kind}",
+        )
+
+    async def refill(self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
+        """Top up the pool for a guild and kind (bounded; a concurrent refill of the same pool is skipped)."""
+        style = style or Style()
+        request = PanicRequest(guild_id=guild_id, user_id=0, kind=kind, player_safe_only=player_safe_only, style=style)
+
+        async def make() -> PoolEntry | None:
+            if self.generator is None or not self.breaker.allow():
+                return None
+            loop = asyncio.get_running_loop()
+            grounding = await self._ground(request, loop.time() + self.settings.panic_deadline_seconds)
+            prompt = build_prompt(
+                kind, "", style, grounding.passages, grounding.roster, budget=self.settings.prompt_token_budget
+            )
+            started = loop.time()
+            try:
+                generation = await self._generate_within(
+                    request, prompt, None, started + self.settings.openai_timeout_seconds, started
+                )
+            except GenerationError as exc:
+                log.info("pool refill for guild %s %s stopped: %s", guild_id, kind, exc.reason)
+                return None
+            sources = tuple(dedupe_sources([Source.from_passage(p) for p in prompt.passages]))
+            return PoolEntry(
+                kind=kind,
+                improv=self._repair(generation.improv, grounding),
+                sources=sources,
+                tokens_in=generation.tokens_in,
+                tokens_out=generation.tokens_out,
+                model=generation.model,
+            )
+
+        return await self.pool.refill(guild_id, kind, player_safe_only, make)
+
+    # --- follow-ups --------------------------------------------------------------------------------------
+    async def load(self, improv_id: int, guild_id: int) -> tuple[SavedImprov, Improv]:
+        """A stored result of this guild by id (for reveal, reroll and save); `NotFound` otherwise."""
+        async with self.deps.sessionmaker() as session:
+            row = await session.get(SavedImprov, improv_id)
+        if row is None or row.guild_id != guild_id:
+            raise NotFound()
+        try:
+            improv = schema_for(row.kind).model_validate(row.payload)  # type: ignore[arg-type]
+        except (ValueError, KeyError) as exc:
+            raise NotFound() from exc
+        return row, improv
+
+    async def result_of(self, improv_id: int, guild_id: int) -> PanicResult:
+        """Rebuild the `PanicResult` of a stored answer (to render it again, e.g. for Reveal)."""
+        row, improv = await self.load(improv_id, guild_id)
+        return PanicResult(
+            improv_id=row.id,
+            kind=row.kind,  # type: ignore[arg-type]
+            details=row.details,
+            improv=improv,
+            engine=row.engine,  # type: ignore[arg-type]
+            sources=tuple(Source.from_dict(s) for s in row.sources),
+            fallback_reason=row.fallback_reason,
+            player_safe_only=row.player_safe_only,
+        )
+
+    async def mark_saved(self, improv_id: int, note_ref: str) -> None:
+        """Remember that a result was saved into campaign memory."""
+        async with self.deps.sessionmaker.begin() as session:
+            row = await session.get(SavedImprov, improv_id)
+            if row is not None:
+                row.saved_at = utcnow()
+                row.note_ref = note_ref[:200]
+
+    async def recent(self, guild_id: int, limit: int = 10) -> list[Panic]:
+        """The guild's latest panics, newest first."""
+        async with self.deps.sessionmaker() as session:
+            rows = await session.execute(
+                select(Panic).where(Panic.guild_id == guild_id).order_by(Panic.id.desc()).limit(limit)
+            )
+            return list(rows.scalars())
+
+
+def build_improviser(settings: Settings, deps: ImproviserDeps, *, generator: Generator | None = None) -> Improviser:
+    """The improviser over `deps`; a real OpenAI client when an API key is set, else tables only."""
+    client: AsyncOpenAI | None = None
+    if generator is None:
+        client = build_client(settings)
+        generator = build_generator(settings, client)
+    return Improviser(deps, generator=generator, client=client)

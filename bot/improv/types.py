@@ -1,0 +1,112 @@
+"""Plain values of the panic path: what is asked, what comes back, and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.billing.types import QuotaDecision
+from bot.improv.kinds import Improv, Kind
+from bot.improv.prompts import Style
+from bot.memory.types import Passage
+
+__all__ = ["Engine", "PanicRequest", "PanicResult", "Source"]
+
+Engine = Literal["openai", "pool", "tables"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A cited note: file plus heading or page."""
+
+    file: str
+    heading: str = ""
+    page: int | None = None
+
+    @classmethod
+    def from_passage(cls, passage: Passage) -> Source:
+        """The citation of a retrieved passage."""
+        return cls(file=passage.file, heading=passage.heading, page=passage.page)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Source:
+        """Inverse of `as_dict`."""
+        page = data.get("page")
+        return cls(
+            file=str(data.get("file", "")), heading=str(data.get("heading") or ""), page=int(page) if page else None
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (`file` and `heading` or `page`)."""
+        out: dict[str, Any] = {"file": self.file}
+        if self.heading:
+            out["heading"] = self.heading
+        if self.page is not None:
+            out["page"] = self.page
+        return out
+
+    def label(self) -> str:
+        """`file › heading`, `file p. 3` or just the file."""
+        if self.heading:
+            return f"{self.file} › {self.heading}"
+        if self.page is not None:
+            return f"{self.file} p. {self.page}"
+        return self.file
+
+
+def dedupe_sources(sources: list[Source]) -> list[Source]:
+    """Sources in order, without repeats."""
+    return list(dict.fromkeys(sources))
+
+
+@dataclass(frozen=True, slots=True)
+class PanicRequest:
+    """One panic as the doors hand it to the engine."""
+
+    guild_id: int
+    user_id: int
+    kind: Kind
+    details: str = ""
+    player_safe_only: bool = False
+    style: Style = field(default_factory=Style)
+    check_cooldown: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PanicResult:
+    """The answer, with everything the renderers and the follow-up buttons need."""
+
+    improv_id: int
+    kind: Kind
+    details: str
+    improv: Improv
+    engine: Engine
+    sources: tuple[Source, ...] = ()
+    fallback_reason: str | None = None
+    quota: QuotaDecision | None = None
+    model: str = ""
+    latency_ms: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    pool_hit: bool = False
+    player_safe_only: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI's JSON object."""
+        return {
+            "id": self.improv_id,
+            "kind": self.kind,
+            "engine": self.engine,
+            "fallback_reason": self.fallback_reason,
+            "model": self.model,
+            "title": self.improv.title,
+            "fields": [{"name": name, "value": value} for name, value in self.improv.fields()],
+            "sources": [s.as_dict() for s in self.sources],
+            "text": self.improv.text(),
+            "latency_ms": self.latency_ms,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "pool_hit": self.pool_hit,
+            "quota_remaining": self.quota.remaining if self.quota else None,
+            "data": self.improv.model_dump(),
+        }

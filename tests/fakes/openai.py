@@ -1,0 +1,401 @@
+"""A loopback fake of the OpenAI API that the real `openai` client (httpx2 underneath) talks to.
+
+Routes: `POST /v1/chat/completions` (plain and streamed SSE, structured output generated from the request's
+`response_format.json_schema`) and `POST /v1/embeddings` (deterministic unit vectors, `dimensions` honoured,
+float or base64 encoding). Failure modes per test: 429 with Retry-After, 500, a hang, malformed JSON content,
+a refusal, a content-filter stop. Every request body is recorded so tests can assert what the bot sent.
+
+Use: `async with running_openai() as fake:` then `Settings(openai_api_key=fake.api_key,
+openai_base_url=fake.base_url)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import random
+import re
+import struct
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+__all__ = ["API_KEY", "FakeOpenAI", "Mode", "RecordedRequest", "running_openai"]
+
+API_KEY = "sk-test-fake-openai-key"
+Mode = Literal["ok", "429", "500", "hang", "malformed", "refusal", "content_filter"]
+
+_WORDS = [
+    "lantern",
+    "ash",
+    "river",
+    "crooked",
+    "silver",
+    "mossy",
+    "hollow",
+    "bell",
+    "iron",
+    "quiet",
+    "bright",
+    "salt",
+    "thorn",
+    "ember",
+    "stone",
+    "lonely",
+    "copper",
+    "misty",
+    "cracked",
+    "gentle",
+    "grim",
+    "velvet",
+    "bitter",
+    "old",
+    "smoky",
+    "brave",
+    "wary",
+    "sly",
+]
+_NOUNS = [
+    "bridge",
+    "tower",
+    "cellar",
+    "well",
+    "market",
+    "shrine",
+    "road",
+    "mill",
+    "harbor",
+    "gate",
+    "chapel",
+    "orchard",
+    "forge",
+    "archive",
+    "ferry",
+    "tavern",
+    "stair",
+    "vault",
+    "garden",
+    "barrow",
+]
+_FIRST = ["Tobin", "Asha", "Corvin", "Deline", "Ewart", "Fara", "Gideon", "Hesper", "Ivo", "Juno", "Kestrel", "Lark"]
+_LAST = ["Marsh", "Quillon", "Rooke", "Sable", "Tansy", "Umber", "Vance", "Wilder", "Yarrow", "Zeller"]
+_CANON_LINE = re.compile(r"^Canon names[^:]*:\s*(.+)$", re.MULTILINE)
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+    @property
+    def prompt(self) -> str:
+        """All message contents joined (chat requests)."""
+        return "\n".join(str(m.get("content", "")) for m in self.body.get("messages", []))
+
+
+@dataclass
+class FakeOpenAI:
+    """The fake server and its knobs (change them between or during tests)."""
+
+    delay: float = 0.0  # seconds before the first byte of an answer (time to first token)
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_size: int = 24  # characters of JSON content per streamed chunk
+    mode: Mode = "ok"
+    retry_after: float = 0.0
+    overrides: dict[str, Any] = field(default_factory=dict)  # top-level answer fields forced to these values
+    mention_canon: bool = True  # free-text fields may mention names from the prompt's canon list
+    requests: list[RecordedRequest] = field(default_factory=list)
+    api_key: str = API_KEY
+    _queue: deque[Mode] = field(default_factory=deque)
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
+    _counter: int = 0
+
+    # --- control -------------------------------------------------------------------------------------
+    def fail_next(self, *modes: Mode) -> None:
+        """Apply `modes` to the next requests, one each, then go back to `mode`."""
+        self._queue.extend(modes)
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as `OPENAI_BASE_URL`."""
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The chat-completion requests received so far."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        """Release hung requests and stop listening."""
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- helpers -------------------------------------------------------------------------------------
+    def _check_auth(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+                status=401,
+            )
+        return None
+
+    async def _record(self, request: web.Request) -> dict[str, Any]:
+        body: dict[str, Any] = await request.json()
+        self.requests.append(RecordedRequest(request.path, body, dict(request.headers), time.monotonic()))
+        return body
+
+    def _next_mode(self) -> Mode:
+        return self._queue.popleft() if self._queue else self.mode
+
+    async def _hang(self) -> None:
+        await self._closing.wait()
+
+    # --- chat ----------------------------------------------------------------------------------------
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        body = await self._record(request)
+        mode = self._next_mode()
+        self._counter += 1
+        if mode == "hang":
+            await self._hang()
+            return web.Response(status=499)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if mode == "429":
+            return web.json_response(
+                {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+                status=429,
+                headers={"Retry-After": str(self.retry_after), "x-should-retry": "true"},
+            )
+        if mode == "500":
+            return web.json_response(
+                {"error": {"message": "The server had an error", "type": "server_error", "code": None}}, status=500
+            )
+
+        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        seed = int.from_bytes(hashlib.sha256(f"{self._counter}:{prompt}".encode()).digest()[:8], "big")
+        refusal: str | None = None
+        finish = "stop"
+        content = ""
+        if mode == "refusal":
+            refusal = "I'm sorry, I can't help with that request."
+        else:
+            content = self._content(body, prompt, random.Random(seed))
+            if mode == "malformed":
+                content = content[: len(content) // 2] + ' "oops": ]]} trailing'
+            if mode == "content_filter":
+                finish = "content_filter"
+        model = str(body.get("model", ""))
+        usage = {
+            "prompt_tokens": max(1, len(prompt) // 4),
+            "completion_tokens": max(1, len(content or refusal or "") // 4),
+            "total_tokens": 0,
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return await self._stream(request, model, content, refusal, finish, usage if include_usage else None)
+        message = {"role": "assistant", "content": content or None, "refusal": refusal}
+        return web.json_response(
+            {
+                "id": f"chatcmpl-fake{self._counter}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+                "usage": usage,
+            }
+        )
+
+    async def _stream(
+        self,
+        request: web.Request,
+        model: str,
+        content: str,
+        refusal: str | None,
+        finish: str,
+        usage: dict[str, int] | None,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        base = {
+            "id": f"chatcmpl-fake{self._counter}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+
+        async def send(choices: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
+            payload = {**base, "choices": choices, **(extra or {})}
+            await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+
+        await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        if refusal is not None:
+            for i in range(0, len(refusal), self.chunk_size):
+                await send(
+                    [{"index": 0, "delta": {"refusal": refusal[i : i + self.chunk_size]}, "finish_reason": None}]
+                )
+        size = max(1, self.chunk_size)
+        for i in range(0, len(content), size):
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+            await send([{"index": 0, "delta": {"content": content[i : i + size]}, "finish_reason": None}])
+        await send([{"index": 0, "delta": {}, "finish_reason": finish}])
+        if usage is not None:
+            await send([], {"usage": usage})
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    def _content(self, body: dict[str, Any], prompt: str, rng: random.Random) -> str:
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            schema = fmt["json_schema"]["schema"]
+            canon: list[str] = []
+            found = _CANON_LINE.search(prompt)
+            if found and self.mention_canon:
+                canon = [n.strip() for n in found.group(1).split(";") if n.strip()]
+            value = _Walker(schema, rng, canon).value(schema, "")
+            if isinstance(value, dict):
+                value.update(self.overrides)
+            return json.dumps(value)
+        return "A plain answer from the fake model."
+
+    # --- embeddings ----------------------------------------------------------------------------------
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        body = await self._record(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        raw = body.get("input", [])
+        inputs = [raw] if isinstance(raw, str) else list(raw)
+        dims = int(body.get("dimensions") or 1536)
+        data = []
+        for i, text in enumerate(inputs):
+            vector = fake_embedding(str(text), dims)
+            if body.get("encoding_format") == "base64":
+                encoded: Any = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+            else:
+                encoded = vector
+            data.append({"object": "embedding", "index": i, "embedding": encoded})
+        tokens = sum(len(str(t)) // 4 + 1 for t in inputs)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", ""),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+
+def fake_embedding(text: str, dims: int) -> list[float]:
+    """A deterministic unit vector derived from a hash of `text`."""
+    rng = random.Random(hashlib.sha256(text.encode()).digest())
+    values = [rng.gauss(0.0, 1.0) for _ in range(dims)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
+
+
+class _Walker:
+    """Builds a value that conforms to a (strict) JSON schema."""
+
+    def __init__(self, root: dict[str, Any], rng: random.Random, canon: list[str]) -> None:
+        self.root = root
+        self.rng = rng
+        self.canon = canon
+        self.names_made = 0
+
+    def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref")
+        if not ref:
+            return schema
+        node: Any = self.root
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part]
+        return dict(node)
+
+    def value(self, schema: dict[str, Any], key: str) -> Any:
+        schema = self._resolve(schema)
+        if "anyOf" in schema:
+            options = [self._resolve(o) for o in schema["anyOf"]]
+            non_null = [o for o in options if o.get("type") != "null"]
+            return self.value(non_null[0], key) if non_null else None
+        if "enum" in schema:
+            return self.rng.choice(schema["enum"])
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind == "object":
+            props = schema.get("properties", {})
+            return {name: self.value(sub, name) for name, sub in props.items()}
+        if kind == "array":
+            count = max(int(schema.get("minItems", 2)), min(3, int(schema.get("maxItems", 3))))
+            return [self.value(schema.get("items", {"type": "string"}), key) for _ in range(count)]
+        if kind == "integer":
+            return self.rng.randint(1, 20)
+        if kind == "number":
+            return round(self.rng.uniform(1, 100), 1)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "null":
+            return None
+        return self._string(key)
+
+    def _string(self, key: str) -> str:
+        if key == "name" or key.endswith("_name"):
+            self.names_made += 1
+            return f"{self.rng.choice(_FIRST)} {self.rng.choice(_LAST)}"
+        words = [self.rng.choice(_WORDS) for _ in range(self.rng.randint(3, 6))]
+        text = f"A {' '.join(words)} {self.rng.choice(_NOUNS)}"
+        if self.canon and self.rng.random() < 0.5:
+            text += f", tied to {self.rng.choice(self.canon)}"
+        return text + "."
+
+
+@asynccontextmanager
+async def running_openai(**options: Any) -> AsyncIterator[FakeOpenAI]:
+    """A started `FakeOpenAI`, stopped on exit."""
+    fake = FakeOpenAI(**options)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
