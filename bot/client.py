@@ -6,7 +6,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import discord
 from discord import app_commands
@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.services import Services
 
-__all__ = ["COGS", "PanicBot", "PanicTree", "PanicView", "guarded", "report_error"]
+__all__ = ["COGS", "PanicBot", "PanicBotBase", "PanicTree", "PanicView", "guarded", "report_error"]
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,12 @@ def guarded(func: Callback[SelfT]) -> Callback[SelfT]:
     return wrapper
 
 
-class PanicBot(commands.AutoShardedBot):
-    """The bot. Owns nothing long-lived itself: services come in from the entry point."""
+class PanicBotBase(commands.Bot):
+    """The whole bot on a plain, unsharded `commands.Bot`; `PanicBot` adds automatic sharding.
+
+    Owns nothing long-lived itself: services come in from the entry point. dpytest refuses sharded
+    clients, so the dpytest smoke test boots this class; everything else runs `PanicBot`.
+    """
 
     def __init__(
         self,
@@ -143,7 +147,7 @@ class PanicBot(commands.AutoShardedBot):
         self._cog_names = tuple(cogs)
 
     @classmethod
-    def from_services(cls, services: Services, **options: Any) -> PanicBot:
+    def from_services(cls, services: Services, **options: Any) -> Self:
         """A bot configured from the settings inside `services`."""
         settings = services.settings
         return cls(
@@ -174,4 +178,9 @@ class PanicBot(commands.AutoShardedBot):
         return synced
 
     async def on_ready(self) -> None:
-        log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), self.shard_ids)
+        shards = getattr(self, "shard_ids", None)
+        log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), shards)
+
+
+class PanicBot(PanicBotBase, commands.AutoShardedBot):
+    """The bot, on `AutoShardedBot` (shard count and ids from the settings)."""
