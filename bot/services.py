@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.billing.service import BillingService, build_billing
+from bot.improv.engine import Improviser, build_improviser
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
+from bot.memory.service import CampaignMemory, build_memory
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker
@@ -32,6 +34,8 @@ class Services:
     tasks: BackgroundTasks
     exit_stack: AsyncExitStack = field(repr=False)
     billing: BillingService = field(repr=False)
+    memory: CampaignMemory = field(repr=False)
+    improv: Improviser | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, str]:
         """Which implementation backs each service (for logs and `/campaign status`)."""
@@ -55,11 +59,21 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         tasks = BackgroundTasks()
         stack.push_async_callback(tasks.aclose)
 
-        # campaign memory (bot.memory) is built here
+        # campaign memory (bot.memory) is built below, after billing (its plan sets the limits)
         # improvisation (bot.improv) is built here
         # billing (bot.billing) is built here
         billing = build_billing(settings, create_sessionmaker(engine), kv)
         stack.callback(billing.close)
+        # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
+        memory = build_memory(
+            settings,
+            engine,
+            create_sessionmaker(engine),
+            kv,
+            stack,
+            upload_limit=billing.upload_limit_bytes if billing.enabled else None,
+            memory_limit=billing.memory_limit_bytes if billing.enabled else None,
+        )
         services = Services(
             settings=settings,
             engine=engine,
@@ -68,6 +82,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             tasks=tasks,
             exit_stack=stack,
             billing=billing,
+            memory=memory,
         )
+        # improvisation: reads memory and billing from the container at call time
+        services.improv = build_improviser(settings, services)
+        stack.push_async_callback(services.improv.aclose)
         log.info("services: %s", services.describe())
         yield services

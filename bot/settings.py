@@ -116,6 +116,19 @@ class Settings(BaseSettings):
         description="Embedding model: `local` (bundled MiniLM, offline), `openai` (text-embedding-3-small, needs "
         "OPENAI_API_KEY), or `auto` (OpenAI when both OPENAI_API_KEY and PINECONE_API_KEY are set, else local).",
     )
+    vector_store: Literal["auto", "local", "pinecone"] = Field(
+        default="auto",
+        description="Where vectors live: `local` (numpy files in the data directory), `pinecone`, or `auto` "
+        "(Pinecone when PINECONE_API_KEY and PINECONE_INDEX_HOSTS are set, else local).",
+    )
+    pinecone_index_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Pinecone index hosts (one namespace per guild; each guild is jump-hashed "
+        "to one index, so append new hosts at the end when an index fills up).",
+    )
+    max_upload_mb: int = Field(
+        default=20, ge=1, le=500, description="Largest file `/campaign import` accepts, in MB (a plan may set less)."
+    )
 
     # --- billing -------------------------------------------------------------------------------------
     paddle_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
@@ -168,6 +181,13 @@ class Settings(BaseSettings):
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         return _secret_not_placeholder(value)
+
+    @field_validator("pinecone_index_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("paddle_webhook_secret", mode="before")
     @classmethod

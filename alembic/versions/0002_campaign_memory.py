@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("guild_id", sa.BigInteger(), nullable=False),
         sa.Column("document_id", sa.String(length=64), nullable=False),
+        sa.Column("pending_document_id", sa.String(length=64), nullable=True),
         sa.Column("file_name", sa.String(length=255), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),

@@ -34,6 +34,9 @@ class CampaignDocument(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
     document_id: Mapped[str] = mapped_column(String(64))  # content hash of the visible version
+    # content hash of a version being imported over this one; set while its vectors are written, cleared by
+    # the swap (or by the clean-up of a failed or interrupted import, which deletes that version's vectors)
+    pending_document_id: Mapped[str | None] = mapped_column(String(64), default=None)
     file_name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))  # markdown | text | pdf | docx | note
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
