@@ -344,7 +344,9 @@ def _partial_value(annotation: Any, value: Any) -> Any:
         inner = args[0] if args else str
         if isinstance(inner, type) and issubclass(inner, _Item):
             return [
-                inner.model_construct(**{k: v for k, v in item.items() if k in inner.model_fields})
+                inner.model_construct(
+                    **{k: item.get(k) if isinstance(item.get(k), str) else "" for k in inner.model_fields}
+                )
                 for item in value
                 if isinstance(item, dict)
             ]

@@ -637,6 +637,9 @@ def _names(rng: random.Random, canon: Sequence[str], details: str, avoid: Callab
             continue
         seen.add(name)
         entries.append(NameEntry(name=name, note=rng.choice(_NAME_NOTES)))
+    if canon:
+        first = entries[0]
+        entries[0] = NameEntry(name=first.name, note=f"{first.note}, kin to {_canon_or(rng, canon, '')}")
     title = f"Names: {details.strip()[:80]}" if details.strip() else "Names for the moment"
     return Names(name=title, entries=entries)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import math
@@ -253,6 +254,19 @@ class FakeOpenAI:
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):  # the client gave up (a deadline): nothing more to send
+            await self._write_events(response, model, content, refusal, finish, usage)
+        return response
+
+    async def _write_events(
+        self,
+        response: web.StreamResponse,
+        model: str,
+        content: str,
+        refusal: str | None,
+        finish: str,
+        usage: dict[str, int] | None,
+    ) -> None:
         base = {
             "id": f"chatcmpl-fake{self._counter}",
             "object": "chat.completion.chunk",
@@ -280,7 +294,6 @@ class FakeOpenAI:
             await send([], {"usage": usage})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
-        return response
 
     def _content(self, body: dict[str, Any], prompt: str, rng: random.Random) -> str:
         fmt = body.get("response_format") or {}

@@ -1,0 +1,55 @@
+"""The circuit breaker opens after N failures, probes once when the time is up, and closes on success."""
+
+from __future__ import annotations
+
+from bot.improv.breaker import CircuitBreaker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_opens_after_threshold_consecutive_failures() -> None:
+    breaker = CircuitBreaker(3, 10, clock=Clock())
+    for _ in range(2):
+        breaker.record_failure()
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "open"
+    assert not breaker.allow()
+
+
+def test_success_resets_the_count() -> None:
+    breaker = CircuitBreaker(2, 10, clock=Clock())
+    breaker.record_failure()
+    breaker.record_success()
+    breaker.record_failure()
+    assert breaker.state == "closed"
+
+
+def test_half_open_lets_one_probe_and_closes_on_success() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, 10, clock=clock)
+    breaker.record_failure()
+    clock.now = 10.5
+    assert breaker.state == "half-open"
+    assert breaker.allow()
+    assert not breaker.allow()  # only one probe at a time
+    breaker.record_success()
+    assert breaker.state == "closed"
+
+
+def test_failed_probe_opens_again() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, 10, clock=clock)
+    breaker.record_failure()
+    clock.now = 11
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state == "open"
+    clock.now = 15
+    assert not breaker.allow()

@@ -1,0 +1,263 @@
+"""The improviser end to end against the real `openai` client and the loopback fake.
+
+Fallbacks are asserted by engine and reason, never by timing (timings live in bench/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.improv.engine import CooldownActive, Improviser
+from bot.improv.kinds import KINDS, Improv, Kind
+from bot.improv.types import PanicRequest
+from bot.memory.types import memory_version_key
+from bot.services import Services
+from bot.settings import Settings
+from db.models.panic import Panic, SavedImprov
+from tests.fakes.openai import FakeOpenAI, Mode
+from tests.improv.conftest import CountingBilling, NotesMemory, open_improviser, passage
+
+GUILD = 4242
+SECRET = "The smith Mira Voss secretly forged the Duke's crown; Captain Harl Denby knows."
+PUBLIC = "Emberfall is a mining town below the ash peaks; its market opens at dawn."
+
+
+@asynccontextmanager
+async def env(
+    make_settings: Callable[..., Settings],
+    fake: FakeOpenAI | None,
+    *,
+    notes: bool = False,
+    billing: CountingBilling | None = None,
+    **overrides: Any,
+) -> AsyncIterator[tuple[Services, Improviser, NotesMemory | None]]:
+    if fake is not None:
+        overrides.setdefault("openai_api_key", fake.api_key)
+        overrides.setdefault("openai_base_url", fake.base_url)
+    settings = make_settings(**overrides)
+    async with open_improviser(settings, memory=notes, billing=billing) as (services, improviser, memory):
+        if memory is not None:
+            memory.passages = [passage(SECRET), passage(PUBLIC, heading="Places › Emberfall", player_safe=True)]
+            memory.names = ["Mira Voss", "Captain Harl Denby", "Emberfall"]
+        yield services, improviser, memory
+
+
+def request(kind: Kind = "npc", details: str = "the blacksmith", **kw: Any) -> PanicRequest:
+    return PanicRequest(guild_id=GUILD, user_id=7, kind=kind, details=details, **kw)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_kind_from_the_model_with_streamed_partials(
+    kind: Kind, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.chunk_size = 8
+    fake_openai.chunk_delay = 0.002
+    partials: list[Improv] = []
+
+    async def on_partial(improv: Improv) -> None:
+        partials.append(improv)
+
+    async with env(make_settings, fake_openai) as (_, improviser, _):
+        improviser.generator.partial_interval = 0.0  # type: ignore[union-attr]
+        result = await improviser.panic(request(kind), on_partial)
+    assert result.engine == "openai"
+    assert result.fallback_reason is None
+    assert result.improv.title
+    assert result.improv.fields()
+    assert len(partials) > 3
+    assert result.tokens_in > 0
+    assert result.tokens_out > 0
+    body = fake_openai.chat_requests()[0].body
+    assert body["stream"] is True
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["model"] == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("429", "rate_limited"),
+        ("500", "error"),
+        ("hang", "timeout"),
+        ("malformed", "invalid"),
+        ("refusal", "refusal"),
+        ("content_filter", "refusal"),
+    ],
+)
+async def test_each_failure_falls_back_to_tables(
+    mode: Mode, reason: str, make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.mode = mode
+    async with env(make_settings, fake_openai, panic_deadline_seconds=0.5) as (services, improviser, _):
+        result = await improviser.panic(request())
+        async with services.sessionmaker() as session:
+            row = (await session.execute(select(Panic))).scalar_one()
+    assert result.engine == "tables"
+    assert result.fallback_reason == reason
+    assert result.improv.title
+    assert row.engine == "tables"
+    assert row.fallback_reason == reason
+
+
+async def test_invalid_output_is_retried_once(make_settings: Callable[..., Settings], fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail_next("malformed")
+    async with env(make_settings, fake_openai) as (_, improviser, _):
+        result = await improviser.panic(request())
+    assert result.engine == "openai"
+    assert len(fake_openai.chat_requests()) == 2
+
+
+async def test_no_key_answers_from_tables(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None) as (_, improviser, _):
+        result = await improviser.panic(request("tavern"))
+    assert (result.engine, result.fallback_reason) == ("tables", "no_key")
+
+
+async def test_open_circuit_skips_the_model(make_settings: Callable[..., Settings], fake_openai: FakeOpenAI) -> None:
+    fake_openai.mode = "500"
+    async with env(make_settings, fake_openai, breaker_threshold=2) as (_, improviser, _):
+        for _ in range(2):
+            assert (await improviser.panic(request())).fallback_reason == "error"
+        sent = len(fake_openai.chat_requests())
+        result = await improviser.panic(request())
+    assert result.fallback_reason == "circuit_open"
+    assert len(fake_openai.chat_requests()) == sent
+
+
+async def test_exhausted_quota_answers_from_tables_and_says_so(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    billing = CountingBilling(limit=1)
+    async with env(make_settings, fake_openai, billing=billing) as (_, improviser, _):
+        first = await improviser.panic(request())
+        second = await improviser.panic(request())
+    assert first.engine == "openai"
+    assert first.quota is not None
+    assert first.quota.remaining == 0
+    assert (second.engine, second.fallback_reason) == ("tables", "quota")
+    assert len(fake_openai.chat_requests()) == 1
+
+
+async def test_cooldown_refuses_without_counting_quota(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    billing = CountingBilling(limit=10)
+    async with env(make_settings, fake_openai, billing=billing, panic_cooldown_seconds=30) as (_, improviser, _):
+        await improviser.panic(request())
+        with pytest.raises(CooldownActive) as caught:
+            await improviser.panic(request())
+        other_user = await improviser.panic(PanicRequest(guild_id=GUILD, user_id=8, kind="npc"))
+    assert billing.used == 2
+    assert 0 < caught.value.retry_after <= 30
+    assert other_user.engine in {"openai", "pool"}
+
+
+async def test_grounded_answer_cites_notes_and_sends_roster(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai, notes=True) as (_, improviser, _):
+        result = await improviser.panic(request())
+    assert result.sources
+    assert result.sources[0].file == "notes.md"
+    assert result.sources[0].heading
+    prompt = fake_openai.chat_requests()[0].prompt
+    assert "Mira Voss; Captain Harl Denby; Emberfall" in prompt
+    assert "[1] (notes.md ›" in prompt
+
+
+async def test_canon_clash_from_the_model_is_repaired(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.overrides = {"name": "Mira Thorne", "hook": "Mira Thorne owes the party a favour."}
+    async with env(make_settings, fake_openai, notes=True) as (_, improviser, _):
+        result = await improviser.panic(request())
+    assert "Mira Thorne" not in result.improv.text()
+    assert improviser.tables  # the repaired name is fresh and clashes with nothing
+    from bot.improv.canon import CanonIndex
+
+    assert CanonIndex(["Mira Voss", "Captain Harl Denby", "Emberfall"]).clashes(result.improv) == []
+
+
+async def test_players_only_see_player_safe_notes(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai, notes=True) as (_, improviser, memory):
+        result = await improviser.panic(request(player_safe_only=True))
+    prompt = fake_openai.chat_requests()[0].prompt
+    assert "Emberfall is a mining town" in prompt
+    assert "forged the Duke's crown" not in prompt
+    assert "Mira Voss" not in prompt
+    assert "Harl Denby" not in prompt
+    assert memory is not None
+    assert memory.searches[0][2] is True
+    assert all(s.heading == "Places › Emberfall" for s in result.sources)
+
+
+async def test_tables_fallback_weaves_canon_names(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None, notes=True) as (_, improviser, _):
+        result = await improviser.panic(request("rumor"))
+    assert result.engine == "tables"
+    assert any(name in result.improv.text() for name in ("Mira Voss", "Captain Harl Denby", "Emberfall"))
+    assert result.sources
+
+
+async def test_bare_panic_is_served_from_the_pool_after_a_refill(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai, pool_size=2) as (services, improviser, _):
+        first = await improviser.panic(request(details=""))
+        await services.tasks.drain()
+        assert await improviser.pool.length(GUILD, "npc", False) == 2
+        second = await improviser.panic(request(details=""))
+        detailed = await improviser.panic(request(details="a priest"))
+        await services.tasks.drain()
+    assert first.engine == "openai"
+    assert not first.pool_hit
+    assert second.engine == "pool"
+    assert second.pool_hit
+    assert detailed.engine == "openai"
+
+
+async def test_notes_change_invalidates_the_pool(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai, pool_size=1) as (services, improviser, _):
+        await improviser.refill(GUILD, "loot", False)
+        assert await improviser.pool.length(GUILD, "loot", False) == 1
+        await services.kv.incr(memory_version_key(GUILD))
+        result = await improviser.panic(request("loot", details=""))
+        await services.tasks.drain()
+    assert result.engine == "openai"
+
+
+async def test_every_panic_is_recorded_and_results_reload_by_id(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai) as (services, improviser, _):
+        result = await improviser.panic(request("twist", details="the heist"))
+        again = await improviser.result_of(result.improv_id, GUILD)
+        async with services.sessionmaker() as session:
+            panic = (await session.execute(select(Panic))).scalar_one()
+            saved = (await session.execute(select(SavedImprov))).scalar_one()
+    assert again.improv == result.improv
+    assert again.kind == "twist"
+    assert again.details == "the heist"
+    assert (panic.guild_id, panic.user_id, panic.kind, panic.engine) == (GUILD, 7, "twist", "openai")
+    assert panic.tokens_in == result.tokens_in
+    assert panic.latency_ms >= 0
+    assert panic.pool_hit is False
+    assert saved.panic_id == panic.id
+
+
+async def test_another_guild_cannot_load_a_result(make_settings: Callable[..., Settings]) -> None:
+    from bot.improv.engine import NotFound
+
+    async with env(make_settings, None) as (_, improviser, _):
+        result = await improviser.panic(request())
+        with pytest.raises(NotFound):
+            await improviser.load(result.improv_id, GUILD + 1)
