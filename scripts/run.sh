@@ -33,7 +33,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
-.venv/bin/improv migrate
+IMPROV_LOG_LEVEL=${IMPROV_LOG_LEVEL:-WARNING} .venv/bin/improv migrate
 
 if [ -n "${DISCORD_TOKEN:-}" ]; then
     exec .venv/bin/improv run
