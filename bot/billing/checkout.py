@@ -54,7 +54,10 @@ class PaddleGateway:
         self, api_key: str, *, environment: str = "sandbox", base_url: str | None = None, timeout: float = 15
     ) -> None:
         env: Any = _BaseUrl(base_url.rstrip("/")) if base_url else Environment(environment)
-        self._client = Client(api_key, options=Options(env), timeout=timeout, retry_count=2)
+        quiet = logging.getLogger("bot.billing.paddle_sdk")  # the SDK logs every failure at ERROR; we log our own
+        quiet.propagate = False
+        quiet.addHandler(logging.NullHandler())
+        self._client = Client(api_key, options=Options(env), timeout=timeout, retry_count=2, logger=quiet)
         self._lock = asyncio.Lock()  # the SDK's requests session and headers are not thread-safe
 
     def close(self) -> None:
@@ -67,6 +70,8 @@ class PaddleGateway:
                 return await asyncio.to_thread(fn, *args)
             except ApiError as exc:
                 log.warning("paddle %s refused: %s %s", what, exc.error_code, exc.detail)
+                if exc.response is not None and exc.response.status_code >= 500:
+                    raise PaddleUnavailable() from None
                 raise PaddleUnavailable(
                     "Paddle refused the request (" + str(exc.error_code) + "). Nothing was charged; the bot owner "
                     "has been told in the logs."
