@@ -1,16 +1,498 @@
-"""`/campaign` commands (being built)."""
+"""`/campaign`: import, list, search, forget and inspect the guild's campaign notes (thin glue over
+`bot.memory.service.CampaignMemory`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
 from discord.ext import commands
 
-from bot.client import PanicBot
+from bot.checks import ensure_gm, gm_only, is_gm
+from bot.client import PanicBot, guarded
+from bot.errors import UserFacingError
+from bot.memory.service import (
+    CampaignMemory,
+    DocumentInfo,
+    ImportProgress,
+    ImportReport,
+    MemoryStatus,
+    Upload,
+)
+
+__all__ = ["Campaign", "ForgetEverythingButton", "fit_embed", "setup"]
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[PanicBot]
+
+COLOUR = discord.Colour.dark_teal()
+TOKEN_BUDGET = 14 * 60.0  # interaction tokens live 15 minutes; past this the result goes to the channel
+PROGRESS_INTERVAL = 1.0  # seconds between progress edits
+
+# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+TITLE_MAX, DESCRIPTION_MAX, FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 25, 256, 1024
+FOOTER_MAX, TOTAL_MAX = 2048, 6000
 
 
-class Campaign(commands.Cog):
-    """Placeholder cog until the campaign commands land."""
+def _cut(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def fit_embed(embed: discord.Embed) -> discord.Embed:
+    """Trim an embed to Discord's limits (the one place they are enforced for `/campaign`)."""
+    if embed.title:
+        embed.title = _cut(embed.title, TITLE_MAX)
+    if embed.description:
+        embed.description = _cut(embed.description, DESCRIPTION_MAX)
+    fields = embed.fields[:FIELDS_MAX]
+    embed.clear_fields()
+    for f in fields:
+        embed.add_field(
+            name=_cut(f.name or "\u200b", FIELD_NAME_MAX) or "\u200b",
+            value=_cut(f.value or "\u200b", FIELD_VALUE_MAX) or "\u200b",
+            inline=bool(f.inline),
+        )
+    if embed.footer.text:
+        embed.set_footer(text=_cut(embed.footer.text, FOOTER_MAX))
+    while len(embed) > TOTAL_MAX and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    if len(embed) > TOTAL_MAX and embed.description:
+        embed.description = _cut(embed.description, max(1, len(embed.description) - (len(embed) - TOTAL_MAX)))
+    return embed
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1048576:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} B"
+
+
+def _pages(pages: int | None) -> str:
+    return "" if not pages else f", {pages} page{'s' if pages != 1 else ''}"
+
+
+T = TypeVar("T")
+
+
+def _gm_only() -> Callable[[T], T]:
+    """`bot.checks.gm_only()` with its type kept (the check itself is typed `Any`)."""
+    decorator: Callable[[T], T] = gm_only()
+    return decorator
+
+
+class ProgressThrottle:
+    """Lets a progress edit through at most once per `interval` seconds (the last state is always shown)."""
+
+    def __init__(self, interval: float = PROGRESS_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+
+    def ready(self) -> bool:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
+            return False
+        self._last = now
+        return True
+
+
+def progress_embed(update: ImportProgress) -> discord.Embed:
+    """The progress message of an import."""
+    lines = [f"**{discord.utils.escape_markdown(update.file_name)}** ({update.file_number}/{update.file_count})"]
+    if update.pages_total:
+        lines.append(f"Pages parsed: {update.pages_parsed}/{update.pages_total}")
+    elif update.stage == "parsing":
+        lines.append("Reading the file…")
+    if update.chunks_total:
+        lines.append(f"Chunks embedded: {update.chunks_embedded}/{update.chunks_total}")
+    if update.stage == "saving":
+        lines.append("Saving…")
+    return fit_embed(discord.Embed(title="Importing campaign notes", description="\n".join(lines), colour=COLOUR))
+
+
+def report_embed(results: Sequence[tuple[str, ImportReport | UserFacingError]]) -> discord.Embed:
+    """The final summary of an import: one line per file."""
+    lines: list[str] = []
+    for name, result in results:
+        shown = discord.utils.escape_markdown(name)
+        if isinstance(result, UserFacingError):
+            lines.append(f"⚠️ {result.message}")
+            continue
+        safe = " · player-safe" if result.player_safe else ""
+        if result.outcome == "unchanged":
+            lines.append(f"♻️ **{shown}** is already imported with the same content: nothing re-embedded{safe}.")
+        elif result.outcome == "duplicate":
+            other = discord.utils.escape_markdown(result.duplicate_of or "another file")
+            lines.append(f"♻️ **{shown}** has the same content as **{other}**, already imported: skipped.")
+        else:
+            verb = "Replaced" if result.outcome == "replaced" else "Imported"
+            lines.append(
+                f"✅ {verb} **{shown}**: {result.chunks} passages{_pages(result.pages)}, "
+                f"{_size(result.size_bytes)} in {result.seconds:.1f} s{safe}."
+            )
+    ok = sum(1 for _, r in results if isinstance(r, ImportReport))
+    title = "Import finished" if ok == len(results) else ("Import finished with problems" if ok else "Nothing imported")
+    colour = COLOUR if ok == len(results) else discord.Colour.orange()
+    embed = discord.Embed(title=title, description="\n".join(lines), colour=colour)
+    if ok:
+        embed.set_footer(text="Try /campaign search to see what the panic button will draw on.")
+    return fit_embed(embed)
+
+
+class ForgetEverythingButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"campaign:forget-all:(?P<action>yes|no)"
+):
+    """Confirm (or cancel) forgetting every document of the guild; state comes from the interaction."""
+
+    def __init__(self, action: str) -> None:
+        yes = action == "yes"
+        super().__init__(
+            discord.ui.Button(
+                label="Forget everything" if yes else "Cancel",
+                style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
+                custom_id=f"campaign:forget-all:{action}",
+            )
+        )
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ForgetEverythingButton:
+        return cls(match["action"])
+
+    @guarded
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await ensure_gm(interaction)
+        assert interaction.guild_id is not None
+        if self.action != "yes":
+            embed = discord.Embed(title="Nothing forgotten", description="Your notes are untouched.", colour=COLOUR)
+            await interaction.response.edit_message(embed=embed, view=None)
+            return
+        await interaction.response.defer()
+        count = await interaction.client.services.memory.forget_all(interaction.guild_id)
+        embed = discord.Embed(
+            title="Campaign memory cleared",
+            description=f"Forgot {count} document{'s' if count != 1 else ''} and all their passages.",
+            colour=COLOUR,
+        )
+        await interaction.edit_original_response(embed=embed, view=None)
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Campaign(
+    commands.GroupCog, group_name="campaign", group_description="Your campaign notes, searchable by the panic button"
+):
+    """The campaign-memory commands (GM only)."""
+
+    def __init__(self, bot: PanicBot) -> None:
+        self.bot = bot
+        self.token_budget = TOKEN_BUDGET
+        self.throttle_factory: Callable[[], ProgressThrottle] = ProgressThrottle
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ForgetEverythingButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ForgetEverythingButton)
+
+    @property
+    def memory(self) -> CampaignMemory:
+        return self.bot.services.memory
+
+    # --- import -------------------------------------------------------------------------------------------
+    @app_commands.command(name="import", description="Import notes (Markdown, text, PDF, DOCX) into campaign memory")
+    @app_commands.describe(
+        file="A .md, .txt, .pdf or .docx file",
+        file2="Another file",
+        file3="Another file",
+        file4="Another file",
+        file5="Another file",
+        player_safe="Players may see passages from these files (default: GM only)",
+    )
+    @_gm_only()
+    async def import_(
+        self,
+        interaction: Interaction,
+        file: discord.Attachment,
+        file2: discord.Attachment | None = None,
+        file3: discord.Attachment | None = None,
+        file4: discord.Attachment | None = None,
+        file5: discord.Attachment | None = None,
+        player_safe: bool = False,
+    ) -> None:
+        """Check every attachment from its metadata, download the good ones, import them with progress."""
+        assert interaction.guild_id is not None
+        guild_id = interaction.guild_id
+        started = time.monotonic()
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        attachments = [a for a in (file, file2, file3, file4, file5) if a is not None]
+
+        checked: list[tuple[discord.Attachment, UserFacingError | None]] = []
+        for attachment in attachments:  # before any download: name, type and declared size only
+            try:
+                await self.memory.check_upload(guild_id, attachment.filename, attachment.content_type, attachment.size)
+                checked.append((attachment, None))
+            except UserFacingError as exc:
+                checked.append((attachment, exc))
+        good = [a for a, problem in checked if problem is None]
+
+        uploads: list[Upload] = []
+        problems: dict[str, UserFacingError] = {a.filename: p for a, p in checked if p is not None}
+        for attachment in good:
+            try:
+                data = await attachment.read()
+            except discord.HTTPException:
+                problems[attachment.filename] = UserFacingError(
+                    f"I couldn't download **{attachment.filename}** from Discord. Try attaching it again."
+                )
+                continue
+            uploads.append(Upload(attachment.filename, attachment.content_type, data))
+
+        reports: dict[str, ImportReport | UserFacingError] = {}
+        if uploads:
+            finished = await self._run_import(interaction, guild_id, uploads, player_safe, started)
+            if finished is None:  # reported in the channel instead
+                return
+            reports = finished
+        ordered = [(a.filename, problems.get(a.filename) or reports[a.filename]) for a in attachments]
+        await interaction.edit_original_response(embed=report_embed(ordered))
+
+    async def _run_import(
+        self,
+        interaction: Interaction,
+        guild_id: int,
+        uploads: list[Upload],
+        player_safe: bool,
+        started: float,
+    ) -> dict[str, ImportReport | UserFacingError] | None:
+        throttle = self.throttle_factory()
+        deadline = started + self.token_budget
+        token_alive = True
+
+        async def progress(update: ImportProgress) -> None:
+            if not token_alive or update.stage == "done" or not throttle.ready():
+                return
+            await interaction.edit_original_response(embed=progress_embed(update))
+
+        task = asyncio.create_task(
+            self.memory.import_files(guild_id, uploads, player_safe=player_safe, progress=progress)
+        )
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        if task in done:
+            results = task.result()
+            return {u.file_name: r for u, r in zip(uploads, results, strict=True)}
+
+        token_alive = False
+        await interaction.edit_original_response(
+            embed=fit_embed(
+                discord.Embed(
+                    title="Still importing",
+                    description="This is a big one. I'll post the result in this channel when it's done.",
+                    colour=COLOUR,
+                )
+            )
+        )
+        try:
+            results = await task
+            embed = report_embed([(u.file_name, r) for u, r in zip(uploads, results, strict=True)])
+        except UserFacingError as exc:
+            embed = fit_embed(discord.Embed(title=exc.title, description=exc.message, colour=discord.Colour.orange()))
+        except Exception:
+            log.exception("guild %s: long import failed", guild_id)
+            embed = fit_embed(
+                discord.Embed(
+                    title="Import failed",
+                    description="Sorry, the import failed; your earlier notes are unchanged.",
+                    colour=discord.Colour.orange(),
+                )
+            )
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(content="Campaign import finished.", embed=embed)
+        return None
+
+    # --- list, search, status ------------------------------------------------------------------------------
+    @app_commands.command(name="list", description="The documents in this server's campaign memory")
+    @_gm_only()
+    async def list_(self, interaction: Interaction) -> None:
+        """Documents with passages, size and import time."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        docs = await self.memory.list_documents(interaction.guild_id)
+        await interaction.followup.send(embed=list_embed(docs), ephemeral=True)
+
+    @app_commands.command(name="search", description="See which passages of your notes match a question")
+    @app_commands.describe(query="What to look for", results="How many passages (1-10)")
+    @_gm_only()
+    async def search(
+        self,
+        interaction: Interaction,
+        query: app_commands.Range[str, 1, 300],
+        results: app_commands.Range[int, 1, 10] = 5,
+    ) -> None:
+        """Top passages with file and heading or page."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        passages = await self.memory.search(interaction.guild_id, query, k=results)
+        embed = discord.Embed(title=f"Search: {query}", colour=COLOUR)
+        if not passages:
+            embed.description = "Nothing found. Import notes with `/campaign import` first, or try other words."
+        for number, passage in enumerate(passages, start=1):
+            embed.add_field(
+                name=f"{number}. {passage.citation()}",
+                value=f"{_cut(passage.text, FIELD_VALUE_MAX - 20)}\n-# score {passage.score:.2f}",
+                inline=False,
+            )
+        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
+
+    @app_commands.command(name="status", description="Embedder, vector store and usage of campaign memory")
+    @_gm_only()
+    async def status(self, interaction: Interaction) -> None:
+        """Configuration and usage."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        status = await self.memory.status(interaction.guild_id)
+        await interaction.followup.send(embed=status_embed(status), ephemeral=True)
+
+    # --- forgetting and visibility ---------------------------------------------------------------------------
+    @app_commands.command(name="forget", description="Forget one document")
+    @app_commands.describe(document="The document to forget")
+    @_gm_only()
+    async def forget(self, interaction: Interaction, document: str) -> None:
+        """Delete one document with its passages."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        info = await self.memory.forget_document(interaction.guild_id, document)
+        embed = discord.Embed(
+            title="Forgotten",
+            description=f"**{discord.utils.escape_markdown(info.file_name)}** and its {info.chunk_count} passages "
+            "are gone from campaign memory.",
+            colour=COLOUR,
+        )
+        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
+
+    @app_commands.command(name="forget-everything", description="Forget every document (asks for confirmation)")
+    @_gm_only()
+    async def forget_everything(self, interaction: Interaction) -> None:
+        """Ask before deleting all of the guild's notes."""
+        assert interaction.guild_id is not None
+        docs = await self.memory.list_documents(interaction.guild_id)
+        if not docs:
+            raise UserFacingError("There is nothing to forget: campaign memory is empty.", title="Nothing to forget")
+        view = discord.ui.View(timeout=None)
+        view.add_item(ForgetEverythingButton("yes"))
+        view.add_item(ForgetEverythingButton("no"))
+        embed = discord.Embed(
+            title="Forget everything?",
+            description=f"This deletes all {len(docs)} documents and their passages from this server's campaign "
+            "memory. It can't be undone.",
+            colour=discord.Colour.red(),
+        )
+        await interaction.response.send_message(embed=fit_embed(embed), view=view, ephemeral=True)
+
+    @app_commands.command(name="visibility", description="Let players see a document's passages, or hide them again")
+    @app_commands.describe(document="The document", player_safe="True: players may see it; False: GM only")
+    @_gm_only()
+    async def visibility(self, interaction: Interaction, document: str, player_safe: bool) -> None:
+        """Mark a document player-safe or GM-only."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        info = await self.memory.set_player_safe(interaction.guild_id, document, player_safe)
+        who = "players and the GM" if player_safe else "the GM only"
+        embed = discord.Embed(
+            title="Visibility changed",
+            description=f"Passages of **{discord.utils.escape_markdown(info.file_name)}** are now for {who}.",
+            colour=COLOUR,
+        )
+        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
+
+    @forget.autocomplete("document")
+    @visibility.autocomplete("document")
+    async def _document_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None or not await is_gm(interaction):
+            return []
+        docs = await self.memory.list_documents(interaction.guild_id)
+        needle = current.lower().strip()
+        matching = [d for d in docs if needle in d.file_name.lower()] if needle else docs
+        return [
+            app_commands.Choice(name=_cut(f"{d.file_name} ({d.chunk_count} passages)", 100), value=d.document_id)
+            for d in matching[:25]
+        ]
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot left (or was removed from) a guild: its notes go with it."""
+        try:
+            await self.memory.delete_guild(guild.id)
+            log.info("guild %s removed: campaign memory deleted", guild.id)
+        except Exception:
+            log.exception("guild %s removed: could not delete campaign memory", guild.id)
+
+
+def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
+    """`/campaign list`."""
+    embed = discord.Embed(title="Campaign memory", colour=COLOUR)
+    if not docs:
+        embed.description = "No notes yet. Upload some with `/campaign import`."
+        return fit_embed(embed)
+    lines = []
+    for doc in docs:
+        when = discord.utils.format_dt(doc.imported_at, "R")
+        safe = " · 👁 player-safe" if doc.player_safe else ""
+        lines.append(
+            f"**{discord.utils.escape_markdown(doc.file_name)}** — {doc.kind}{_pages(doc.pages)}, "
+            f"{doc.chunk_count} passages, {_size(doc.size_bytes)}, imported {when}{safe}"
+        )
+    shown: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        tail = f"\n…and {len(lines) - index} more" if index < len(lines) else ""
+        if used + len(line) + 1 + len(tail) > DESCRIPTION_MAX - 40:
+            shown.append(f"…and {len(lines) - index} more")
+            break
+        shown.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(shown)
+    total = sum(d.chunk_count for d in docs)
+    embed.set_footer(text=f"{len(docs)} documents · {total} passages · {_size(sum(d.size_bytes for d in docs))}")
+    return fit_embed(embed)
+
+
+def status_embed(status: MemoryStatus) -> discord.Embed:
+    """`/campaign status`."""
+    embed = discord.Embed(title="Campaign memory status", colour=COLOUR)
+    embed.add_field(name="Embedder", value=f"`{status.embedder}` ({status.dimension} dimensions)", inline=False)
+    embed.add_field(name="Vector store", value=status.store, inline=True)
+    vectors = "unknown" if status.vectors < 0 else str(status.vectors)
+    embed.add_field(
+        name="Usage",
+        value=f"{status.documents} documents · {status.chunks} passages · {_size(status.bytes)} · {vectors} vectors",
+        inline=False,
+    )
+    embed.add_field(name="Largest upload", value=_size(status.upload_limit_bytes), inline=True)
+    if status.reindex_needed:
+        embed.add_field(
+            name="Re-indexing needed",
+            value=f"Notes were indexed with `{status.indexed_with}`; the next import re-embeds them "
+            "(or run `improv campaign reindex`).",
+            inline=False,
+        )
+    return fit_embed(embed)
 
 
 async def setup(bot: PanicBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(Campaign())
+    await bot.add_cog(Campaign(bot))

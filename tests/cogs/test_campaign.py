@@ -1,0 +1,261 @@
+"""`/campaign` through discord.py's real dispatch (offline harness): import, progress, search, forget, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import zipfile
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import discord
+import numpy as np
+import numpy.typing as npt
+import pytest
+import pytest_asyncio
+
+from bot.services import Services
+from cogs.campaign import Campaign, ProgressThrottle
+from tests.memory.memory_support import HashingEmbedder
+from tests.support.discord import PLAYER, DiscordDriver, running_bot
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sim(services: Services) -> AsyncIterator[DiscordDriver]:
+    """The bot over embedded services, with a fast deterministic embedder instead of the ONNX model."""
+    services.memory.embedder = HashingEmbedder(384)
+    async with running_bot(services) as driver:
+        yield driver
+
+
+def cdn_downloads(sim: DiscordDriver) -> list[str]:
+    return [url for method, url, _ in sim.fake.requests if method == "GET" and "cdn.discordapp.com" in str(url)]
+
+
+def cog(sim: DiscordDriver) -> Campaign:
+    found = sim.bot.get_cog("Campaign")
+    assert found is not None
+    assert type(found).__name__ == "Campaign"  # the extension loads its own copy of the module
+    return found  # type: ignore[return-value]
+
+
+VALD = [
+    "cairn/derived/vald.txt",
+    "cairn/derived/vald.pdf",
+    "cairn/derived/vald.docx",
+    "cairn/players-guide/vald.md",
+]
+
+
+@pytest.mark.parametrize("relative", VALD)
+async def test_import_each_format_then_search_cites_it(sim: DiscordDriver, shared_data: Path, relative: str) -> None:
+    path = shared_data / relative
+    ex = await sim.slash("campaign import", file=sim.attachment(path))
+    assert ex.ephemeral
+    report = ex.message.embeds[0]
+    assert report["title"] == "Import finished", report
+    assert "Imported **vald" in report["description"]
+
+    if relative.endswith("players-guide/vald.md"):
+        query, expected = "Kettlewrights itinerant merchants peddlers", "Kettlewrights"
+    else:
+        query, expected = "Which god do the Tideborn worship ritual drowning", "Rivulus"
+    found = await sim.slash("campaign search", query=query)
+    fields = found.message.embeds[0]["fields"]
+    assert any(expected in f["value"] for f in fields[:3]), fields
+    first = next(f for f in fields if expected in f["value"])
+    assert path.name in first["name"]  # the citation names the file …
+    if relative.endswith(".pdf"):
+        assert " p. " in first["name"] or "›" in first["name"]  # … and the page or heading
+    if relative.endswith(".md"):
+        assert "›" in first["name"]
+
+
+async def test_progress_message_is_edited_and_throttled(sim: DiscordDriver, shared_data: Path) -> None:
+    clock = [0.0]
+
+    class SlowHashing(HashingEmbedder):
+        async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            clock[0] += 0.4  # each batch "takes" 0.4 s on the fake clock
+            return await super().embed(texts)
+
+    sim.bot.services.memory.embedder = SlowHashing(384)
+    sim.bot.services.memory.embed_batch = 4
+    cog(sim).throttle_factory = lambda: ProgressThrottle(1.0, clock=lambda: clock[0])
+    ex = await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.txt"))
+    progress = [
+        e for e in ex.message.edits if e.get("embeds") and e["embeds"][0]["title"] == "Importing campaign notes"
+    ]
+    batches = round(clock[0] / 0.4)
+    assert batches >= 8
+    assert 2 <= len(progress) <= batches * 0.4 / 1.0 + 2  # about one edit per (fake) second, not one per batch
+    assert any("Chunks embedded:" in e["embeds"][0]["description"] for e in progress)
+    assert ex.message.embeds[0]["title"] == "Import finished"
+
+
+async def test_identical_reimport_says_nothing_was_reembedded(sim: DiscordDriver, shared_data: Path) -> None:
+    file = sim.attachment(shared_data / "cairn/players-guide/vald.md")
+    await sim.slash("campaign import", file=file)
+    embedder = sim.bot.services.memory.embedder
+    assert isinstance(embedder, HashingEmbedder)
+    calls = embedder.calls
+    ex = await sim.slash("campaign import", file=file)
+    assert "nothing re-embedded" in ex.message.embeds[0]["description"]
+    assert embedder.calls == calls
+
+
+def _zip_bomb_docx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"<w:document>" + b" " * (20 * 1024 * 1024) + b"</w:document>")
+    return buffer.getvalue()
+
+
+async def test_bad_inputs_get_their_message_and_keep_earlier_data(sim: DiscordDriver, shared_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    before = await sim.slash("campaign list")
+    cases: list[tuple[object, str]] = [
+        (sim.attachment("map.png", b"\x89PNG\r\n", "image/png"), "isn't a file type I can read"),
+        (sim.attachment("notes.md", b"", "text/markdown"), "is empty"),
+        (sim.attachment("huge.pdf", b"%PDF-1.7", "application/pdf", size=200 * 1024 * 1024), "over the"),
+        (sim.attachment("broken.pdf", b"%PDF-1.7 this is not really a pdf", "application/pdf"), "looks damaged"),
+        (sim.attachment("bomb.docx", _zip_bomb_docx(), None), "too large or complex"),
+        (sim.attachment("latin.txt", "Caf\xe9 of the Grey \xc6lf".encode("cp1252"), "text/plain"), "Imported"),
+    ]
+    for attachment, expected in cases:
+        ex = await sim.slash("campaign import", file=attachment)
+        assert ex.ephemeral
+        assert expected in ex.message.embeds[0]["description"], (attachment, ex.message.embeds[0])
+    downloads = cdn_downloads(sim)
+    assert not any(u.endswith(("/map.png", "/notes.md", "/huge.pdf")) for u in downloads)  # refused unread
+    after = await sim.slash("campaign list")
+    assert "vald.md" in after.message.embeds[0]["description"]
+    assert before.message.embeds[0]["description"].split("\n")[0] in after.message.embeds[0]["description"]
+
+
+async def test_failure_half_way_keeps_the_previous_version(sim: DiscordDriver, shared_data: Path) -> None:
+    from tests.memory.memory_support import FailingEmbedder
+
+    path = shared_data / "cairn/players-guide/vald.md"
+    await sim.slash("campaign import", file=sim.attachment(path))
+    sim.bot.services.memory.embedder = FailingEmbedder(ok_batches=2, dimension=384)
+    sim.bot.services.memory.embed_batch = 2  # fails after two batches of two passages
+    changed = path.read_bytes() + b"\n\n## Appendix\n\nThe Brass Owl inn serves plum wine.\n"
+    ex = await sim.slash("campaign import", file=sim.attachment("vald.md", changed, "text/markdown"))
+    assert "Something went wrong" in ex.last.embeds[0]["title"]
+    assert len(sim.take_errors()) == 1  # logged with a reference for the host
+    sim.bot.services.memory.embedder = HashingEmbedder(384)
+    found = await sim.slash("campaign search", query="Kettlewrights itinerant merchants")
+    assert any("Kettlewrights" in f["value"] for f in found.message.embeds[0]["fields"])
+    none = await sim.slash("campaign search", query="Brass Owl plum wine")
+    assert all("Brass Owl" not in f["value"] for f in none.message.embeds[0].get("fields", []))
+
+
+async def test_busy_guild_gets_a_friendly_message(sim: DiscordDriver, shared_data: Path) -> None:
+    memory = sim.bot.services.memory
+    token = await memory.kv.acquire(memory._lock_key(sim.guild_id), 60)
+    assert token is not None
+    try:
+        ex = await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    finally:
+        await memory.kv.release(memory._lock_key(sim.guild_id), token)
+    assert ex.last.embeds[0]["title"] == "Import already running"
+
+
+async def test_forget_with_autocomplete(sim: DiscordDriver, shared_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.txt"))
+    choices = await sim.autocomplete("campaign forget", "document", "TX")
+    assert [c["name"].split(" (")[0] for c in choices] == ["vald.txt"]
+    ex = await sim.slash("campaign forget", document=choices[0]["value"])
+    assert ex.message.embeds[0]["title"] == "Forgotten"
+    listing = (await sim.slash("campaign list")).message.embeds[0]["description"]
+    assert "vald.txt" not in listing
+    assert "vald.md" in listing
+    assert await sim.autocomplete("campaign forget", "document", "", user=PLAYER) == []  # players see nothing
+    ex = await sim.slash("campaign forget", document="no-such-document")
+    assert ex.last.embeds[0]["title"] == "No such document"
+
+
+async def test_forget_everything_asks_first(sim: DiscordDriver, shared_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    ask = await sim.slash("campaign forget-everything")
+    assert ask.ephemeral
+    ids = {b["custom_id"] for b in ask.message.buttons()}
+    assert ids == {"campaign:forget-all:yes", "campaign:forget-all:no"}
+    await sim.click(ask.message, "Cancel")
+    assert "vald.md" in (await sim.slash("campaign list")).message.embeds[0]["description"]
+    ask = await sim.slash("campaign forget-everything")
+    await sim.click(ask.message, "Forget everything")
+    assert ask.message.embeds[0]["title"] == "Campaign memory cleared"
+    assert "No notes yet" in (await sim.slash("campaign list")).message.embeds[0]["description"]
+
+
+async def test_player_is_refused_everywhere(sim: DiscordDriver, shared_data: Path) -> None:
+    for command, options in [
+        ("campaign import", {"file": sim.attachment(shared_data / "cairn/players-guide/vald.md")}),
+        ("campaign search", {"query": "Vald"}),
+        ("campaign list", {}),
+        ("campaign status", {}),
+        ("campaign forget-everything", {}),
+    ]:
+        ex = await sim.slash(command, user=PLAYER, **options)
+        assert ex.ephemeral
+        assert ex.last.embeds[0]["title"] == "GM only", command
+    assert cdn_downloads(sim) == []
+
+
+async def test_status_and_list_show_usage(sim: DiscordDriver, shared_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.pdf"), player_safe=True)
+    status = (await sim.slash("campaign status")).message.embeds[0]
+    usage = next(f for f in status["fields"] if f["name"] == "Usage")
+    assert usage["value"].startswith("1 documents")
+    assert next(f for f in status["fields"] if f["name"] == "Vector store")["value"] == "local"
+    listing = (await sim.slash("campaign list")).message.embeds[0]["description"]
+    assert "vald.pdf" in listing
+    assert "player-safe" in listing
+    assert "pages" in listing
+
+
+async def test_five_files_at_once(sim: DiscordDriver, shared_data: Path) -> None:
+    files = [sim.attachment(shared_data / r) for r in VALD]
+    ex = await sim.slash(
+        "campaign import",
+        file=files[0],
+        file2=files[1],
+        file3=files[2],
+        file4=files[3],
+        file5=sim.attachment("map.png", b"\x89PNG", "image/png"),
+    )
+    description = ex.message.embeds[0]["description"]
+    assert description.count("✅") == 4
+    assert "map.png" in description
+    assert ex.message.embeds[0]["title"] == "Import finished with problems"
+
+
+async def test_long_import_reports_in_the_channel(sim: DiscordDriver, shared_data: Path) -> None:
+    gate = asyncio.Event()
+
+    class Gated(HashingEmbedder):
+        async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            await gate.wait()
+            return await super().embed(texts)
+
+    sim.bot.services.memory.embedder = Gated(384)
+    cog(sim).token_budget = 0.0  # the token "expires" at once
+    asyncio.get_running_loop().call_later(0.05, gate.set)
+    ex = await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    assert ex.message.embeds[0]["title"] == "Still importing"
+    [posted] = sim.channel_messages()
+    assert posted.embeds[0]["title"] == "Import finished"
+    assert "vald.md" in posted.embeds[0]["description"]
+
+
+async def test_leaving_a_guild_deletes_its_notes(sim: DiscordDriver, shared_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    # the harness has no guild cache; the listener only reads the guild's id
+    sim.bot.dispatch("guild_remove", discord.Object(id=sim.guild_id))
+    await asyncio.sleep(0.05)
+    await sim.settle()
+    assert await sim.bot.services.memory.list_documents(sim.guild_id) == []
