@@ -12,8 +12,13 @@ from db.models import Guild, GuildSettings
 GUILD_ID = 987_654_321_012_345_678  # a real snowflake needs BIGINT
 
 
-async def count(session: AsyncSession, model: type[Guild] | type[GuildSettings]) -> int:
-    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+async def rows_for(session: AsyncSession, guild_id: int) -> tuple[int, int]:
+    """How many guild rows and settings rows exist for `guild_id` (other tests may share the database)."""
+    guilds = await session.execute(select(func.count()).select_from(Guild).where(Guild.id == guild_id))
+    settings = await session.execute(
+        select(func.count()).select_from(GuildSettings).where(GuildSettings.guild_id == guild_id)
+    )
+    return int(guilds.scalar_one()), int(settings.scalar_one())
 
 
 async def test_ensure_guild_creates_guild_and_settings(db_session: AsyncSession) -> None:
@@ -28,8 +33,7 @@ async def test_ensure_guild_creates_guild_and_settings(db_session: AsyncSession)
 async def test_ensure_guild_is_idempotent(db_session: AsyncSession) -> None:
     await ensure_guild(db_session, GUILD_ID, "first")
     await ensure_guild(db_session, GUILD_ID, "second")
-    assert await count(db_session, Guild) == 1
-    assert await count(db_session, GuildSettings) == 1
+    assert await rows_for(db_session, GUILD_ID) == (1, 1)
 
 
 async def test_ensure_guild_truncates_long_names(db_session: AsyncSession) -> None:
