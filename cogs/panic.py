@@ -1,14 +1,39 @@
-"""`/panic`: the GM's panic button (kinds, the persistent button, settings) and `/panic help`."""
+"""`/panic`: the GM's panic button — a command per kind, the persistent red button, follow-ups, settings.
+
+Thin glue: parse the interaction, check who may panic, acknowledge at once, call the improviser, render.
+Every custom id is namespaced (`panic:<action>:<arg>`) and parsed by a `DynamicItem`, so buttons keep working
+after a restart; their state comes from the database.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import PanicBot
+from bot.checks import GM_ONLY_MESSAGE, NotGM, gm_only
+from bot.client import PanicBot, PanicView, guarded
+from bot.errors import UserFacingError
+from bot.guilds import get_settings, update_settings
+from bot.improv.engine import Improviser
+from bot.improv.kinds import KIND_LABELS, KINDS, Improv, Kind, parse_kind
+from bot.improv.prompts import Style
+from bot.improv.types import PanicRequest, PanicResult
+from bot.render import EmbedField, fit_embed
 
 Interaction = discord.Interaction[PanicBot]
+
+NO_MENTIONS = discord.AllowedMentions.none()
+SETTINGS_TTL = 30.0  # seconds a guild's settings are cached per process
+MAX_SOURCES = 5
 
 HELP_TEXT = (
     "**Caught off guard?** `/panic npc` (or location, tavern, encounter, loot, rumor, twist, names) answers in a "
@@ -20,18 +45,564 @@ HELP_TEXT = (
     "Answers are shown only to you until you press **Reveal to table**."
 )
 
+FALLBACK_TEXT = {
+    "no_key": "no model configured",
+    "timeout": "the model took too long",
+    "rate_limited": "the model is busy",
+    "error": "the model had an error",
+    "invalid": "the model's answer didn't fit",
+    "refusal": "the model declined",
+    "circuit_open": "the model is resting after errors",
+    "quota": "this month's panics are used up",
+    "cancelled": "the answer was cancelled",
+}
+COLOURS = {"openai": discord.Colour.red(), "pool": discord.Colour.dark_red(), "tables": discord.Colour.light_grey()}
+TONES = ["balanced", "grim", "heroic", "whimsical", "horror", "noir", "comedic"]
+RATINGS = ["g", "pg", "pg13", "r"]
+
+
+# --- who may panic -------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GuildPrefs:
+    """A snapshot of a guild's panic settings (cached briefly so the acknowledgement never waits on the DB)."""
+
+    gm_role_id: int | None
+    players_may_panic: bool
+    public_by_default: bool
+    style: Style
+    button_kind: Kind
+
+
+class PrefsCache:
+    """Per-process cache of `GuildPrefs`, dropped on change and after `SETTINGS_TTL`."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[float, GuildPrefs]] = {}
+
+    async def get(self, bot: PanicBot, guild_id: int) -> GuildPrefs:
+        hit = self._items.get(guild_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with bot.services.sessionmaker.begin() as session:
+            row = await get_settings(session, guild_id)
+            try:
+                button_kind = parse_kind(row.button_kind)
+            except ValueError:
+                button_kind = "npc"
+            prefs = GuildPrefs(
+                gm_role_id=row.gm_role_id,
+                players_may_panic=row.players_may_panic,
+                public_by_default=row.public_by_default,
+                style=Style(
+                    tone=row.tone,
+                    content_rating=row.content_rating,
+                    game_system=row.game_system,
+                    max_words=row.max_words,
+                ),
+                button_kind=button_kind,
+            )
+        self._items[guild_id] = (now + SETTINGS_TTL, prefs)
+        return prefs
+
+    def drop(self, guild_id: int) -> None:
+        self._items.pop(guild_id, None)
+
+
+def _is_gm(interaction: Interaction, prefs: GuildPrefs) -> bool:
+    perms = interaction.permissions
+    if perms.manage_guild or perms.administrator:
+        return True
+    user: Any = interaction.user
+    # `Member._roles` holds the ids even when the guild's roles are not cached (interactions without the guild)
+    roles = {role.id for role in getattr(user, "roles", [])} | set(getattr(user, "_roles", []))
+    return prefs.gm_role_id is not None and prefs.gm_role_id in roles
+
+
+def _cog(interaction: Interaction) -> Panic:
+    cog = interaction.client.get_cog("Panic")
+    if not isinstance(cog, Panic):
+        raise UserFacingError("The panic button is not loaded right now. Try again in a moment.")
+    return cog
+
+
+def _improviser(interaction: Interaction) -> Improviser:
+    improv: Improviser | None = getattr(interaction.client.services, "improv", None)
+    if improv is None:
+        raise UserFacingError("Improvisation is not available on this bot right now.")
+    return improv
+
+
+T = TypeVar("T")
+
+
+def _gm_only() -> Callable[[T], T]:
+    """`bot.checks.gm_only()` with its type kept (the check itself is typed `Any`)."""
+    decorator: Callable[[T], T] = gm_only()
+    return decorator
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+def footer_for(result: PanicResult) -> str:
+    """Where the answer came from, and what is left of the quota."""
+    if result.engine == "openai":
+        source = f"Source: {result.model or 'model'}"
+    elif result.engine == "pool":
+        source = f"Source: instant pool ({result.model or 'model'})"
+    else:
+        why = FALLBACK_TEXT.get(result.fallback_reason or "", result.fallback_reason or "")
+        source = f"Source: offline tables ({why})" if why else "Source: offline tables"
+    if result.quota is not None and result.quota.limit is not None:
+        source += f" · {result.quota.remaining} of {result.quota.limit} panics left this month"
+    if result.player_safe_only:
+        source += " · player-safe notes only"
+    return source
+
+
+def render_improv(
+    improv: Improv, *, footer: str, sources: list[str] | None = None, colour: Any = None
+) -> discord.Embed:
+    """The one renderer for every kind."""
+    fields = [EmbedField(name, value) for name, value in improv.fields()]
+    if sources:
+        lines = [f"• {s}" for s in sources[:MAX_SOURCES]]
+        if len(sources) > MAX_SOURCES:
+            lines.append(f"… and {len(sources) - MAX_SOURCES} more")
+        fields.append(EmbedField("Sources", "\n".join(lines)))
+    return fit_embed(
+        title=improv.title or KIND_LABELS[improv.kind],
+        author=KIND_LABELS[improv.kind],
+        fields=fields,
+        footer=footer,
+        colour=colour if colour is not None else discord.Colour.red(),
+    )
+
+
+def render_result(result: PanicResult) -> discord.Embed:
+    """The final answer embed."""
+    return render_improv(
+        result.improv,
+        footer=footer_for(result),
+        sources=[s.label() for s in result.sources],
+        colour=COLOURS.get(result.engine),
+    )
+
+
+def render_partial(improv: Improv, model: str) -> discord.Embed:
+    """An answer while it is still streaming."""
+    return render_improv(improv, footer=f"Writing… ({model})", colour=discord.Colour.red())
+
+
+# --- streaming -----------------------------------------------------------------------------------------------
+class StreamingEditor:
+    """Edits the deferred response with partial results, at most one edit in flight and one per `interval`."""
+
+    def __init__(self, interaction: Interaction, model: str, interval: float) -> None:
+        self.interaction = interaction
+        self.model = model
+        self.interval = interval
+        self.edits = 0
+        self._next = time.monotonic() + interval  # the "thinking…" placeholder shows first
+        self._task: asyncio.Task[None] | None = None
+
+    async def push(self, improv: Improv) -> None:
+        now = time.monotonic()
+        if now < self._next or (self._task is not None and not self._task.done()) or not improv.fields():
+            return
+        self._next = now + self.interval
+        self._task = asyncio.create_task(self._edit(improv), name="panic-stream-edit")
+
+    async def _edit(self, improv: Improv) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.edit_original_response(
+                embed=render_partial(improv, self.model), allowed_mentions=NO_MENTIONS
+            )
+            self.edits += 1
+
+    async def finish(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+# --- persistent components -----------------------------------------------------------------------------------
+class FollowUps(PanicView):
+    """Reveal, Reroll and Save under an answer."""
+
+    def __init__(self, improv_id: int) -> None:
+        super().__init__(timeout=None)
+        self.add_item(RevealButton(improv_id))
+        self.add_item(RerollButton(improv_id))
+        self.add_item(SaveButton(improv_id))
+
+
+class ButtonPanel(PanicView):
+    """The big red button and the kind picker."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.add_item(PanicButton())
+        self.add_item(KindPicker())
+
+
+class PanicButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"panic:button:(?P<kind>[a-z]+)"):
+    """The big red button: answers the clicker privately with the guild's default kind (or a fixed one)."""
+
+    def __init__(self, kind: str = "default") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="PANIC!", emoji="🚨", style=discord.ButtonStyle.danger, custom_id=f"panic:button:{kind}", row=0
+            )
+        )
+        self.kind = kind
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PanicButton:
+        return cls(match["kind"])
+
+    @guarded
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        cog = _cog(interaction)
+        kind: Kind | None = None
+        if self.kind != "default":
+            with contextlib.suppress(ValueError):
+                kind = parse_kind(self.kind)
+        await cog.run_panic(interaction, kind, "", from_component=True)
+
+
+class KindPicker(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"panic:pick"):
+    """Pick a kind: answers the picker privately with that kind."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id="panic:pick",
+                placeholder="…or pick what you need",
+                options=[discord.SelectOption(label=KIND_LABELS[k], value=k) for k in KINDS],
+                row=1,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> KindPicker:
+        return cls()
+
+    @guarded
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        data: dict[str, Any] = dict(interaction.data or {})
+        values = data.get("values") or []
+        try:
+            kind = parse_kind(str(values[0]))
+        except (IndexError, ValueError):
+            raise UserFacingError("Pick one of the kinds in the menu.") from None
+        await _cog(interaction).run_panic(interaction, kind, "", from_component=True)
+
+
+class _ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"panic:(?P<action>x):(?P<id>\d+)"):
+    """Base of the follow-up buttons: carries the stored result's id."""
+
+    action = ""
+    label = ""
+    style = discord.ButtonStyle.secondary
+
+    def __init__(self, improv_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(label=self.label, style=self.style, custom_id=f"panic:{self.action}:{improv_id}")
+        )
+        self.improv_id = improv_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> _ResultButton:
+        return cls(int(match["id"]))
+
+
+class RevealButton(_ResultButton, template=r"panic:reveal:(?P<id>\d+)"):
+    """Post the answer publicly in the channel."""
+
+    action = "reveal"
+    label = "Reveal to table"
+    style = discord.ButtonStyle.primary
+
+    @guarded
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _cog(interaction).reveal(interaction, self.improv_id)
+
+
+class RerollButton(_ResultButton, template=r"panic:reroll:(?P<id>\d+)"):
+    """A new answer of the same kind and details."""
+
+    action = "reroll"
+    label = "Reroll"
+
+    @guarded
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _cog(interaction).reroll(interaction, self.improv_id)
+
+
+class SaveButton(_ResultButton, template=r"panic:save:(?P<id>\d+)"):
+    """Save the answer as a campaign note (GM only)."""
+
+    action = "save"
+    label = "Save to campaign"
+    style = discord.ButtonStyle.success
+
+    @guarded
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await _cog(interaction).save(interaction, self.improv_id)
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    PanicButton,
+    KindPicker,
+    RevealButton,
+    RerollButton,
+    SaveButton,
+)
+
+
+# --- the cog -------------------------------------------------------------------------------------------------
+Details = app_commands.Range[str, 1, 300]
+
 
 class Panic(commands.GroupCog, group_name="panic", group_description="Instant improvisation for the GM"):
     """The panic commands."""
 
+    edit_interval: float = 1.0  # seconds between streamed edits
+
     def __init__(self, bot: PanicBot) -> None:
         self.bot = bot
+        self.prefs = PrefsCache()
 
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    # --- the flow every door into a panic shares ------------------------------------------------------------
+    async def _audience(self, interaction: Interaction) -> tuple[GuildPrefs, bool]:
+        """The guild's prefs and whether answers must be player-safe; `NotGM` when the user may not panic."""
+        if interaction.guild_id is None:
+            raise NotGM("The panic button only works inside a server.")
+        prefs = await self.prefs.get(self.bot, interaction.guild_id)
+        if _is_gm(interaction, prefs):
+            return prefs, False
+        if prefs.players_may_panic:
+            return prefs, True
+        raise NotGM(GM_ONLY_MESSAGE)
+
+    async def run_panic(
+        self, interaction: Interaction, kind: Kind | None, details: str, *, from_component: bool = False
+    ) -> None:
+        """Check, acknowledge, answer (streaming), and attach the follow-up buttons."""
+        prefs, player_safe_only = await self._audience(interaction)
+        ephemeral = True if from_component else not prefs.public_by_default
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        await self._answer(interaction, prefs, player_safe_only, kind, details)
+
+    async def _answer(
+        self, interaction: Interaction, prefs: GuildPrefs, player_safe_only: bool, kind: Kind | None, details: str
+    ) -> None:
+        """After the acknowledgement: run the improviser, streaming into the response, then the final embed."""
+        improviser = _improviser(interaction)
+        assert interaction.guild_id is not None
+        request = PanicRequest(
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            kind=kind or prefs.button_kind,
+            details=details.strip(),
+            player_safe_only=player_safe_only,
+            style=prefs.style,
+        )
+        editor = StreamingEditor(interaction, improviser.model_name, self.edit_interval)
+        try:
+            result = await improviser.panic(request, editor.push)
+        finally:
+            await editor.finish()
+        await interaction.edit_original_response(
+            embed=render_result(result), view=FollowUps(result.improv_id), allowed_mentions=NO_MENTIONS
+        )
+
+    async def reveal(self, interaction: Interaction, improv_id: int) -> None:
+        """Post a stored answer in the channel for everyone."""
+        await self._audience(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        result = await _improviser(interaction).result_of(improv_id, interaction.guild_id)
+        channel = interaction.channel
+        if channel is None or not isinstance(channel, discord.abc.Messageable):
+            raise UserFacingError("I can't post in this channel.")
+        embed = render_improv(
+            result.improv, footer=f"Revealed by {interaction.user.display_name}", colour=COLOURS.get(result.engine)
+        )
+        await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send("Shared with the table.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def reroll(self, interaction: Interaction, improv_id: int) -> None:
+        """A fresh answer of the same kind and details."""
+        prefs, player_safe_only = await self._audience(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        row, _ = await _improviser(interaction).load(improv_id, interaction.guild_id)
+        await self._answer(interaction, prefs, player_safe_only, parse_kind(row.kind), row.details)
+
+    async def save(self, interaction: Interaction, improv_id: int) -> None:
+        """Keep an answer as a campaign note (GM only)."""
+        _, player_safe_only = await self._audience(interaction)
+        if player_safe_only:
+            raise NotGM(GM_ONLY_MESSAGE)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        memory = getattr(self.bot.services, "memory", None)
+        if memory is None:
+            raise UserFacingError("Campaign memory is not available on this bot, so there is nowhere to save.")
+        improviser = _improviser(interaction)
+        row, improv = await improviser.load(improv_id, interaction.guild_id)
+        if row.saved_at is not None:
+            raise UserFacingError(f"**{improv.title}** is already in your campaign notes.", title="Already saved")
+        text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields())
+        report = await memory.save_note(interaction.guild_id, improv.title, text, player_safe=False)
+        await improviser.mark_saved(improv_id, str(getattr(report, "file_name", "") or improv.title))
+        await interaction.followup.send(
+            f"Saved **{improv.title}** to your campaign notes; later panics and searches will find it.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    # --- commands -------------------------------------------------------------------------------------------
     @app_commands.command(name="help", description="What the panic button does and how to use it")
     async def help(self, interaction: Interaction) -> None:
         """Explain the bot, privately."""
         embed = discord.Embed(title="Improv Panic Button", description=HELP_TEXT, colour=discord.Colour.red())
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="npc", description="A character you can voice right now")
+    @app_commands.describe(details="Who? e.g. the blacksmith in Emberfall")
+    async def npc(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "npc", details or "")
+
+    @app_commands.command(name="location", description="A place the party just walked into")
+    @app_commands.describe(details="Where? e.g. a flooded crypt under the chapel")
+    async def location(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "location", details or "")
+
+    @app_commands.command(name="tavern", description="An inn with a keeper, patrons and a rumor")
+    @app_commands.describe(details="Anything it must have, e.g. a dockside dive")
+    async def tavern(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "tavern", details or "")
+
+    @app_commands.command(name="encounter", description="A fight or standoff ready to run")
+    @app_commands.describe(details="Where and against whom, e.g. bandits at the ford")
+    async def encounter(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "encounter", details or "")
+
+    @app_commands.command(name="loot", description="What is in the chest")
+    @app_commands.describe(details="Whose or where, e.g. the smuggler's strongbox")
+    async def loot(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "loot", details or "")
+
+    @app_commands.command(name="rumor", description="Three rumors, true and false")
+    @app_commands.describe(details="About what, e.g. the missing heir")
+    async def rumor(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "rumor", details or "")
+
+    @app_commands.command(name="twist", description="A plot twist for this scene")
+    @app_commands.describe(details="The scene, e.g. the party just got paid")
+    async def twist(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "twist", details or "")
+
+    @app_commands.command(name="names", description="Six names that fit")
+    @app_commands.describe(details="For whom, e.g. dwarven miners")
+    async def names(self, interaction: Interaction, details: Details | None = None) -> None:
+        await self.run_panic(interaction, "names", details or "")
+
+    @app_commands.command(name="button", description="Post the big red panic button in this channel (GM only)")
+    @_gm_only()
+    async def button(self, interaction: Interaction) -> None:
+        """A public message whose button and picker answer whoever clicks, privately."""
+        embed = discord.Embed(
+            title="🚨 Improv Panic Button",
+            description="Caught off guard? Press the button for the default kind, or pick what you need. "
+            "Only you will see the answer.",
+            colour=discord.Colour.red(),
+        )
+        await interaction.response.send_message(embed=embed, view=ButtonPanel(), allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="settings", description="GM role, visibility, tone, rating, system, length (GM only)")
+    @app_commands.describe(
+        gm_role="Members with this role count as GMs",
+        players_may_panic="Let players use /panic (answers then use only player-safe notes)",
+        public_by_default="Show /panic answers to the whole channel instead of only to you",
+        tone="Tone of the answers",
+        content_rating="How dark answers may get",
+        game_system="Game system, e.g. D&D 5e, Dungeon World",
+        length="Most words per answer",
+        button_kind="What the red button makes",
+    )
+    @app_commands.choices(
+        tone=[app_commands.Choice(name=t, value=t) for t in TONES],
+        content_rating=[app_commands.Choice(name=r.upper(), value=r) for r in RATINGS],
+        button_kind=[app_commands.Choice(name=KIND_LABELS[k], value=k) for k in KINDS],
+    )
+    @_gm_only()
+    async def settings(
+        self,
+        interaction: Interaction,
+        gm_role: discord.Role | None = None,
+        players_may_panic: bool | None = None,
+        public_by_default: bool | None = None,
+        tone: app_commands.Choice[str] | None = None,
+        content_rating: app_commands.Choice[str] | None = None,
+        game_system: app_commands.Range[str, 0, 64] | None = None,
+        length: app_commands.Range[int, 40, 400] | None = None,
+        button_kind: app_commands.Choice[str] | None = None,
+    ) -> None:
+        """Change the given settings (none given: show them)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        changes: dict[str, Any] = {}
+        if gm_role is not None:
+            changes["gm_role_id"] = gm_role.id
+        if players_may_panic is not None:
+            changes["players_may_panic"] = players_may_panic
+        if public_by_default is not None:
+            changes["public_by_default"] = public_by_default
+        if tone is not None:
+            changes["tone"] = tone.value
+        if content_rating is not None:
+            changes["content_rating"] = content_rating.value
+        if game_system is not None:
+            changes["game_system"] = game_system.strip()
+        if length is not None:
+            changes["max_words"] = length
+        if button_kind is not None:
+            changes["button_kind"] = button_kind.value
+        async with self.bot.services.sessionmaker.begin() as session:
+            row = (
+                await update_settings(session, interaction.guild_id, **changes)
+                if changes
+                else await get_settings(session, interaction.guild_id)
+            )
+            lines = [
+                f"**GM role:** {f'<@&{row.gm_role_id}>' if row.gm_role_id else 'anyone with Manage Server'}",
+                f"**Players may panic:** {'yes (player-safe notes only)' if row.players_may_panic else 'no'}",
+                f"**Answers:** {'public' if row.public_by_default else 'only to you'}",
+                f"**Tone:** {row.tone} · **Rating:** {row.content_rating.upper()} · "
+                f"**System:** {row.game_system or 'any'} · **Length:** {row.max_words} words",
+                f"**Button makes:** {KIND_LABELS.get(row.button_kind, row.button_kind)}",  # type: ignore[call-overload]
+            ]
+        self.prefs.drop(interaction.guild_id)
+        embed = fit_embed(
+            title="Panic settings updated" if changes else "Panic settings",
+            description="\n".join(lines),
+            colour=discord.Colour.red(),
+        )
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: PanicBot) -> None:

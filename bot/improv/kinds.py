@@ -337,6 +337,10 @@ def parse_kind(value: str) -> Kind:
     raise ValueError(f"unknown kind {value!r}; choose one of {', '.join(KINDS)}")
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _partial_value(annotation: Any, value: Any) -> Any:
     """A lenient copy of a partially streamed value."""
     if isinstance(value, list):
@@ -344,9 +348,7 @@ def _partial_value(annotation: Any, value: Any) -> Any:
         inner = args[0] if args else str
         if isinstance(inner, type) and issubclass(inner, _Item):
             return [
-                inner.model_construct(
-                    **{k: item.get(k) if isinstance(item.get(k), str) else "" for k in inner.model_fields}
-                )
+                inner.model_construct(None, **{k: _text(item.get(k)) for k in inner.model_fields})
                 for item in value
                 if isinstance(item, dict)
             ]

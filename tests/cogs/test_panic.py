@@ -1,0 +1,291 @@
+"""`/panic` through discord.py's real dispatch (offline harness) with the real `openai` client and a fake model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import func, select
+
+from bot.improv.canon import CanonIndex
+from bot.improv.kinds import KINDS, Kind
+from bot.offline.driver import DiscordDriver, FakeUser
+from bot.services import Services
+from bot.settings import Settings
+from db.models.panic import Panic as PanicRow
+from db.models.panic import SavedImprov
+from tests.conftest import embedded_settings
+from tests.fakes.openai import FakeOpenAI, running_openai
+from tests.support.discord import running_bot
+
+NOTES = b"""# Emberfall
+
+Emberfall is a mining town under the ash peaks. @everyone knows the market opens at dawn.
+
+## Mira Voss
+
+Mira Voss is the blacksmith of Emberfall. She secretly forged the Duke's crown and fears Captain Harl Denby.
+
+## Captain Harl Denby
+
+Captain Harl Denby commands the Emberfall watch and suspects Mira Voss.
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with running_openai() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Extra settings; a test overrides this by parametrizing `settings_overrides`."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake_openai: FakeOpenAI, settings_overrides: dict[str, Any]) -> Settings:
+    """Embedded settings with the fake model."""
+    overrides: dict[str, Any] = {
+        "openai_api_key": fake_openai.api_key,
+        "openai_base_url": fake_openai.base_url,
+        "openai_max_retries": 0,
+        "panic_cooldown_seconds": 0,
+        "pool_size": 0,
+        **settings_overrides,
+    }
+    return embedded_settings(tmp_path / "data", **overrides)
+
+
+def _embed(ex: Any) -> dict[str, Any]:
+    return ex.message.embeds[0]
+
+
+def _no_mentions(payloads: list[dict[str, Any]]) -> None:
+    """Every payload that carries text says "ping nobody" (the deferred placeholder carries none)."""
+    checked = [p for p in payloads if p.get("content") or p.get("embeds")]
+    assert checked
+    for payload in checked:
+        mentions = payload.get("allowed_mentions")
+        assert mentions is not None, payload
+        assert mentions.get("parse") == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_kind_by_slash_command_answers_privately_from_the_model(
+    kind: Kind, discord_sim: DiscordDriver
+) -> None:
+    ex = await discord_sim.slash(f"panic {kind}", details="something for the heist")
+    assert ex.ephemeral
+    embed = _embed(ex)
+    assert embed["title"]
+    assert embed["fields"]
+    assert embed["footer"]["text"].startswith("Source: gpt-4o-mini")
+    labels = [b.get("label") for b in ex.message.buttons()]
+    assert labels == ["Reveal to table", "Reroll", "Save to campaign"]
+
+
+async def test_without_a_key_the_offline_tables_answer_and_say_so(tmp_path: Path) -> None:
+    from bot.services import open_services
+    from db.migrate import upgrade
+
+    async with open_services(embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)) as services:
+        await upgrade(services.engine)
+        async with running_bot(services) as sim:
+            ex = await sim.slash("panic tavern")
+    assert "offline tables (no model configured)" in _embed(ex)["footer"]["text"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"panic_deadline_seconds": 0.4}])
+@pytest.mark.parametrize("mode", ["429", "500", "hang", "malformed", "refusal"])
+async def test_every_model_failure_still_answers_from_the_tables(
+    mode: Any, discord_sim: DiscordDriver, fake_openai: FakeOpenAI, services: Services
+) -> None:
+    fake_openai.mode = mode
+    ex = await discord_sim.slash("panic npc", details="a guard")
+    assert "offline tables" in _embed(ex)["footer"]["text"]
+    async with services.sessionmaker() as session:
+        row = (await session.execute(select(PanicRow))).scalar_one()
+    assert row.engine == "tables"
+    assert row.fallback_reason is not None
+
+
+async def test_streamed_edits_are_seen_and_throttled(discord_sim: DiscordDriver, fake_openai: FakeOpenAI) -> None:
+    fake_openai.chunk_size = 4
+    fake_openai.chunk_delay = 0.012  # roughly 200 chunks over 2.5 s
+    cog = discord_sim.bot.get_cog("Panic")
+    assert cog is not None
+    cog.edit_interval = 0.5  # type: ignore[attr-defined]
+    ex = await discord_sim.slash("panic npc", details="the blacksmith")
+    streamed = [e for e in ex.message.edits if e.get("embeds") and "Writing" in e["embeds"][0]["footer"]["text"]]
+    assert streamed, "no partial answer was shown while streaming"
+    assert len(streamed) <= 8  # far fewer edits than the ~200 chunks streamed
+    assert "Writing" not in _embed(ex)["footer"]["text"]
+
+
+async def test_button_works_before_and_after_a_restart(discord_sim: DiscordDriver, services: Services) -> None:
+    posted = await discord_sim.slash("panic button")
+    assert not posted.ephemeral
+    panel = posted.message
+    first = await discord_sim.click(panel, "PANIC!")
+    assert first.ephemeral
+    assert first.last.embeds[0]["author"]["name"] == "NPC"  # the guild's default kind
+
+    await discord_sim.restart()
+    second = await discord_sim.click(panel, "PANIC!")
+    assert second.ephemeral
+    assert second.last.embeds[0]["fields"]
+    picked = await discord_sim.select(panel, "panic:pick", ["loot"])
+    assert picked.ephemeral
+    assert picked.last.embeds[0]["author"]["name"] == "Loot"
+
+
+async def test_a_player_gets_a_polite_refusal_and_no_answer(discord_sim: DiscordDriver) -> None:
+    panel = (await discord_sim.slash("panic button")).message
+    click = await discord_sim.click(panel, "PANIC!", user=discord_sim.player)
+    assert click.ephemeral
+    assert click.last.embeds[0]["title"] == "GM only"
+    ex = await discord_sim.slash("panic npc", user=discord_sim.player)
+    assert ex.last.embeds[0]["title"] == "GM only"
+    assert all("fields" not in (m.embeds[0] if m.embeds else {}) for m in click.responses + ex.responses)
+
+
+async def test_gm_role_from_settings_counts_as_gm(discord_sim: DiscordDriver) -> None:
+    await discord_sim.slash("panic settings", gm_role=discord_sim.role(777))
+    gm_by_role = FakeUser(3003, "rolegm", roles=(777,))
+    ex = await discord_sim.slash("panic rumor", user=gm_by_role)
+    assert ex.message.embeds[0]["fields"]
+
+
+async def test_reveal_reroll_and_save(discord_sim: DiscordDriver, services: Services) -> None:
+    ex = await discord_sim.slash("panic twist", details="the party just got paid")
+    revealed = await discord_sim.click(ex.message, "Reveal to table")
+    assert revealed.ephemeral
+    [public] = discord_sim.channel_messages()
+    assert public.embeds[0]["title"] == _embed(ex)["title"]
+    assert not public.buttons()
+
+    rerolled = await discord_sim.click(ex.message, "Reroll")
+    assert rerolled.ephemeral
+    assert rerolled.last.embeds[0]["author"]["name"] == "Plot twist"
+    async with services.sessionmaker() as session:
+        details = (await session.execute(select(PanicRow.details).order_by(PanicRow.id))).scalars().all()
+    assert details == ["the party just got paid", "the party just got paid"]
+
+    saved = await discord_sim.click(ex.message, "Save to campaign")
+    assert "Saved" in saved.last.content
+    hits = await services.memory.search(discord_sim.guild_id, _embed(ex)["title"], 3)
+    title = _embed(ex)["title"]
+    assert any(title in h.heading or title in h.text for h in hits), hits
+    async with services.sessionmaker() as session:
+        row = (await session.execute(select(SavedImprov).order_by(SavedImprov.id))).scalars().first()
+    assert row is not None
+    assert row.saved_at is not None
+    _no_mentions([public.payload, *(m.payload for m in saved.responses)])
+
+
+async def test_players_may_panic_with_player_safe_notes_only_and_cannot_save(
+    discord_sim: DiscordDriver, services: Services, fake_openai: FakeOpenAI
+) -> None:
+    await services.memory.import_file(discord_sim.guild_id, "secrets.md", "text/markdown", NOTES)
+    await services.memory.import_file(
+        discord_sim.guild_id,
+        "handout.md",
+        "text/markdown",
+        b"# Handout\n\nThe Lantern Fair comes to Emberfall every spring; all are welcome.\n",
+        player_safe=True,
+    )
+    await discord_sim.slash("panic settings", players_may_panic=True)
+    ex = await discord_sim.slash("panic rumor", details="the fair", user=discord_sim.player)
+    prompt = fake_openai.chat_requests()[-1].prompt
+    assert "Lantern Fair" in prompt
+    assert "Duke's crown" not in prompt
+    assert "Mira Voss" not in prompt
+    assert "player-safe notes only" in _embed(ex)["footer"]["text"]
+    refused = await discord_sim.click(ex.message, "Save to campaign", user=discord_sim.player)
+    assert refused.last.embeds[0]["title"] == "GM only"
+
+
+async def test_citations_no_canon_clash_and_no_pings_with_notes(
+    discord_sim: DiscordDriver, services: Services, fake_openai: FakeOpenAI
+) -> None:
+    await services.memory.import_file(discord_sim.guild_id, "emberfall.md", "text/markdown", NOTES)
+    fake_openai.overrides = {"name": "Mira Thorne", "hook": "Mira Thorne says @everyone must come."}
+    ex = await discord_sim.slash("panic npc", details="the blacksmith's rival")
+    embed = _embed(ex)
+    sources = next(f for f in embed["fields"] if f["name"] == "Sources")
+    assert "emberfall.md" in sources["value"]
+    prompt = fake_openai.chat_requests()[-1].prompt
+    assert "Mira Voss" in prompt  # the roster went to the model
+    text = str(embed)
+    assert "Mira Thorne" not in text
+    roster = await services.memory.roster(discord_sim.guild_id)
+    assert all(CanonIndex(roster).check(name) is None for name in [embed["title"].split(" — ")[0]])
+    _no_mentions([ex.message.payload, *ex.message.edits])
+
+
+@pytest.mark.parametrize("settings_overrides", [{"panic_cooldown_seconds": 60}])
+async def test_cooldown_message(discord_sim: DiscordDriver) -> None:
+    await discord_sim.slash("panic npc")
+    ex = await discord_sim.slash("panic npc")
+    assert ex.last.embeds[0]["title"] == "Slow down"
+    assert "again in" in ex.last.embeds[0]["description"]
+
+
+async def test_quota_shown_and_exhausted_quota_falls_back(discord_sim: DiscordDriver, services: Services) -> None:
+    from bot.billing.types import QuotaDecision
+
+    class TwoPanics:
+        used = 0
+
+        async def consume_panic(self, guild_id: int) -> QuotaDecision:
+            if self.used >= 2:
+                return QuotaDecision(False, self.used, 2, "free")
+            self.used += 1
+            return QuotaDecision(True, self.used, 2, "free")
+
+    original = services.billing
+    services.billing = TwoPanics()  # type: ignore[assignment]
+    try:
+        first = await discord_sim.slash("panic loot")
+        await discord_sim.slash("panic loot")
+        third = await discord_sim.slash("panic loot")
+    finally:
+        services.billing = original
+    assert "1 of 2 panics left this month" in _embed(first)["footer"]["text"]
+    assert "panics are used up" in _embed(third)["footer"]["text"]
+    assert "0 of 2 panics left" in _embed(third)["footer"]["text"]
+
+
+async def test_public_by_default_setting_makes_answers_public(discord_sim: DiscordDriver) -> None:
+    await discord_sim.slash("panic settings", public_by_default=True, tone="grim", length=60)
+    ex = await discord_sim.slash("panic location")
+    assert not ex.ephemeral
+
+
+async def test_pool_hit_on_a_bare_click(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    from bot.services import open_services
+    from db.migrate import upgrade
+
+    settings = embedded_settings(
+        tmp_path / "p",
+        openai_api_key=fake_openai.api_key,
+        openai_base_url=fake_openai.base_url,
+        panic_cooldown_seconds=0,
+        pool_size=2,
+    )
+    async with open_services(settings) as services:
+        await upgrade(services.engine)
+        async with running_bot(services) as sim:
+            await sim.slash("panic npc")
+            await sim.settle()
+            ex = await sim.slash("panic npc")
+            await sim.settle()
+            async with services.sessionmaker() as session:
+                hits = (await session.execute(select(func.count()).where(PanicRow.pool_hit))).scalar_one()
+    assert "instant pool" in _embed(ex)["footer"]["text"]
+    assert hits == 1
