@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from bot.memory.errors import (
     CorruptDocument,
@@ -423,15 +424,10 @@ def _parse_pdf(file_name: str, data: bytes, on_page: ProgressCallback | None) ->
         bookmarks = _pdf_bookmarks(pdf)
         pages_lines: list[list[str]] = []
         for index in range(total):
-            page = pdf[index]
             try:
-                textpage = page.get_textpage()
-                try:
-                    raw = textpage.get_text_range()
-                finally:
-                    textpage.close()
-            finally:
-                page.close()
+                raw = _pdf_page_text(pdf, index)
+            except pdfium.PdfiumError:
+                raise CorruptDocument(file_name, "PDF") from None
             pages_lines.append([_clean_pdf_line(line) for line in raw.replace("\r\n", "\n").split("\n")])
             if on_page is not None:
                 on_page(index + 1, total)
@@ -440,6 +436,18 @@ def _parse_pdf(file_name: str, data: bytes, on_page: ProgressCallback | None) ->
     if not any(any(line for line in lines) for lines in pages_lines):
         raise NoTextLayer(file_name)
     return _pdf_sections(pages_lines, bookmarks), total
+
+
+def _pdf_page_text(pdf: Any, index: int) -> str:
+    page = pdf[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return str(textpage.get_text_range())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
 
 
 def _pdf_bookmarks(pdf: object) -> dict[int, list[tuple[int, str]]]:
