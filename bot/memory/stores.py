@@ -322,7 +322,9 @@ class LocalVectorStore:
 def _top_k(
     loaded: _GuildMatrix, query: Vector, k: int, player_safe_only: bool, document_ids: Sequence[str] | None
 ) -> list[VectorHit]:
-    scores = loaded.matrix @ query
+    # einsum runs one SIMD loop in this thread; BLAS sgemv spins up its thread pool, which measured 10-50x
+    # slower for a single query vector on a busy 2-core host (see docs/benchmarks.md)
+    scores = np.einsum("ij,j->i", loaded.matrix, query)
     mask: npt.NDArray[np.bool_] | None = None
     if player_safe_only:
         mask = loaded.safe.copy()
