@@ -15,7 +15,13 @@ __all__ = ["modules", "register"]
 log = logging.getLogger(__name__)
 
 # Subcommand modules, each with `register(subparsers)`.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("bot.cli.core", "bot.cli.console", "bot.cli.billing", "bot.cli.campaign")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.core",
+    "bot.cli.console",
+    "bot.cli.billing",
+    "bot.cli.campaign",
+    "bot.cli.panic",
+)
 
 
 def modules() -> list[ModuleType]:
