@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import render
 from bot.checks import ensure_gm, gm_only, is_gm
 from bot.client import PanicBot, guarded
 from bot.errors import UserFacingError
@@ -25,6 +26,7 @@ from bot.memory.service import (
     MemoryStatus,
     Upload,
 )
+from bot.render import EmbedField, Limits, truncate
 
 __all__ = ["Campaign", "ForgetEverythingButton", "fit_embed", "setup"]
 
@@ -36,37 +38,20 @@ COLOUR = discord.Colour.dark_teal()
 TOKEN_BUDGET = 14 * 60.0  # interaction tokens live 15 minutes; past this the result goes to the channel
 PROGRESS_INTERVAL = 1.0  # seconds between progress edits
 
-# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
-TITLE_MAX, DESCRIPTION_MAX, FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 25, 256, 1024
-FOOTER_MAX, TOTAL_MAX = 2048, 6000
-
 
 def _cut(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+    return truncate(text, limit)
 
 
 def fit_embed(embed: discord.Embed) -> discord.Embed:
-    """Trim an embed to Discord's limits (the one place they are enforced for `/campaign`)."""
-    if embed.title:
-        embed.title = _cut(embed.title, TITLE_MAX)
-    if embed.description:
-        embed.description = _cut(embed.description, DESCRIPTION_MAX)
-    fields = embed.fields[:FIELDS_MAX]
-    embed.clear_fields()
-    for f in fields:
-        embed.add_field(
-            name=_cut(f.name or "\u200b", FIELD_NAME_MAX) or "\u200b",
-            value=_cut(f.value or "\u200b", FIELD_VALUE_MAX) or "\u200b",
-            inline=bool(f.inline),
-        )
-    if embed.footer.text:
-        embed.set_footer(text=_cut(embed.footer.text, FOOTER_MAX))
-    while len(embed) > TOTAL_MAX and embed.fields:
-        embed.remove_field(len(embed.fields) - 1)
-    if len(embed) > TOTAL_MAX and embed.description:
-        embed.description = _cut(embed.description, max(1, len(embed.description) - (len(embed) - TOTAL_MAX)))
-    return embed
+    """`embed` rebuilt through the shared renderer (`bot.render.fit_embed`), which enforces Discord's limits."""
+    return render.fit_embed(
+        title=embed.title or "",
+        description=embed.description or "",
+        fields=[EmbedField(f.name or "", f.value or "", bool(f.inline)) for f in embed.fields],
+        footer=embed.footer.text or "",
+        colour=embed.colour,
+    )
 
 
 def _size(n: int) -> str:
@@ -352,7 +337,7 @@ class Campaign(
         for number, passage in enumerate(passages, start=1):
             embed.add_field(
                 name=f"{number}. {passage.citation()}",
-                value=f"{_cut(passage.text, FIELD_VALUE_MAX - 20)}\n-# score {passage.score:.2f}",
+                value=f"{_cut(passage.text, Limits.FIELD_VALUE - 20)}\n-# score {passage.score:.2f}",
                 inline=False,
             )
         await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
@@ -460,7 +445,7 @@ def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
     used = 0
     for index, line in enumerate(lines):
         tail = f"\n…and {len(lines) - index} more" if index < len(lines) else ""
-        if used + len(line) + 1 + len(tail) > DESCRIPTION_MAX - 40:
+        if used + len(line) + 1 + len(tail) > Limits.DESCRIPTION - 40:
             shown.append(f"…and {len(lines) - index} more")
             break
         shown.append(line)

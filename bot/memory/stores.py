@@ -147,6 +147,7 @@ class LocalVectorStore:
         self._cache: OrderedDict[int, tuple[tuple[str, ...], _GuildMatrix]] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._locks: dict[int, asyncio.Lock] = {}
+        self._pending: dict[int, list[_GuildMatrix]] = {}
 
     def location(self, guild_id: int) -> str:
         return "local"
@@ -165,7 +166,7 @@ class LocalVectorStore:
             return []
         return sorted(names, key=lambda n: (n.split(".")[1], n))
 
-    def _write(self, guild_id: int, document_id: str, ids: list[str], vectors: Vector, safe: list[bool]) -> None:
+    def _write(self, guild_id: int, document_id: str, ids: list[str], vectors: Vector, safe: list[bool]) -> str:
         folder = self._dir(guild_id)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
@@ -178,7 +179,9 @@ class LocalVectorStore:
             )
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, folder / f"{document_id}.{_next_seq()}.npz")
+        name = f"{document_id}.{_next_seq()}.npz"
+        os.replace(tmp, folder / name)
+        return name
 
     def _load(self, guild_id: int, names: Sequence[str]) -> _GuildMatrix | None:
         if not names:
@@ -219,22 +222,35 @@ class LocalVectorStore:
         cached = self._cache.get(guild_id)
         if cached is not None and cached[0] == names:
             self._cache.move_to_end(guild_id)
-            return cached[1]
+            return await self._merge_pending(guild_id) or cached[1]
         loaded = await asyncio.to_thread(self._load, guild_id, names)
-        self._cache.pop(guild_id, None)
+        self._invalidate(guild_id)
         if loaded is not None:
             self._cache[guild_id] = (names, loaded)
             self._evict()
         return loaded
 
+    async def _merge_pending(self, guild_id: int) -> _GuildMatrix | None:
+        """Fold rows upserted by this process since the last load into the cached matrix."""
+        pending = self._pending.pop(guild_id, None)
+        cached = self._cache.get(guild_id)
+        if not pending or cached is None:
+            return cached[1] if cached is not None else None
+        merged = await asyncio.to_thread(_concat, [cached[1], *pending])
+        self._cache[guild_id] = (cached[0], merged)
+        self._evict()
+        return merged
+
     def _evict(self) -> None:
         total = sum(m.nbytes for _, m in self._cache.values())
         while total > self._cache_bytes and len(self._cache) > 1:
-            _, (_, dropped) = self._cache.popitem(last=False)
+            guild, (_, dropped) = self._cache.popitem(last=False)
+            self._pending.pop(guild, None)
             total -= dropped.nbytes
 
     def _invalidate(self, guild_id: int) -> None:
         self._cache.pop(guild_id, None)
+        self._pending.pop(guild_id, None)
 
     # --- protocol -----------------------------------------------------------------------------------------
     async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
@@ -244,17 +260,25 @@ class LocalVectorStore:
         for record in records:
             by_doc.setdefault(record.document_id, []).append(record)
         async with self._lock(guild_id):
+            cached = self._cache.get(guild_id)
+            written: list[str] = []
+            added: list[_GuildMatrix] = []
             for document_id, group in by_doc.items():
                 _check_document_id(document_id)
                 vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in group])
-                await asyncio.to_thread(
-                    self._write,
-                    guild_id,
-                    document_id,
-                    [r.chunk_id for r in group],
-                    vectors,
-                    [r.player_safe for r in group],
+                ids = [r.chunk_id for r in group]
+                safe = [r.player_safe for r in group]
+                written.append(await asyncio.to_thread(self._write, guild_id, document_id, ids, vectors, safe))
+                added.append(
+                    _GuildMatrix(ids, np.array([document_id] * len(ids), dtype=np.str_), np.array(safe), vectors)
                 )
+            # keep a loaded guild current without re-reading its files (a panic during an import stays fast)
+            names = tuple(await asyncio.to_thread(self._files, guild_id))
+            same_dim = all(a.matrix.shape[1] == cached[1].matrix.shape[1] for a in added) if cached else False
+            if cached is not None and same_dim and set(names) == set(cached[0]) | set(written):
+                self._cache[guild_id] = (names, cached[1])
+                self._pending.setdefault(guild_id, []).extend(added)  # merged once, by the next query
+                return
             self._invalidate(guild_id)
 
     async def query(
@@ -279,7 +303,14 @@ class LocalVectorStore:
     async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
         _check_document_id(document_id)
         async with self._lock(guild_id):
+            await self._merge_pending(guild_id)
+            cached = self._cache.get(guild_id)
             await asyncio.to_thread(self._delete_files, guild_id, document_id)
+            names = tuple(await asyncio.to_thread(self._files, guild_id))
+            if cached is not None and set(names) == {n for n in cached[0] if n.split(".")[0] != document_id}:
+                keep = cached[1].document_ids != document_id
+                self._cache[guild_id] = (names, _select(cached[1], keep))
+                return
             self._invalidate(guild_id)
 
     def _delete_files(self, guild_id: int, document_id: str) -> None:
@@ -317,6 +348,28 @@ class LocalVectorStore:
 
     async def aclose(self) -> None:
         self._cache.clear()
+
+
+def _concat(parts: Sequence[_GuildMatrix]) -> _GuildMatrix:
+    """Rows of `parts` in order; a chunk id present more than once keeps its last row."""
+    ids = np.array([i for p in parts for i in p.ids], dtype=np.str_)
+    _, first_from_end = np.unique(ids[::-1], return_index=True)
+    keep = np.sort(len(ids) - 1 - first_from_end)
+    return _GuildMatrix(
+        ids=[str(i) for i in ids[keep]],
+        document_ids=np.concatenate([p.document_ids for p in parts])[keep],
+        safe=np.concatenate([p.safe for p in parts]).astype(np.bool_)[keep],
+        matrix=np.ascontiguousarray(np.concatenate([p.matrix for p in parts])[keep], dtype=np.float32),
+    )
+
+
+def _select(loaded: _GuildMatrix, mask: npt.NDArray[np.bool_]) -> _GuildMatrix:
+    return _GuildMatrix(
+        ids=[i for i, k in zip(loaded.ids, mask, strict=True) if k],
+        document_ids=loaded.document_ids[mask],
+        safe=loaded.safe[mask],
+        matrix=np.ascontiguousarray(loaded.matrix[mask]),
+    )
 
 
 def _top_k(

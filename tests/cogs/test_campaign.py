@@ -259,3 +259,12 @@ async def test_leaving_a_guild_deletes_its_notes(sim: DiscordDriver, shared_data
     await asyncio.sleep(0.05)
     await sim.settle()
     assert await sim.bot.services.memory.list_documents(sim.guild_id) == []
+
+
+async def test_long_results_stay_within_discord_embed_limits(sim: DiscordDriver, shared_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.txt"))
+    ex = await sim.slash("campaign search", query="the " + "Vald faction god ritual " * 40, results=10)
+    embed = ex.message.embeds[0]  # the fake Discord answers 400 (and the test fails) past any limit
+    total = len(embed.get("title", "")) + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
+    assert total <= 6000
+    assert len(embed["title"]) <= 256

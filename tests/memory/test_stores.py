@@ -238,3 +238,24 @@ async def test_local_store_rejects_mismatched_query_dimension(tmp_path: Path) ->
     await store.upsert(GUILD_A, records("d", [1]))
     with pytest.raises(VectorStoreError):
         await store.query(GUILD_A, unit(1, 8), 1, player_safe_only=False)
+
+
+async def test_local_store_keeps_a_loaded_guild_current_without_rereading_files(tmp_path: Path) -> None:
+    store = LocalVectorStore(tmp_path)
+    await store.upsert(GUILD_A, records("a", [1, 2]))
+    assert len(await store.query(GUILD_A, unit(1), 5, player_safe_only=False)) == 2  # loads from disk once
+
+    def no_reload(*args: object) -> None:
+        raise AssertionError("the guild was re-read from disk")
+
+    store._load = no_reload  # type: ignore[method-assign,assignment]
+    await store.upsert(GUILD_A, records("b", [3]))
+    await store.upsert(GUILD_A, records("a", [4]))  # overwrites a:0
+    hits = await store.query(GUILD_A, unit(4), 5, player_safe_only=False)
+    assert hits[0].chunk_id == "a:0"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert len(hits) == 3
+    await store.delete_document(GUILD_A, "a")
+    assert [h.chunk_id for h in await store.query(GUILD_A, unit(3), 5, player_safe_only=False)] == ["b:0"]
+    fresh = LocalVectorStore(tmp_path)  # and the files agree with the cache
+    assert [h.chunk_id for h in await fresh.query(GUILD_A, unit(3), 5, player_safe_only=False)] == ["b:0"]
