@@ -181,6 +181,12 @@ class PanicBotBase(commands.Bot):
         shards = getattr(self, "shard_ids", None)
         log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), shards)
 
+    async def on_command_error(self, context: commands.Context[Any], exception: commands.CommandError) -> None:
+        """Prefix commands are owner tools only: a mention that is not one is ignored, not logged as an error."""
+        if isinstance(exception, commands.CommandNotFound | commands.CheckFailure):
+            return
+        log.error("prefix command %s failed", context.command, exc_info=exception)
+
 
 class PanicBot(PanicBotBase, commands.AutoShardedBot):
     """The bot, on `AutoShardedBot` (shard count and ids from the settings)."""

@@ -6,12 +6,15 @@ dpytest refuses sharded clients, so this boots `PanicBotBase` (everything `Panic
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import discord
 import discord.ext.test as dpytest
+import pytest
 import pytest_asyncio
 from discord import app_commands
+from discord.ext import commands
 
 from bot.client import COGS, PanicBot, PanicBotBase, PanicTree
 from bot.services import Services
@@ -61,3 +64,14 @@ async def test_real_bot_is_sharded_and_mentions_nobody(services: Services) -> No
     mentions = bot.allowed_mentions
     assert mentions is not None
     assert (mentions.everyone, mentions.users, mentions.roles, mentions.replied_user) == (False,) * 4
+
+
+async def test_mentioning_the_bot_with_text_is_ignored_quietly(
+    dpy_bot: PanicBotBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert dpy_bot.user is not None
+    # dpytest re-raises every command error it sees; the bot's own handler must neither reply nor log it.
+    with caplog.at_level(logging.ERROR), pytest.raises(commands.CommandNotFound):
+        await dpytest.message(f"<@{dpy_bot.user.id}> who runs this shop?")
+    assert dpytest.verify().message().nothing()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
