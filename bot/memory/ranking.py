@@ -115,6 +115,7 @@ class Candidate:
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.35
 HEADING_WEIGHT = 0.1
+MIN_SPREAD = 0.15
 
 
 def rerank(query: str, candidates: Sequence[Candidate], k: int) -> list[Candidate]:
@@ -129,7 +130,7 @@ def rerank(query: str, candidates: Sequence[Candidate], k: int) -> list[Candidat
     top_lexical = max(lexical) or 1.0
     dense = [c.score for c in candidates]
     best_dense = max(dense)
-    spread = (best_dense - min(dense)) or 1.0
+    spread = max(best_dense - min(dense), MIN_SPREAD)  # a near-tie stays a near-tie
     weights = sum(index.idf(t) for t in set(query_terms)) or 1.0
     fused: list[Candidate] = []
     for position, candidate in enumerate(candidates):

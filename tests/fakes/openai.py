@@ -315,8 +315,22 @@ class FakeOpenAI:
         if denied is not None:
             return denied
         body = await self._record(request)
+        mode = self._next_mode()
+        if mode == "hang":
+            await self._hang()
+            return web.Response(status=499)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if mode == "429":
+            return web.json_response(
+                {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+                status=429,
+                headers={"Retry-After": str(self.retry_after), "x-should-retry": "true"},
+            )
+        if mode == "500":
+            return web.json_response(
+                {"error": {"message": "The server had an error", "type": "server_error", "code": None}}, status=500
+            )
         raw = body.get("input", [])
         inputs = [raw] if isinstance(raw, str) else list(raw)
         dims = int(body.get("dimensions") or 1536)
