@@ -62,7 +62,7 @@ ALLOWED_CONTENT_TYPES: dict[str, frozenset[str]] = {
     ".markdown": frozenset({"text/markdown", "text/x-markdown", "text/plain"}),
     ".txt": frozenset({"text/plain"}),
     ".pdf": frozenset({"application/pdf", "application/x-pdf"}),
-    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"}),
 }
 _ANY_TYPE = frozenset({"application/octet-stream", "binary/octet-stream"})
 
