@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from openai import AsyncOpenAI
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.billing.types import Entitlements, QuotaDecision
@@ -101,6 +102,7 @@ class Improviser:
             deps.kv, settings.pool_size, lock_seconds=settings.openai_timeout_seconds * (settings.pool_size + 1)
         )
         self.rng = rng or random.Random()
+        self._known_guilds: set[int] = set()  # guild rows known to exist (skips an upsert per panic)
 
     # --- optional services, read at call time so they can be attached after the improviser -------------
     @property
@@ -134,16 +136,16 @@ class Improviser:
         deadline = started + self.settings.panic_deadline_seconds
         if request.check_cooldown:
             await self._check_cooldown(request)
-        quota = await self._consume_quota(request.guild_id)
         bare = not request.details.strip()
-
-        if quota is not None and not quota.allowed:
-            grounding = await self._ground(request, deadline)
-            return await self._finish_tables(request, grounding, "quota", quota, started)
-
+        entry: PoolEntry | None = None
         if bare and self.generator is not None:
-            entry = await self.pool.take(request.guild_id, request.kind, request.player_safe_only)
-            if entry is not None:
+            # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
+            quota, entry = await asyncio.gather(
+                self._consume_quota(request.guild_id),
+                self.pool.take(request.guild_id, request.kind, request.player_safe_only),
+            )
+            refused = quota is not None and not quota.allowed
+            if entry is not None and not refused:
                 self._schedule_refill(request)
                 return await self._finish(
                     request,
@@ -156,8 +158,15 @@ class Improviser:
                     model=entry.model,
                     pool_hit=True,
                 )
-
-        grounding = await self._ground(request, deadline)
+            if entry is not None:
+                await self.pool.give_back(request.guild_id, request.player_safe_only, entry)
+            grounding = await self._ground(request, deadline)
+        else:
+            quota, grounding = await asyncio.gather(
+                self._consume_quota(request.guild_id), self._ground(request, deadline)
+            )
+        if quota is not None and not quota.allowed:
+            return await self._finish_tables(request, grounding, "quota", quota, started)
         if self.generator is None:
             return await self._finish_tables(request, grounding, "no_key", quota, started)
         if not self.breaker.allow():
@@ -352,39 +361,47 @@ class Improviser:
         fallback_reason: str | None = None,
     ) -> PanicResult:
         latency_ms = round((asyncio.get_running_loop().time() - started) * 1000)
-        async with self.deps.sessionmaker.begin() as session:
-            await ensure_guild(session, request.guild_id)
-            panic = Panic(
-                guild_id=request.guild_id,
-                user_id=request.user_id,
-                kind=request.kind,
-                details=request.details[:400],
-                latency_ms=latency_ms,
-                tokens_in=tokens[0],
-                tokens_out=tokens[1],
-                engine=engine,
-                model=model[:64],
-                pool_hit=pool_hit,
-                fallback_reason=fallback_reason,
-            )
-            session.add(panic)
-            await session.flush()
-            saved = SavedImprov(
-                panic_id=panic.id,
-                guild_id=request.guild_id,
-                user_id=request.user_id,
-                kind=request.kind,
-                details=request.details[:400],
-                player_safe_only=request.player_safe_only,
-                payload=improv.model_dump(),
-                sources=[s.as_dict() for s in sources],
-                engine=engine,
-                fallback_reason=fallback_reason,
-                title=improv.title,
-            )
-            session.add(saved)
-            await session.flush()
-            improv_id = saved.id
+
+        async def record() -> int:
+            async with self.deps.sessionmaker.begin() as session:
+                if request.guild_id not in self._known_guilds:
+                    await ensure_guild(session, request.guild_id)
+                panic = Panic(
+                    guild_id=request.guild_id,
+                    user_id=request.user_id,
+                    kind=request.kind,
+                    details=request.details[:400],
+                    latency_ms=latency_ms,
+                    tokens_in=tokens[0],
+                    tokens_out=tokens[1],
+                    engine=engine,
+                    model=model[:64],
+                    pool_hit=pool_hit,
+                    fallback_reason=fallback_reason,
+                )
+                saved = SavedImprov(
+                    panic=panic,
+                    guild_id=request.guild_id,
+                    user_id=request.user_id,
+                    kind=request.kind,
+                    details=request.details[:400],
+                    player_safe_only=request.player_safe_only,
+                    payload=improv.model_dump(),
+                    sources=[s.as_dict() for s in sources],
+                    engine=engine,
+                    fallback_reason=fallback_reason,
+                    title=improv.title,
+                )
+                session.add_all([panic, saved])
+                await session.flush()
+                return saved.id
+
+        try:
+            improv_id = await record()
+        except IntegrityError:  # the guild row vanished (the bot left and came back): create it and retry
+            self._known_guilds.discard(request.guild_id)
+            improv_id = await record()
+        self._known_guilds.add(request.guild_id)
         return PanicResult(
             improv_id=improv_id,
             kind=request.kind,

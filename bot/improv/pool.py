@@ -101,6 +101,11 @@ class Pool:
             except (ValueError, KeyError, TypeError):
                 log.warning("dropping a corrupt pool entry in %s", key)
 
+    async def give_back(self, guild_id: int, player_safe_only: bool, entry: PoolEntry) -> None:
+        """Return an unused entry (e.g. taken for a panic that was then refused)."""
+        key = self.key(guild_id, entry.kind, player_safe_only, await self.version(guild_id))
+        await self.kv.push(key, entry.dumps(), max(1, self.size))
+
     async def length(self, guild_id: int, kind: Kind, player_safe_only: bool) -> int:
         """How many answers are ready for the current notes."""
         key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id))

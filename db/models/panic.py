@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, utcnow
 
@@ -57,3 +57,5 @@ class SavedImprov(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     saved_at: Mapped[datetime | None] = mapped_column(default=None)
     note_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    panic: Mapped[Panic | None] = relationship(lazy="raise")
