@@ -143,7 +143,8 @@ class Settings(BaseSettings):
         default="sandbox", description="Which Paddle environment the API key belongs to."
     )
     paddle_api_base_url: str | None = Field(
-        default=None, description="Override of the Paddle API base URL (a local fake or proxy); unset uses the environment's."
+        default=None,
+        description="Override of the Paddle API base URL (a local fake or proxy); unset uses the environment's.",
     )
     paddle_signature_tolerance_seconds: float = Field(
         default=5, gt=0, description="How far a webhook's signed timestamp may be from now, either way, in seconds."
