@@ -34,10 +34,11 @@ class BackgroundTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def drain(self) -> None:
-        """Wait until no background task is left (tasks may spawn more while we wait); callers bound it."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a bound, not an API timeout
+        """Wait until no background task is left (tasks may spawn more while we wait)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel what is left and wait for it to finish."""
