@@ -91,5 +91,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--sync", action="store_true", help="sync the slash commands once at startup")
     add_command(sub, "web", run_web, help="serve the Paddle webhook endpoint and /healthz", needs_services=False)
     mig = add_command(sub, "migrate", migrate, help="migrate the database", migrate=False)
-    mig.add_argument("revision", nargs="?", default="heads", help="target revision (default: heads)")
+    mig.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     add_command(sub, "sync-commands", sync_commands, help="publish slash commands to Discord", needs_services=False)

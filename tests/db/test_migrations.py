@@ -114,7 +114,7 @@ async def test_downgrade_to_base_removes_everything_then_upgrade_again(scratch_e
     assert await _tables(scratch_engine) <= {"alembic_version"}
     assert await _current_heads(scratch_engine) == set()
 
-    await _run(scratch_engine, "upgrade", "heads")
+    await _run(scratch_engine, "upgrade", "head")
     assert await _current_heads(scratch_engine) == script_heads()
     assert await _diffs(scratch_engine) == []
 
@@ -127,3 +127,7 @@ async def test_upgrade_is_idempotent(scratch_engine: AsyncEngine) -> None:
 
 def test_every_revision_descends_from_the_initial_schema() -> None:
     assert ScriptDirectory.from_config(alembic_config()).get_bases() == ["0001"]
+
+
+def test_history_is_one_line_so_release_can_upgrade_to_head() -> None:
+    assert len(script_heads()) == 1
