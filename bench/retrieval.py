@@ -111,8 +111,12 @@ def embed_all(
     return np.stack([cache.vectors[cache.key(t)] for t in texts]), spent, len(missing)
 
 
+_STRAIGHT: dict[str, str | int | None] = {"’": "'", "‘": "'", "“": '"', "”": '"'}
+_QUOTES = str.maketrans(_STRAIGHT)
+
+
 def normalise(text: str) -> str:
-    text = text.lower().translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'}))
+    text = text.lower().translate(_QUOTES)
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -26,8 +26,12 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 KEY_SENTENCE = "they can be identified by tattoos of a white bird on their wrists, necks, or backs"
 
 
+_STRAIGHT: dict[str, str | int | None] = {"’": "'", "‘": "'", "“": '"', "”": '"'}
+_QUOTES = str.maketrans(_STRAIGHT)
+
+
 def _flat(text: str) -> str:
-    text = text.lower().translate(str.maketrans({"’": "'", "“": '"', "”": '"'}))
+    text = text.lower().translate(_QUOTES)
     return re.sub(r"\s+", " ", text)
 
 
