@@ -259,6 +259,27 @@ def _looks_like_heading(line: str) -> bool:
     return not long_words or sum(w[0].isupper() for w in long_words) >= max(1, (len(long_words) + 1) // 2)
 
 
+def _heading_runs(flags: list[bool], longest: int = 2) -> list[int | None]:
+    """For heading-like items: their depth within a run of consecutive ones, or None when not a heading.
+
+    A run longer than `longest` is a list of short lines (names, items), not headings: its text stays text.
+    """
+    out: list[int | None] = [None] * len(flags)
+    index = 0
+    while index < len(flags):
+        if not flags[index]:
+            index += 1
+            continue
+        end = index
+        while end < len(flags) and flags[end]:
+            end += 1
+        if end - index <= longest:
+            for position in range(index, end):
+                out[position] = position - index
+        index = end
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------------------------------
@@ -372,17 +393,19 @@ def _parse_markdown(text: str) -> list[Section]:
 
 def _parse_plain_text(text: str) -> list[Section]:
     builder = _SectionBuilder()
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
-    for index, raw in enumerate(paragraphs):
-        lines = [_clean_line(line) for line in raw.split("\n")]
-        lines = [line for line in lines if line]
-        if not lines:
-            continue
-        is_last = index == len(paragraphs) - 1
-        if len(lines) == 1 and not is_last and _looks_like_heading(lines[0]):
-            builder.heading(1 if index == 0 else 2, lines[0])
-            continue
-        builder.paragraph("\n".join(lines))
+    paragraphs = []
+    for raw in re.split(r"\n[ \t]*\n", text):
+        lines = [line for line in (_clean_line(line) for line in raw.split("\n")) if line]
+        if lines:
+            paragraphs.append(lines)
+    flags = [len(lines) == 1 and _looks_like_heading(lines[0]) for lines in paragraphs]
+    if flags:
+        flags[-1] = False
+    for index, (lines, depth) in enumerate(zip(paragraphs, _heading_runs(flags), strict=True)):
+        if depth is not None:
+            builder.heading((1 if index == 0 else 2) + depth, lines[0])
+        else:
+            builder.paragraph("\n".join(lines))
     builder.flush()
     return builder.sections
 
@@ -496,7 +519,9 @@ def _pdf_sections(pages_lines: list[list[str]], bookmarks: dict[int, list[tuple[
                 builder.paragraph(_join_wrapped(paragraph))
                 paragraph.clear()
 
-        for line in lines:
+        flags = [not have_outline and len(line) < 60 and _looks_like_heading(line) for line in lines]
+        depths = _heading_runs(flags)
+        for line, depth in zip(lines, depths, strict=True):
             if pending:
                 matched = _match_bookmark(line, pending)
                 if matched is not None:
@@ -505,9 +530,8 @@ def _pdf_sections(pages_lines: list[list[str]], bookmarks: dict[int, list[tuple[
                         builder.heading(level + 1, title)
                     del pending[: matched + 1]
                     continue
-            if not have_outline and len(line) < 60 and _looks_like_heading(line) and not paragraph:
-                end_paragraph()
-                builder.heading(1, line)
+            if depth is not None and not paragraph:
+                builder.heading(1 + depth, line)
                 continue
             paragraph.append(line)
             if len(line) < 0.6 * width and line.endswith((".", "!", "?", ":", "”", '"')):
@@ -644,12 +668,15 @@ def _parse_docx(file_name: str, data: bytes) -> list[Section]:
         raise
     styled_headings = sum(1 for kind, _, _ in blocks if kind == "heading")
     infer_headings = styled_headings < 3
+    flags = [
+        infer_headings and kind == "para" and len(text) < 60 and _looks_like_heading(text) for kind, _, text in blocks
+    ]
     builder = _SectionBuilder()
-    for kind, level, text in blocks:
+    for (kind, level, text), depth in zip(blocks, _heading_runs(flags), strict=True):
         if kind == "heading":
             builder.heading(level + 1, text)
-        elif infer_headings and kind == "para" and len(text) < 60 and _looks_like_heading(text):
-            builder.heading(9, text)
+        elif depth is not None:
+            builder.heading(8 + depth, text)
         else:
             builder.paragraph(text)
     builder.flush()

@@ -72,6 +72,13 @@ def test_plain_text_heading_lines_are_recognised(vald: dict[str, bytes]) -> None
     assert all(line != "Tideborn" for s in doc.sections for line in s.text.split("\n"))
 
 
+def test_a_list_of_short_lines_in_text_stays_text() -> None:
+    doc = parse_document("cast.txt", b"Cast\n\nMirela Vos\n\nOld Brannoc\n\nTobin Marsh\n\nNotes about them.\n")
+    assert "Mirela Vos" in doc.text
+    assert "Tobin Marsh" in doc.text
+    assert all(not s.heading_path for s in doc.sections)
+
+
 def test_markdown_syntax_is_stripped_and_front_matter_dropped(vald: dict[str, bytes]) -> None:
     doc = parse_document("vald.md", vald["vald.md"])
     assert "layout: default" not in doc.text
