@@ -42,6 +42,9 @@ class Services:
         return {
             "database": self.engine.dialect.name,
             "kv": "redis" if isinstance(self.kv, RedisKeyValue) else "in-process",
+            "embedder": self.memory.embedder.id,
+            "vectors": self.memory.store.name,
+            "billing": "paddle" if self.billing.enabled else "self-hosted (unlimited)",
         }
 
 
