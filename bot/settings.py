@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     breaker_reset_seconds: float = Field(
         default=30.0, gt=0, description="How long an open circuit skips the model before one probe."
     )
+    panic_max_inflight: int = Field(
+        default=64,
+        ge=1,
+        description="Panics one process works on at once; beyond that, answers come from the tables at once.",
+    )
 
     # --- retrieval -----------------------------------------------------------------------------------
     pinecone_api_key: SecretStr | None = Field(

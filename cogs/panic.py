@@ -55,6 +55,7 @@ FALLBACK_TEXT = {
     "circuit_open": "the model is resting after errors",
     "quota": "this month's panics are used up",
     "cancelled": "the answer was cancelled",
+    "busy": "the bot is very busy right now",
 }
 COLOURS = {"openai": discord.Colour.red(), "pool": discord.Colour.dark_red(), "tables": discord.Colour.light_grey()}
 TONES = ["balanced", "grim", "heroic", "whimsical", "horror", "noir", "comedic"]

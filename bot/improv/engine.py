@@ -102,6 +102,7 @@ class Improviser:
             deps.kv, settings.pool_size, lock_seconds=settings.openai_timeout_seconds * (settings.pool_size + 1)
         )
         self.rng = rng or random.Random()
+        self._inflight = 0  # panics this process is working on
         self._known_guilds: set[int] = set()  # guild rows known to exist (skips an upsert per panic)
 
     # --- optional services, read at call time so they can be attached after the improviser -------------
@@ -136,7 +137,20 @@ class Improviser:
         deadline = started + self.settings.panic_deadline_seconds
         if request.check_cooldown:
             await self._check_cooldown(request)
+        self._inflight += 1
+        try:
+            return await self._panic(request, on_partial, started, deadline)
+        finally:
+            self._inflight -= 1
+
+    async def _panic(
+        self, request: PanicRequest, on_partial: PartialCallback | None, started: float, deadline: float
+    ) -> PanicResult:
         bare = not request.details.strip()
+        if self._inflight > self.settings.panic_max_inflight:
+            # overloaded: shed work so acknowledgements and the deadline hold for everyone
+            quota = await self._consume_quota(request.guild_id)
+            return await self._finish_tables(request, _Grounding([], [], CanonIndex([])), "busy", quota, started)
         entry: PoolEntry | None = None
         if bare and self.generator is not None:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval

@@ -34,7 +34,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FallbackReason = Literal[
-    "no_key", "timeout", "rate_limited", "error", "invalid", "refusal", "circuit_open", "quota", "cancelled"
+    "no_key", "timeout", "rate_limited", "error", "invalid", "refusal", "circuit_open", "quota", "cancelled", "busy"
 ]
 PartialCallback = Callable[[Improv], Awaitable[None]]
 

@@ -253,8 +253,8 @@ class FakeOpenAI:
         usage: dict[str, int] | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await response.prepare(request)
         with contextlib.suppress(ConnectionResetError):  # the client gave up (a deadline): nothing more to send
+            await response.prepare(request)
             await self._write_events(response, model, content, refusal, finish, usage)
         return response
 

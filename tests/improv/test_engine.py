@@ -261,3 +261,13 @@ async def test_another_guild_cannot_load_a_result(make_settings: Callable[..., S
         result = await improviser.panic(request())
         with pytest.raises(NotFound):
             await improviser.load(result.improv_id, GUILD + 1)
+
+
+async def test_overload_sheds_to_the_tables(make_settings: Callable[..., Settings], fake_openai: FakeOpenAI) -> None:
+    import asyncio
+
+    fake_openai.delay = 0.2
+    async with env(make_settings, fake_openai, panic_max_inflight=1) as (_, improviser, _):
+        results = await asyncio.gather(*(improviser.panic(request(details=f"guard {n}")) for n in range(3)))
+    reasons = sorted(r.fallback_reason or r.engine for r in results)
+    assert reasons == ["busy", "busy", "openai"]
