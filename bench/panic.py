@@ -195,13 +195,15 @@ async def populate(services: Services, guild_id: int, chunks: int) -> None:
                         "page": None,
                     }
                 )
-            await session.execute(insert(CampaignChunk), rows)
+            if rows:
+                await session.execute(insert(CampaignChunk), rows)
             matrix = rng.standard_normal((per_doc, dim)).astype(np.float32)
             matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-            await memory.store.upsert(
-                guild_id,
-                [VectorRecord(f"{doc}:{i:05d}", doc, matrix[i], player_safe=d % 4 == 0) for i in range(per_doc)],
-            )
+            if per_doc:
+                await memory.store.upsert(
+                    guild_id,
+                    [VectorRecord(f"{doc}:{i:05d}", doc, matrix[i], player_safe=d % 4 == 0) for i in range(per_doc)],
+                )
 
 
 prompts: list[Prompt] = []

@@ -46,7 +46,7 @@ def upgrade() -> None:
 
     op.create_table(
         "saved_improvs",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("panic_id", sa.Integer(), nullable=True),
         sa.Column("guild_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),

@@ -12,6 +12,8 @@ import asyncio
 import json
 import logging
 import random
+import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +50,13 @@ RETRIEVE_SECONDS = 1.0  # retrieval gets at most this much of the deadline
 PASSAGES_K = 4
 RECENT_MAX = 3
 RECENT_TTL = 6 * 3600.0  # a session's worth of context
+
+
+def new_improv_id() -> int:
+    """A unique id for a stored result, made here so the answer need not wait for the database:
+    milliseconds since 2026 in the high bits, 20 random bits below (sortable, fits a signed 64-bit integer)."""
+    millis = int(time.time() * 1000) - 1_767_225_600_000
+    return (max(0, millis) << 20) | secrets.randbits(20)
 
 
 class CooldownActive(UserFacingError):
@@ -103,6 +112,7 @@ class Improviser:
         )
         self.rng = rng or random.Random()
         self._inflight = 0  # panics this process is working on
+        self._recording: dict[int, asyncio.Task[None]] = {}  # results whose rows are being written
         self._known_guilds: set[int] = set()  # guild rows known to exist (skips an upsert per panic)
 
     # --- optional services, read at call time so they can be attached after the improviser -------------
@@ -376,7 +386,9 @@ class Improviser:
     ) -> PanicResult:
         latency_ms = round((asyncio.get_running_loop().time() - started) * 1000)
 
-        async def record() -> int:
+        improv_id = new_improv_id()
+
+        async def record() -> None:
             async with self.deps.sessionmaker.begin() as session:
                 if request.guild_id not in self._known_guilds:
                     await ensure_guild(session, request.guild_id)
@@ -394,6 +406,7 @@ class Improviser:
                     fallback_reason=fallback_reason,
                 )
                 saved = SavedImprov(
+                    id=improv_id,
                     panic=panic,
                     guild_id=request.guild_id,
                     user_id=request.user_id,
@@ -407,15 +420,22 @@ class Improviser:
                     title=improv.title,
                 )
                 session.add_all([panic, saved])
-                await session.flush()
-                return saved.id
 
-        try:
-            improv_id = await record()
-        except IntegrityError:  # the guild row vanished (the bot left and came back): create it and retry
-            self._known_guilds.discard(request.guild_id)
-            improv_id = await record()
-        self._known_guilds.add(request.guild_id)
+        async def record_once_more_if_needed() -> None:
+            try:
+                try:
+                    await record()
+                except IntegrityError:  # the guild row vanished (the bot left and came back): create it, retry
+                    self._known_guilds.discard(request.guild_id)
+                    await record()
+                self._known_guilds.add(request.guild_id)
+            finally:
+                self._recording.pop(improv_id, None)
+
+        # the answer does not wait for the database: follow-up buttons that come first wait for this task
+        self._recording[improv_id] = self.deps.tasks.spawn(
+            record_once_more_if_needed(), name=f"panic-record:{request.guild_id}"
+        )
         return PanicResult(
             improv_id=improv_id,
             kind=request.kind,
@@ -478,6 +498,9 @@ class Improviser:
     # --- follow-ups --------------------------------------------------------------------------------------
     async def load(self, improv_id: int, guild_id: int) -> tuple[SavedImprov, Improv]:
         """A stored result of this guild by id (for reveal, reroll and save); `NotFound` otherwise."""
+        pending = self._recording.get(improv_id)
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
         async with self.deps.sessionmaker() as session:
             row = await session.get(SavedImprov, improv_id)
         if row is None or row.guild_id != guild_id:

@@ -108,6 +108,7 @@ async def test_every_model_failure_still_answers_from_the_tables(
     fake_openai.mode = mode
     ex = await discord_sim.slash("panic npc", details="a guard")
     assert "offline tables" in _embed(ex)["footer"]["text"]
+    await discord_sim.settle()
     async with services.sessionmaker() as session:
         row = (await session.execute(select(PanicRow))).scalar_one()
     assert row.engine == "tables"
@@ -172,12 +173,14 @@ async def test_reveal_reroll_and_save(discord_sim: DiscordDriver, services: Serv
     rerolled = await discord_sim.click(ex.message, "Reroll")
     assert rerolled.ephemeral
     assert rerolled.last.embeds[0]["author"]["name"] == "Plot twist"
+    await discord_sim.settle()
     async with services.sessionmaker() as session:
         details = (await session.execute(select(PanicRow.details).order_by(PanicRow.id))).scalars().all()
     assert details == ["the party just got paid", "the party just got paid"]
 
     saved = await discord_sim.click(ex.message, "Save to campaign")
     assert "Saved" in saved.last.content
+    await discord_sim.settle()
     hits = await services.memory.search(discord_sim.guild_id, _embed(ex)["title"], 3)
     title = _embed(ex)["title"]
     assert any(title in h.heading or title in h.text for h in hits), hits

@@ -95,6 +95,7 @@ async def test_each_failure_falls_back_to_tables(
     fake_openai.mode = mode
     async with env(make_settings, fake_openai, panic_deadline_seconds=0.5) as (services, improviser, _):
         result = await improviser.panic(request())
+        await services.tasks.drain()
         async with services.sessionmaker() as session:
             row = (await session.execute(select(Panic))).scalar_one()
     assert result.engine == "tables"
