@@ -7,6 +7,12 @@ Rules (see docs in PADDLE.md):
   `custom_data` alone (the buyer's browser can change it); unbound events are kept for review;
 - `transaction.*` events bind and mark checkouts but never set a subscription's status;
 - unknown event types are stored and acknowledged.
+
+This is the webhook's hot path, so it speaks SQLAlchemy Core over one connection with statements built once per
+dialect, in as few round trips as the rules allow. A new subscription event takes three statements: the ledger
+insert (which also tells a duplicate from a new event), one upsert that creates, locks and reads the
+subscription row, and one write of the snapshot together with the ledger's outcome (a single statement on
+PostgreSQL, two on SQLite). A duplicate stops after the first.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Insert, Select, Table, Update, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.billing.events import (
     SUBSCRIPTION_EVENTS,
@@ -28,7 +35,7 @@ from bot.billing.events import (
     TransactionData,
     guild_id_from_custom_data,
 )
-from bot.billing.ledger import insert_ignore, record_event
+from bot.billing.ledger import record_event
 from bot.billing.plans import PlanCatalog
 from db.base import utcnow
 from db.models.billing import BillingCheckout, BillingSubscription, WebhookEvent
@@ -38,6 +45,28 @@ __all__ = ["Applied", "Outcome", "apply_event"]
 log = logging.getLogger(__name__)
 
 Outcome = Literal["applied", "duplicate", "stale", "stored", "invalid"]
+_WriteKind = Literal["snapshot", "binding"]
+_SubWrite = tuple[_WriteKind, dict[str, Any]]
+
+_SUBS = cast(Table, BillingSubscription.__table__)
+_EVENTS = cast(Table, WebhookEvent.__table__)
+_CHECKOUTS = cast(Table, BillingCheckout.__table__)
+
+_BINDING_COLUMNS = ("guild_id", "transaction_id")
+# Columns a newer snapshot replaces.
+_SNAPSHOT_COLUMNS = (
+    "status",
+    "customer_id",
+    "price_id",
+    "period_starts_at",
+    "period_ends_at",
+    "scheduled_action",
+    "scheduled_at",
+    "canceled_at",
+    "past_due_since",
+    "snapshot_at",
+    "snapshot_event_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +79,96 @@ class Applied:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The hot path's statements for one dialect (built once; SQLAlchemy caches their compiled forms)."""
+
+    lock_subscription: Insert
+    finish_event: Update
+    # the subscription write for a new snapshot / for a binding change only, each alone and (PostgreSQL) riding
+    # along the ledger update as a CTE: WITH s AS (UPDATE billing_subscriptions …) UPDATE webhook_events …
+    writes: dict[_WriteKind, Update]
+    finish_with: dict[_WriteKind, Update] | None
+    complete_checkout: Update
+    find_checkout: Select[Any]
+
+
+def _build(dialect: str) -> _Statements:
+    insert: Any
+    if dialect == "postgresql":
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    # Create the row when missing, else take its row lock with a no-op update; either way return its current
+    # values. One round trip instead of INSERT … DO NOTHING then SELECT … FOR UPDATE, and PostgreSQL's
+    # ON CONFLICT DO UPDATE always locks (and returns) the newest committed version of the row.
+    lock = (
+        insert(_SUBS)
+        .values(id=bindparam("l_id"), updated_at=bindparam("l_now", type_=_SUBS.c.updated_at.type))
+        .on_conflict_do_update(index_elements=[_SUBS.c.id], set_={"updated_at": _SUBS.c.updated_at})
+        .returning(*_SUBS.c)
+    )
+
+    def write(columns: tuple[str, ...]) -> Update:
+        values: dict[str, Any] = {name: bindparam(f"s_{name}", type_=_SUBS.c[name].type) for name in columns}
+        values["updated_at"] = bindparam("s_now", type_=_SUBS.c.updated_at.type)
+        return update(_SUBS).where(_SUBS.c.id == bindparam("s_id")).values(values)
+
+    finish = (
+        update(_EVENTS)
+        .where(_EVENTS.c.event_id == bindparam("e_id"))
+        .values(
+            processed_at=bindparam("e_processed_at", type_=_EVENTS.c.processed_at.type),
+            guild_id=bindparam("e_guild_id", type_=_EVENTS.c.guild_id.type),
+            note=bindparam("e_note", type_=_EVENTS.c.note.type),
+        )
+    )
+    writes: dict[_WriteKind, Update] = {
+        "snapshot": write(_BINDING_COLUMNS + _SNAPSHOT_COLUMNS),
+        "binding": write(_BINDING_COLUMNS),
+    }
+    finish_with: dict[_WriteKind, Update] | None = None
+    if dialect == "postgresql":
+        finish_with = {kind: finish.add_cte(w.returning(_SUBS.c.id).cte("s")) for kind, w in writes.items()}
+    completed_type = _CHECKOUTS.c.completed_at.type
+    return _Statements(
+        lock_subscription=lock,
+        finish_event=finish,
+        writes=writes,
+        finish_with=finish_with,
+        # mark a checkout completed (first time only) and learn its guild, in one statement
+        complete_checkout=update(_CHECKOUTS)
+        .where(_CHECKOUTS.c.transaction_id == bindparam("c_id"))
+        .values(completed_at=func.coalesce(_CHECKOUTS.c.completed_at, bindparam("c_at", type_=completed_type)))
+        .returning(_CHECKOUTS.c.guild_id),
+        find_checkout=select(_CHECKOUTS.c.guild_id).where(_CHECKOUTS.c.transaction_id == bindparam("c_id")),
+    )
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(conn: AsyncConnection) -> _Statements:
+    dialect = conn.dialect.name
+    built = _STATEMENTS.get(dialect)
+    if built is None:
+        built = _STATEMENTS[dialect] = _build(dialect)
+    return built
+
+
 async def apply_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     envelope: Envelope,
     payload: dict[str, Any],
     *,
     plans: PlanCatalog,
     now: datetime | None = None,
 ) -> Applied:
-    """Record `envelope` in the ledger and apply it; call inside `sessionmaker.begin()`."""
+    """Record `envelope` in the ledger and apply it; call inside `engine.begin()` (one transaction)."""
     fresh = await record_event(
-        session,
+        conn,
         event_id=envelope.event_id,
         event_type=envelope.event_type,
         occurred_at=envelope.occurred_at,
@@ -69,69 +177,88 @@ async def apply_event(
     )
     if not fresh:
         return Applied("duplicate", note="duplicate event_id; already processed")
+    stmts = _statements(conn)
+    sub_write: _SubWrite | None = None
     try:
         if envelope.event_type in SUBSCRIPTION_EVENTS:
-            result = await _apply_subscription(session, envelope, SubscriptionData.model_validate(envelope.data), plans)
+            data = SubscriptionData.model_validate(envelope.data)
+            result, sub_write = await _apply_subscription(conn, stmts, envelope, data, plans)
         elif envelope.event_type in TRANSACTION_EVENTS:
-            result = await _apply_transaction(session, envelope, TransactionData.model_validate(envelope.data))
+            tdata = TransactionData.model_validate(envelope.data)
+            result, sub_write = await _apply_transaction(conn, stmts, envelope, tdata)
         else:
             result = Applied("stored", note="unhandled event type; stored for review")
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5])
         result = Applied("invalid", note=f"data did not validate ({fields}); stored for review")
         log.warning("webhook %s (%s): data did not validate: %s", envelope.event_id, envelope.event_type, fields)
-    await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.event_id == envelope.event_id)
-        .values(
-            processed_at=None if result.outcome == "invalid" else (now or utcnow()),
-            guild_id=result.guild_id,
-            note=result.note[:2000],
-        )
-    )
+    finish: dict[str, Any] = {
+        "e_id": envelope.event_id,
+        "e_processed_at": None if result.outcome == "invalid" else (now or utcnow()),
+        "e_guild_id": result.guild_id,
+        "e_note": result.note[:2000],
+    }
+    if sub_write is None:
+        await conn.execute(stmts.finish_event, finish)
+    elif stmts.finish_with is not None:
+        kind, params = sub_write
+        await conn.execute(stmts.finish_with[kind], finish | params)
+    else:
+        kind, params = sub_write
+        await conn.execute(stmts.writes[kind], params)
+        await conn.execute(stmts.finish_event, finish)
     return result
 
 
-async def _locked_subscription(session: AsyncSession, subscription_id: str) -> BillingSubscription:
-    """The subscription row, created empty when missing, locked for this transaction (PostgreSQL)."""
-    await session.execute(
-        insert_ignore(session, BillingSubscription, {"id": subscription_id, "updated_at": utcnow()}, "id")
-    )
-    stmt = (
-        select(BillingSubscription)
-        .where(BillingSubscription.id == subscription_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(stmt)).scalar_one()
+async def _locked_subscription(conn: AsyncConnection, stmts: _Statements, subscription_id: str) -> dict[str, Any]:
+    """The subscription row as a dict, created empty when missing, locked for this transaction (PostgreSQL)."""
+    result = await conn.execute(stmts.lock_subscription, {"l_id": subscription_id, "l_now": utcnow()})
+    return dict(result.mappings().one())
+
+
+async def _checkout_guild(conn: AsyncConnection, stmts: _Statements, transaction_id: str) -> int | None:
+    value = await conn.scalar(stmts.find_checkout, {"c_id": transaction_id})
+    return None if value is None else int(value)
+
+
+def _write(kind: _WriteKind, row: dict[str, Any]) -> _SubWrite:
+    columns = _BINDING_COLUMNS + _SNAPSHOT_COLUMNS if kind == "snapshot" else _BINDING_COLUMNS
+    params = {f"s_{name}": row[name] for name in columns}
+    params["s_id"] = row["id"]
+    params["s_now"] = utcnow()
+    return kind, params
 
 
 async def _apply_subscription(
-    session: AsyncSession, envelope: Envelope, data: SubscriptionData, plans: PlanCatalog
-) -> Applied:
-    row = await _locked_subscription(session, data.id)
+    conn: AsyncConnection, stmts: _Statements, envelope: Envelope, data: SubscriptionData, plans: PlanCatalog
+) -> tuple[Applied, _SubWrite | None]:
+    row = await _locked_subscription(conn, stmts, data.id)
+    before = (row["guild_id"], row["transaction_id"])
     notes: list[str] = []
     claimed = guild_id_from_custom_data(data.custom_data)
 
-    if data.transaction_id and row.transaction_id is None:
-        row.transaction_id = data.transaction_id
-    if row.guild_id is None and row.transaction_id is not None:
-        checkout = await session.get(BillingCheckout, row.transaction_id)
-        if checkout is not None:
-            row.guild_id = checkout.guild_id
-    if row.guild_id is not None and claimed is not None and claimed != row.guild_id:
-        notes.append(f"custom_data guild_id {claimed} differs from the checkout record's {row.guild_id}; ignored")
+    if data.transaction_id and row["transaction_id"] is None:
+        row["transaction_id"] = data.transaction_id
+    if row["guild_id"] is None and row["transaction_id"] is not None:
+        row["guild_id"] = await _checkout_guild(conn, stmts, row["transaction_id"])
+    if row["guild_id"] is not None and claimed is not None and claimed != row["guild_id"]:
+        notes.append(f"custom_data guild_id {claimed} differs from the checkout record's {row['guild_id']}; ignored")
         log.warning("subscription %s: custom_data guild differs from the checkout record", data.id)
 
     outcome: Outcome
-    if row.snapshot_at is None or envelope.occurred_at > row.snapshot_at:
+    write: _SubWrite | None = None
+    snapshot_at: datetime | None = row["snapshot_at"]
+    if snapshot_at is None or envelope.occurred_at > snapshot_at:
         _copy_snapshot(row, envelope, data, plans)
+        write = _write("snapshot", row)
         outcome = "applied"
     else:
         outcome = "stale"
-        notes.append(f"older than the stored snapshot ({row.snapshot_at.isoformat()}); not applied")
+        notes.append(f"older than the stored snapshot ({snapshot_at.isoformat()}); not applied")
+        if (row["guild_id"], row["transaction_id"]) != before:
+            write = _write("binding", row)
 
-    if row.guild_id is None:
+    if row["guild_id"] is None:
         notes.append(
             "no checkout record binds this subscription to a guild"
             + (f" (custom_data claims {claimed})" if claimed is not None else "")
@@ -139,53 +266,58 @@ async def _apply_subscription(
         )
         if outcome == "applied":
             outcome = "stored"
-    return Applied(outcome, row.guild_id, data.id, "; ".join(notes))
+    return Applied(outcome, row["guild_id"], data.id, "; ".join(notes)), write
 
 
-def _copy_snapshot(row: BillingSubscription, envelope: Envelope, data: SubscriptionData, plans: PlanCatalog) -> None:
-    previous_status = row.status
-    row.status = data.status
-    row.customer_id = data.customer_id or row.customer_id
+def _copy_snapshot(row: dict[str, Any], envelope: Envelope, data: SubscriptionData, plans: PlanCatalog) -> None:
+    previous_status = row["status"]
+    row["status"] = data.status
+    row["customer_id"] = data.customer_id or row["customer_id"]
     match = plans.for_prices(data.price_ids)
-    row.price_id = match[0] if match else (data.price_ids[0] if data.price_ids else row.price_id)
+    row["price_id"] = match[0] if match else (data.price_ids[0] if data.price_ids else row["price_id"])
     period = data.current_billing_period
-    row.period_starts_at = period.starts_at if period else None
-    row.period_ends_at = period.ends_at if period else None
+    row["period_starts_at"] = period.starts_at if period else None
+    row["period_ends_at"] = period.ends_at if period else None
     change = data.scheduled_change
-    row.scheduled_action = change.action[:16] if change else None
-    row.scheduled_at = change.effective_at if change else None
-    row.canceled_at = data.canceled_at
+    row["scheduled_action"] = change.action[:16] if change else None
+    row["scheduled_at"] = change.effective_at if change else None
+    row["canceled_at"] = data.canceled_at
     if data.status == "past_due":
-        if previous_status != "past_due" or row.past_due_since is None:
-            row.past_due_since = envelope.occurred_at
+        if previous_status != "past_due" or row["past_due_since"] is None:
+            row["past_due_since"] = envelope.occurred_at
     else:
-        row.past_due_since = None
-    row.snapshot_at = envelope.occurred_at
-    row.snapshot_event_id = envelope.event_id
+        row["past_due_since"] = None
+    row["snapshot_at"] = envelope.occurred_at
+    row["snapshot_event_id"] = envelope.event_id
 
 
-async def _apply_transaction(session: AsyncSession, envelope: Envelope, data: TransactionData) -> Applied:
-    checkout = await session.get(BillingCheckout, data.id)
+async def _apply_transaction(
+    conn: AsyncConnection, stmts: _Statements, envelope: Envelope, data: TransactionData
+) -> tuple[Applied, _SubWrite | None]:
+    if envelope.event_type in ("transaction.completed", "transaction.paid"):
+        value = await conn.scalar(stmts.complete_checkout, {"c_id": data.id, "c_at": envelope.occurred_at})
+        checkout_guild = None if value is None else int(value)
+    else:
+        checkout_guild = await _checkout_guild(conn, stmts, data.id)
     notes: list[str] = []
-    guild_id = checkout.guild_id if checkout is not None else None
+    guild_id = checkout_guild
     claimed = guild_id_from_custom_data(data.custom_data)
-    if checkout is not None:
-        if envelope.event_type in ("transaction.completed", "transaction.paid") and checkout.completed_at is None:
-            checkout.completed_at = envelope.occurred_at
-        if claimed is not None and claimed != checkout.guild_id:
-            notes.append(
-                f"custom_data guild_id {claimed} differs from the checkout record's {checkout.guild_id}; ignored"
-            )
+    if checkout_guild is not None and claimed is not None and claimed != checkout_guild:
+        notes.append(f"custom_data guild_id {claimed} differs from the checkout record's {checkout_guild}; ignored")
+    write: _SubWrite | None = None
     if data.subscription_id:
-        row = await _locked_subscription(session, data.subscription_id)
-        if row.transaction_id is None and checkout is not None:
-            row.transaction_id = data.id
-        if row.guild_id is None and guild_id is not None:
-            row.guild_id = guild_id
+        row = await _locked_subscription(conn, stmts, data.subscription_id)
+        before = (row["guild_id"], row["transaction_id"])
+        if row["transaction_id"] is None and checkout_guild is not None:
+            row["transaction_id"] = data.id
+        if row["guild_id"] is None and guild_id is not None:
+            row["guild_id"] = guild_id
             notes.append(f"bound subscription {data.subscription_id} to guild {guild_id}")
         elif guild_id is None:
-            guild_id = row.guild_id
+            guild_id = row["guild_id"]
+        if (row["guild_id"], row["transaction_id"]) != before:
+            write = _write("binding", row)
     if guild_id is None:
         notes.append("no checkout record for this transaction; stored for review")
-        return Applied("stored", None, data.subscription_id, "; ".join(notes))
-    return Applied("applied", guild_id, data.subscription_id, "; ".join(notes))
+        return Applied("stored", None, data.subscription_id, "; ".join(notes)), write
+    return Applied("applied", guild_id, data.subscription_id, "; ".join(notes)), write

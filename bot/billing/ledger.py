@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.base import utcnow
 from db.models.billing import WebhookEvent
@@ -26,8 +26,23 @@ def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any], *in
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
+_RECORD: dict[str, Insert] = {}
+
+
+def _record_statement(dialect: str) -> Insert:
+    """`INSERT INTO webhook_events … ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, built once per dialect."""
+    stmt = _RECORD.get(dialect)
+    if stmt is None:
+        if dialect not in ("postgresql", "sqlite"):
+            raise RuntimeError(f"unsupported database dialect {dialect!r}")
+        table: Table = WebhookEvent.__table__  # type: ignore[assignment]
+        base = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        stmt = _RECORD[dialect] = base.on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+    return stmt
+
+
 async def record_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     event_id: str,
     event_type: str,
@@ -37,12 +52,12 @@ async def record_event(
 ) -> bool:
     """Insert the event into the ledger; False when `event_id` was already there (a duplicate: do nothing).
 
-    Call it inside the transaction that applies the event: a concurrent duplicate blocks on the unique key
-    until the first commits, then finds the row and is acknowledged with no effect.
+    One round trip tells new from duplicate. Call it inside the transaction that applies the event: a
+    concurrent duplicate blocks on the unique key until the first commits, then finds the row and is
+    acknowledged with no effect (or, if the first rolled back, inserts it and applies the event itself).
     """
-    stmt = insert_ignore(
-        session,
-        WebhookEvent,
+    result = await conn.execute(
+        _record_statement(conn.dialect.name),
         {
             "event_id": event_id,
             "event_type": event_type,
@@ -50,9 +65,9 @@ async def record_event(
             "notification_id": notification_id,
             "payload": payload,
             "received_at": utcnow(),
+            "processed_at": None,
+            "guild_id": None,
             "note": "",
         },
-        "event_id",
-    ).returning(WebhookEvent.__table__.c.event_id)
-    result = await session.execute(stmt)
+    )
     return result.scalar_one_or_none() is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.billing.checkout import PaddleGateway
 from bot.billing.entitlements import BillingEntitlements, GuildPlan
@@ -73,10 +73,17 @@ class BillingService:
         sessionmaker: async_sessionmaker[AsyncSession],
         kv: KeyValue,
         gateway: PaddleGateway | None = None,
+        webhook_engine: AsyncEngine | None = None,
     ) -> None:
         self.settings = settings
         self.plans: PlanCatalog = settings.paddle_plans
         self._sessionmaker = sessionmaker
+        if webhook_engine is None:
+            bind = sessionmaker.kw.get("bind")
+            if not isinstance(bind, AsyncEngine):
+                raise TypeError("BillingService needs a sessionmaker bound to an AsyncEngine, or a webhook_engine")
+            webhook_engine = bind
+        self._webhook_engine = webhook_engine
         self.gateway = gateway
         self.entitlements = BillingEntitlements(
             plans=self.plans,
@@ -157,6 +164,10 @@ class BillingService:
         return await gateway.portal_url(plan.customer_id, plan.subscription_id)
 
     # --- web -----------------------------------------------------------------------------------------
+    def use_webhook_engine(self, engine: AsyncEngine) -> None:
+        """Apply webhooks through `engine` (the web process gives them their own pool, see `bot.web`)."""
+        self._webhook_engine = engine
+
     async def handle_webhook(self, body: bytes, signature: str | None) -> WebhookReply:
         """Verify, parse and apply one Paddle delivery (see `bot.billing.webhook`)."""
         reply = await process_webhook(
@@ -164,7 +175,7 @@ class BillingService:
             signature,
             secrets=self.settings.paddle_webhook_secret,
             tolerance_seconds=self.settings.paddle_signature_tolerance_seconds,
-            sessionmaker=self._sessionmaker,
+            engine=self._webhook_engine,
             plans=self.plans,
         )
         if reply.applied is not None and reply.applied.guild_id is not None:

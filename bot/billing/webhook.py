@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.billing.apply import Applied, apply_event
 from bot.billing.events import Envelope
@@ -45,7 +45,7 @@ async def process_webhook(
     *,
     secrets: Sequence[SecretStr],
     tolerance_seconds: float,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     plans: PlanCatalog,
     now: float | None = None,
 ) -> WebhookReply:
@@ -67,8 +67,8 @@ async def process_webhook(
         return WebhookReply(400, {"ok": False, "error": "body is not a Paddle event envelope"})
 
     try:
-        async with sessionmaker.begin() as session:
-            applied = await apply_event(session, envelope, payload, plans=plans)
+        async with engine.begin() as conn:
+            applied = await apply_event(conn, envelope, payload, plans=plans)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.warning("webhook %s not stored, database unavailable: %s", envelope.event_id, type(exc).__name__)
         return WebhookReply(503, {"ok": False, "error": "database unavailable; retry later"})
