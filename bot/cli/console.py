@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shlex
 import sys
@@ -29,7 +30,9 @@ from discord.enums import AppCommandOptionType
 from bot.client import PanicBot
 from bot.offline.driver import GM, PLAYER, DiscordDriver, FakeRole, FakeUser
 from bot.offline.fake_discord import FakeDiscord, StoredMessage
-from bot.services import Services
+from bot.services import Services, open_services
+from bot.settings import Settings
+from db.migrate import upgrade
 
 __all__ = ["Console", "register"]
 
@@ -156,6 +159,9 @@ class Console:
                 raise ConsoleError("as gm | as player")
             self.driver.user = users[who]
             self._note(f"now acting as the {who}")
+        elif line == "restart":
+            await self.driver.restart()
+            self._note("bot restarted (same database, same Discord messages)")
         elif line in {"help", "?"}:
             self._note(_HELP)
         else:
@@ -209,7 +215,8 @@ _HELP = """\
 /campaign import path/to/notes.md    attach files by path
 click <custom id or label>           press a button on the newest message that has it
 select <custom id> <value>           pick an option in a menu
-as gm | as player                    act as the GM (default) or as a player"""
+as gm | as player                    act as the GM (default) or as a player
+restart                              restart the bot, as after a deploy (buttons keep working)"""
 
 
 def _box(lines: Iterable[str], width: int = 78) -> str:
@@ -255,7 +262,17 @@ def render_message(message: StoredMessage, *, edited: bool = False) -> str:
     return "\n".join(parts) + "\n\n"
 
 
-async def run_console(args: argparse.Namespace, services: Services) -> int:
+async def run_console(args: argparse.Namespace, settings: Settings) -> int:
+    """Open the services (one person at a keyboard: no per-user cooldown unless configured) and run."""
+    if "PANIC_COOLDOWN_SECONDS" not in os.environ:
+        settings = settings.model_copy(update={"panic_cooldown_seconds": 0.0})
+    async with open_services(settings) as services:
+        if settings.is_sqlite:
+            await upgrade(services.engine)
+        return await _run_console(args, services)
+
+
+async def _run_console(args: argparse.Namespace, services: Services) -> int:
     """Start the bot offline, run the script or read lines from the terminal, then save Discord's state."""
     state_path = services.settings.data_dir / STATE_FILE
     fake = FakeDiscord()
@@ -295,7 +312,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bot.cli import add_command
 
     parser = add_command(
-        sub, "console", run_console, help="try the bot offline: slash commands and buttons", quiet=True
+        sub,
+        "console",
+        run_console,
+        help="try the bot offline: slash commands and buttons",
+        quiet=True,
+        needs_services=False,
     )
     parser.add_argument("--script", type=Path, help="run one console line per line of FILE, then exit")
     parser.add_argument("--json", action="store_true", help="print each bot response or edit as a JSON line")

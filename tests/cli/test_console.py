@@ -48,3 +48,29 @@ def test_console_renders_embeds_for_people(tmp_path: Path) -> None:
     assert "only you can see this" in result.stdout
     assert "** Improv Panic Button **" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_button_posted_in_one_run_works_in_the_next(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    [posted] = events(run_console(data, ["/panic button"]))
+    assert posted["ephemeral"] is False
+    custom_ids = [c["custom_id"] for row in posted["components"] for c in row["components"]]
+    assert "panic:button:default" in custom_ids
+
+    answer = events(run_console(data, ["click PANIC!"]))  # a new process: the bot restarted
+    assert [e["event"] for e in answer if e["event"] == "error"] == []
+    mine = [e for e in answer if e["event"] == "message"]
+    assert mine
+    assert all(e["ephemeral"] for e in mine)  # the answer is for the clicker only
+    assert mine[-1]["embeds"][0]["fields"]
+
+
+def test_the_readme_demo_imports_the_example_and_panics_every_kind(tmp_path: Path) -> None:
+    demo = (Path(__file__).resolve().parents[2] / "examples" / "demo.txt").read_text().splitlines()
+    out = events(run_console(tmp_path / "data", demo))
+    assert [e for e in out if e["event"] == "error"] == []
+    text = json.dumps(out)
+    assert "Imported **emberfall.md**" in text
+    footers = [e["embeds"][0].get("footer", {}).get("text", "") for e in out if e["embeds"]]
+    assert sum("offline tables" in f for f in footers) >= 8 + 2  # every kind, then the button and the picker
+    assert any("emberfall.md" in json.dumps(e["embeds"]) and "Sources" in json.dumps(e["embeds"]) for e in out)
