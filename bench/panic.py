@@ -219,7 +219,7 @@ def gm(n: int) -> FakeUser:
     return FakeUser(10_000 + n, f"gm{n}", BASIC_PERMISSIONS | MANAGE_GUILD)
 
 
-async def run(concurrent: int, panics: int, pool_clicks: int, chunks: int) -> dict[str, Any]:
+async def run(concurrent: int, panics: int, pool_clicks: int, chunks: int, max_inflight: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     bot.improv.engine.build_prompt = _recording_build_prompt  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
@@ -235,6 +235,7 @@ async def run(concurrent: int, panics: int, pool_clicks: int, chunks: int) -> di
                     "openai_max_retries": 0,
                     "panic_cooldown_seconds": 0,
                     "pool_size": 3,
+                    **({"panic_max_inflight": max_inflight} if max_inflight else {}),
                     "embedder": "local",
                     "vector_store": "local",
                 }
@@ -323,12 +324,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--panics", type=int, default=30)
     parser.add_argument("--pool-clicks", type=int, default=20)
     parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--max-inflight", type=int, default=0, help="PANIC_MAX_INFLIGHT (0: the default)")
     parser.add_argument("--serve-fake", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fake is not None:
         asyncio.run(serve_fake(args.serve_fake))
         return 0
-    r = asyncio.run(run(args.concurrent, args.panics, args.pool_clicks, args.chunks))
+    r = asyncio.run(run(args.concurrent, args.panics, args.pool_clicks, args.chunks, args.max_inflight))
     print("| figure | result |\n|---|---|")
     b, st = r["ack_burst"], r["ack_staggered"]
     print(

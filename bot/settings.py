@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="How long an open circuit skips the model before one probe."
     )
     panic_max_inflight: int = Field(
-        default=64,
+        default=256,
         ge=1,
         description="Panics one process works on at once; beyond that, answers come from the tables at once.",
     )

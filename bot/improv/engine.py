@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 PartialCallback = Callable[[Improv], Awaitable[None]]
 RETRIEVE_SECONDS = 1.0  # retrieval gets at most this much of the deadline
 PASSAGES_K = 4
+RETRIEVAL_CONCURRENCY = 4
 RECENT_MAX = 3
 RECENT_TTL = 6 * 3600.0  # a session's worth of context
 
@@ -112,6 +113,9 @@ class Improviser:
         )
         self.rng = rng or random.Random()
         self._inflight = 0  # panics this process is working on
+        # retrieval is CPU work (query embedding, vector search, re-ranking): a few at a time keeps the event
+        # loop free for acknowledgements; the rest wait within their retrieval budget
+        self._retrieval = asyncio.Semaphore(RETRIEVAL_CONCURRENCY)
         self._recording: dict[int, asyncio.Task[None]] = {}  # results whose rows are being written
         self._known_guilds: set[int] = set()  # guild rows known to exist (skips an upsert per panic)
 
@@ -295,7 +299,7 @@ class Improviser:
         loop = asyncio.get_running_loop()
         budget = max(0.05, min(RETRIEVE_SECONDS, (deadline - loop.time()) / 3))
         try:
-            async with asyncio.timeout(budget):
+            async with asyncio.timeout(budget), self._retrieval:
                 passages, roster = await asyncio.gather(
                     memory.search(request.guild_id, query, PASSAGES_K, player_safe_only=request.player_safe_only),
                     memory.roster(request.guild_id),
