@@ -292,3 +292,26 @@ async def test_pool_hit_on_a_bare_click(tmp_path: Path, fake_openai: FakeOpenAI)
                 hits = (await session.execute(select(func.count()).where(PanicRow.pool_hit))).scalar_one()
     assert "instant pool" in _embed(ex)["footer"]["text"]
     assert hits == 1
+
+
+async def test_settings_shape_the_prompt_and_the_buttons_kind(
+    discord_sim: DiscordDriver, fake_openai: FakeOpenAI
+) -> None:
+    shown = await discord_sim.slash(
+        "panic settings", game_system="Dungeon World", tone="noir", content_rating="pg", length=60, button_kind="loot"
+    )
+    assert shown.ephemeral
+    assert "Dungeon World" in shown.last.embeds[0]["description"]
+    panel = (await discord_sim.slash("panic button")).message
+    click = await discord_sim.click(panel, "PANIC!")
+    assert click.last.embeds[0]["author"]["name"] == "Loot"
+    system = fake_openai.chat_requests()[-1].body["messages"][0]["content"]
+    assert "Dungeon World" in system
+    assert "60 words" in system
+    assert "noir" in system
+
+
+async def test_a_player_cannot_change_settings_or_post_the_button(discord_sim: DiscordDriver) -> None:
+    for command in ("panic settings", "panic button"):
+        ex = await discord_sim.slash(command, user=discord_sim.player)
+        assert ex.last.embeds[0]["title"] == "GM only"
