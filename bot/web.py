@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 
@@ -11,12 +12,20 @@ from sqlalchemy import text
 
 from bot.services import Services, open_services
 from bot.settings import Settings
+from db.engine import create_engine
 
 __all__ = ["create_app", "serve"]
 
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
+
+# The webhook's own connection pool in the web process. No pre-ping: it costs a round trip per delivery, and a
+# connection that died anyway (database restarted) fails the delivery with 503, Paddle retries, and SQLAlchemy
+# drops the whole stale pool on that first disconnect error. Sized for Paddle's bursts on a small host: more
+# concurrent transactions than this only queue inside PostgreSQL instead of here.
+WEBHOOK_POOL_SIZE = 16
+WEBHOOK_POOL_OVERFLOW = 8
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -65,16 +74,23 @@ def create_app(services: Services) -> web.Application:
 async def serve(settings: Settings) -> None:
     """Open the services and serve until cancelled; refuses to start without a Paddle notification secret."""
     settings.require("paddle_webhook_secret")
-    async with open_services(settings) as services:
+    async with open_services(settings) as services, contextlib.AsyncExitStack() as stack:
+        if not settings.is_sqlite:  # SQLite has no pool to tune
+            webhook_engine = create_engine(
+                settings.sqlalchemy_url,
+                pool_pre_ping=False,
+                pool_size=WEBHOOK_POOL_SIZE,
+                max_overflow=WEBHOOK_POOL_OVERFLOW,
+            )
+            stack.push_async_callback(webhook_engine.dispose)
+            services.billing.use_webhook_engine(webhook_engine)
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
+        stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         log.info("web endpoint listening on %s:%d", settings.host, settings.port)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
+        await asyncio.Event().wait()
 
 
 def main() -> int:

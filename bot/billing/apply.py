@@ -35,7 +35,7 @@ from bot.billing.events import (
     TransactionData,
     guild_id_from_custom_data,
 )
-from bot.billing.ledger import record_event
+from bot.billing.ledger import ledger_values, record_event
 from bot.billing.plans import PlanCatalog
 from db.base import utcnow
 from db.models.billing import BillingCheckout, BillingSubscription, WebhookEvent
@@ -53,6 +53,9 @@ _EVENTS = cast(Table, WebhookEvent.__table__)
 _CHECKOUTS = cast(Table, BillingCheckout.__table__)
 
 _BINDING_COLUMNS = ("guild_id", "transaction_id")
+_LEDGER_COLUMNS = tuple(
+    ledger_values(event_id="", event_type="", occurred_at=utcnow(), notification_id=None, payload={})
+)
 # Columns a newer snapshot replaces.
 _SNAPSHOT_COLUMNS = (
     "status",
@@ -84,6 +87,8 @@ class _Statements:
     """The hot path's statements for one dialect (built once; SQLAlchemy caches their compiled forms)."""
 
     lock_subscription: Insert
+    # PostgreSQL: the ledger insert and the subscription lock in one statement; no row back means duplicate
+    record_and_lock: Insert | None
     finish_event: Update
     # the subscription write for a new snapshot / for a binding change only, each alone and (PostgreSQL) riding
     # along the ledger update as a CTE: WITH s AS (UPDATE billing_subscriptions …) UPDATE webhook_events …
@@ -132,9 +137,31 @@ def _build(dialect: str) -> _Statements:
     finish_with: dict[_WriteKind, Update] | None = None
     if dialect == "postgresql":
         finish_with = {kind: finish.add_cte(w.returning(_SUBS.c.id).cte("s")) for kind, w in writes.items()}
+    record_and_lock: Insert | None = None
+    if dialect == "postgresql":
+        # WITH led AS (INSERT INTO webhook_events … ON CONFLICT DO NOTHING RETURNING event_id)
+        # INSERT INTO billing_subscriptions SELECT :id, :now FROM led ON CONFLICT DO UPDATE … RETURNING *
+        led = (
+            postgresql.insert(_EVENTS)
+            .values({name: bindparam(f"w_{name}", type_=_EVENTS.c[name].type) for name in _LEDGER_COLUMNS})
+            .on_conflict_do_nothing(index_elements=[_EVENTS.c.event_id])
+            .returning(_EVENTS.c.event_id)
+            .cte("led")
+        )
+        new_row = select(
+            bindparam("l_id", type_=_SUBS.c.id.type), bindparam("l_now", type_=_SUBS.c.updated_at.type)
+        ).select_from(led)
+        record_and_lock = (
+            postgresql.insert(_SUBS)
+            .from_select([_SUBS.c.id, _SUBS.c.updated_at], new_row)
+            .on_conflict_do_update(index_elements=[_SUBS.c.id], set_={"updated_at": _SUBS.c.updated_at})
+            .returning(*_SUBS.c)
+            .add_cte(led)
+        )
     completed_type = _CHECKOUTS.c.completed_at.type
     return _Statements(
         lock_subscription=lock,
+        record_and_lock=record_and_lock,
         finish_event=finish,
         writes=writes,
         finish_with=finish_with,
@@ -167,31 +194,49 @@ async def apply_event(
     now: datetime | None = None,
 ) -> Applied:
     """Record `envelope` in the ledger and apply it; call inside `engine.begin()` (one transaction)."""
-    fresh = await record_event(
-        conn,
+    stmts = _statements(conn)
+    duplicate = Applied("duplicate", note="duplicate event_id; already processed")
+    ledger = ledger_values(
         event_id=envelope.event_id,
         event_type=envelope.event_type,
         occurred_at=envelope.occurred_at,
         notification_id=envelope.notification_id,
         payload=payload,
     )
-    if not fresh:
-        return Applied("duplicate", note="duplicate event_id; already processed")
-    stmts = _statements(conn)
-    sub_write: _SubWrite | None = None
+    # validate first (pure CPU), so that a valid subscription event can be recorded and locked in one go
+    sub_data: SubscriptionData | None = None
+    txn_data: TransactionData | None = None
+    invalid: Applied | None = None
     try:
         if envelope.event_type in SUBSCRIPTION_EVENTS:
-            data = SubscriptionData.model_validate(envelope.data)
-            result, sub_write = await _apply_subscription(conn, stmts, envelope, data, plans)
+            sub_data = SubscriptionData.model_validate(envelope.data)
         elif envelope.event_type in TRANSACTION_EVENTS:
-            tdata = TransactionData.model_validate(envelope.data)
-            result, sub_write = await _apply_transaction(conn, stmts, envelope, tdata)
-        else:
-            result = Applied("stored", note="unhandled event type; stored for review")
+            txn_data = TransactionData.model_validate(envelope.data)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5])
-        result = Applied("invalid", note=f"data did not validate ({fields}); stored for review")
-        log.warning("webhook %s (%s): data did not validate: %s", envelope.event_id, envelope.event_type, fields)
+        invalid = Applied("invalid", note=f"data did not validate ({fields}); stored for review")
+
+    sub_write: _SubWrite | None = None
+    if sub_data is not None and stmts.record_and_lock is not None:
+        params = {f"w_{name}": value for name, value in ledger.items()}
+        params |= {"l_id": sub_data.id, "l_now": utcnow()}
+        locked = (await conn.execute(stmts.record_and_lock, params)).mappings().one_or_none()
+        if locked is None:
+            return duplicate
+        result, sub_write = await _apply_subscription(conn, stmts, envelope, sub_data, plans, dict(locked))
+    else:
+        if not await record_event(conn, ledger):
+            return duplicate
+        if sub_data is not None:
+            row = await _locked_subscription(conn, stmts, sub_data.id)
+            result, sub_write = await _apply_subscription(conn, stmts, envelope, sub_data, plans, row)
+        elif txn_data is not None:
+            result, sub_write = await _apply_transaction(conn, stmts, envelope, txn_data)
+        elif invalid is not None:
+            result = invalid
+            log.warning("webhook %s (%s): %s", envelope.event_id, envelope.event_type, invalid.note)
+        else:
+            result = Applied("stored", note="unhandled event type; stored for review")
     finish: dict[str, Any] = {
         "e_id": envelope.event_id,
         "e_processed_at": None if result.outcome == "invalid" else (now or utcnow()),
@@ -230,9 +275,14 @@ def _write(kind: _WriteKind, row: dict[str, Any]) -> _SubWrite:
 
 
 async def _apply_subscription(
-    conn: AsyncConnection, stmts: _Statements, envelope: Envelope, data: SubscriptionData, plans: PlanCatalog
+    conn: AsyncConnection,
+    stmts: _Statements,
+    envelope: Envelope,
+    data: SubscriptionData,
+    plans: PlanCatalog,
+    row: dict[str, Any],
 ) -> tuple[Applied, _SubWrite | None]:
-    row = await _locked_subscription(conn, stmts, data.id)
+    """Apply a snapshot to the locked subscription `row` (a dict, updated in place)."""
     before = (row["guild_id"], row["transaction_id"])
     notes: list[str] = []
     claimed = guild_id_from_custom_data(data.custom_data)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from db.base import utcnow
 from db.models.billing import WebhookEvent
 
-__all__ = ["insert_ignore", "record_event"]
+__all__ = ["insert_ignore", "ledger_values", "record_event"]
 
 
 def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any], *index: str) -> Insert:
@@ -41,33 +41,34 @@ def _record_statement(dialect: str) -> Insert:
     return stmt
 
 
-async def record_event(
-    conn: AsyncConnection,
+def ledger_values(
     *,
     event_id: str,
     event_type: str,
     occurred_at: datetime,
     notification_id: str | None,
     payload: dict[str, Any],
-) -> bool:
-    """Insert the event into the ledger; False when `event_id` was already there (a duplicate: do nothing).
+) -> dict[str, Any]:
+    """A new ledger row (every column), for `record_event` or a statement that records as it goes."""
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+        "notification_id": notification_id,
+        "payload": payload,
+        "received_at": utcnow(),
+        "processed_at": None,
+        "guild_id": None,
+        "note": "",
+    }
+
+
+async def record_event(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Insert the ledger row `values` (see `ledger_values`); False when its event_id was already there.
 
     One round trip tells new from duplicate. Call it inside the transaction that applies the event: a
     concurrent duplicate blocks on the unique key until the first commits, then finds the row and is
     acknowledged with no effect (or, if the first rolled back, inserts it and applies the event itself).
     """
-    result = await conn.execute(
-        _record_statement(conn.dialect.name),
-        {
-            "event_id": event_id,
-            "event_type": event_type,
-            "occurred_at": occurred_at,
-            "notification_id": notification_id,
-            "payload": payload,
-            "received_at": utcnow(),
-            "processed_at": None,
-            "guild_id": None,
-            "note": "",
-        },
-    )
+    result = await conn.execute(_record_statement(conn.dialect.name), values)
     return result.scalar_one_or_none() is not None

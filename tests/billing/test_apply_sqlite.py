@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.billing.plans import Plan, PlanCatalog
@@ -22,7 +23,7 @@ PLANS = PlanCatalog(paid={PRICE: Plan(name="Game Master", monthly_panics=5)})
 async def deliver(services: Services, event: dict[str, Any]) -> WebhookReply:
     body, header = signed(event, SECRET)
     return await process_webhook(
-        body, header, secrets=[SECRET], tolerance_seconds=5, engine=services.engine, plans=PLANS
+        body, header, secrets=[SecretStr(SECRET)], tolerance_seconds=5, engine=services.engine, plans=PLANS
     )
 
 
