@@ -402,14 +402,25 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
     ) -> None:
         """Check, acknowledge, answer (streaming), and attach the follow-up buttons."""
         prefs, player_safe_only = await self._audience(interaction)
-        ephemeral = True if from_component else not prefs.public_by_default
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        await self._answer(interaction, prefs, player_safe_only, kind, details)
+        public = not from_component and prefs.public_by_default
+        await self._admit_and_answer(interaction, prefs, player_safe_only, kind, details, public=public)
 
-    async def _answer(
-        self, interaction: Interaction, prefs: GuildPrefs, player_safe_only: bool, kind: Kind | None, details: str
+    async def _admit_and_answer(
+        self,
+        interaction: Interaction,
+        prefs: GuildPrefs,
+        player_safe_only: bool,
+        kind: Kind | None,
+        details: str,
+        *,
+        public: bool,
     ) -> None:
-        """After the acknowledgement: run the improviser, streaming into the response, then the final embed."""
+        """Admit (cooldown, and the quota when the answer would be public), then acknowledge and answer.
+
+        Ephemerality is fixed at acknowledgement, so refusals are decided first: a cooldown is raised before
+        any acknowledgement (the error handler then answers privately), and a spent quota turns a public
+        acknowledgement private (its offline-tables answer says the quota is used up, to the GM only).
+        """
         improviser = _improviser(interaction)
         assert interaction.guild_id is not None
         request = PanicRequest(
@@ -420,9 +431,12 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             player_safe_only=player_safe_only,
             style=prefs.style,
         )
+        admission = await improviser.admit(request, count_quota=public)
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=not public or admission.refused, thinking=True)
         editor = StreamingEditor(interaction, improviser.model_name, self.edit_interval)
         try:
-            result = await improviser.panic(request, editor.push)
+            result = await improviser.panic(request, editor.push, admission)
         finally:
             await editor.finish()
         await interaction.edit_original_response(
@@ -447,10 +461,13 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
     async def reroll(self, interaction: Interaction, improv_id: int) -> None:
         """A fresh answer of the same kind and details."""
         prefs, player_safe_only = await self._audience(interaction)
+        # private either way, so acknowledge before loading the stored answer (a refusal stays private too)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
         row, _ = await _improviser(interaction).load(improv_id, interaction.guild_id)
-        await self._answer(interaction, prefs, player_safe_only, parse_kind(row.kind), row.details)
+        await self._admit_and_answer(
+            interaction, prefs, player_safe_only, parse_kind(row.kind), row.details, public=False
+        )
 
     async def save(self, interaction: Interaction, improv_id: int) -> None:
         """Keep an answer as a campaign note (GM only)."""

@@ -41,7 +41,7 @@ from bot.tasks import BackgroundTasks
 from db.base import utcnow
 from db.models.panic import Panic, SavedImprov
 
-__all__ = ["CooldownActive", "Improviser", "ImproviserDeps", "NotFound", "build_improviser"]
+__all__ = ["Admission", "CooldownActive", "Improviser", "ImproviserDeps", "NotFound", "build_improviser"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,23 @@ class ImproviserDeps(Protocol):
     kv: KeyValue
     sessionmaker: async_sessionmaker[AsyncSession]
     tasks: BackgroundTasks
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A panic let past the cooldown before it was acknowledged; `quota` is its decision when already counted.
+
+    The doors admit a panic before acknowledging it, so a refusal (cooldown, exhausted quota) can be shown
+    privately even where answers are public: ephemerality is fixed when the interaction is acknowledged.
+    """
+
+    counted: bool = False
+    quota: QuotaDecision | None = None
+
+    @property
+    def refused(self) -> bool:
+        """Whether the quota was counted and found spent (the answer will come from the tables)."""
+        return self.quota is not None and not self.quota.allowed
 
 
 @dataclass(slots=True)
@@ -141,35 +158,61 @@ class Improviser:
             await self.client.close()
 
     # --- the panic ---------------------------------------------------------------------------------------
-    async def panic(self, request: PanicRequest, on_partial: PartialCallback | None = None) -> PanicResult:
-        """Answer `request`, streaming partial results to `on_partial`; never fails for model reasons.
+    async def admit(self, request: PanicRequest, *, count_quota: bool = False) -> Admission:
+        """Check the cooldown (and count the quota when asked) before the interaction is acknowledged.
 
         Raises `CooldownActive` when the user panicked a moment ago (nothing counted against the quota).
+        Both are one key-value round trip each, so acknowledgement stays immediate.
+        """
+        if request.check_cooldown:
+            await self._check_cooldown(request)
+        if not count_quota:
+            return Admission()
+        return Admission(counted=True, quota=await self._consume_quota(request.guild_id))
+
+    async def panic(
+        self, request: PanicRequest, on_partial: PartialCallback | None = None, admission: Admission | None = None
+    ) -> PanicResult:
+        """Answer `request`, streaming partial results to `on_partial`; never fails for model reasons.
+
+        Without an `admission` (from `admit`), checks the cooldown first and raises `CooldownActive` when the
+        user panicked a moment ago (nothing counted against the quota).
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.settings.panic_deadline_seconds
-        if request.check_cooldown:
-            await self._check_cooldown(request)
+        if admission is None:
+            admission = await self.admit(request)
         self._inflight += 1
         try:
-            return await self._panic(request, on_partial, started, deadline)
+            return await self._panic(request, on_partial, started, deadline, admission)
         finally:
             self._inflight -= 1
 
+    async def _quota(self, request: PanicRequest, admission: Admission) -> QuotaDecision | None:
+        """The panic's quota decision: counted at admission, or now."""
+        if admission.counted:
+            return admission.quota
+        return await self._consume_quota(request.guild_id)
+
     async def _panic(
-        self, request: PanicRequest, on_partial: PartialCallback | None, started: float, deadline: float
+        self,
+        request: PanicRequest,
+        on_partial: PartialCallback | None,
+        started: float,
+        deadline: float,
+        admission: Admission,
     ) -> PanicResult:
         bare = not request.details.strip()
         if self._inflight > self.settings.panic_max_inflight:
             # overloaded: shed work so acknowledgements and the deadline hold for everyone
-            quota = await self._consume_quota(request.guild_id)
+            quota = await self._quota(request, admission)
             return await self._finish_tables(request, _Grounding([], [], CanonIndex([])), "busy", quota, started)
         entry: PoolEntry | None = None
         if bare and self.generator is not None:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
             quota, entry = await asyncio.gather(
-                self._consume_quota(request.guild_id),
+                self._quota(request, admission),
                 self.pool.take(request.guild_id, request.kind, request.player_safe_only),
             )
             refused = quota is not None and not quota.allowed
@@ -190,9 +233,7 @@ class Improviser:
                 await self.pool.give_back(request.guild_id, request.player_safe_only, entry)
             grounding = await self._ground(request, deadline)
         else:
-            quota, grounding = await asyncio.gather(
-                self._consume_quota(request.guild_id), self._ground(request, deadline)
-            )
+            quota, grounding = await asyncio.gather(self._quota(request, admission), self._ground(request, deadline))
         if quota is not None and not quota.allowed:
             return await self._finish_tables(request, grounding, "quota", quota, started)
         if self.generator is None:

@@ -239,6 +239,48 @@ async def test_cooldown_message(discord_sim: DiscordDriver) -> None:
     assert "again in" in ex.last.embeds[0]["description"]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"panic_cooldown_seconds": 60}])
+async def test_cooldown_refusal_is_private_even_when_answers_are_public(discord_sim: DiscordDriver) -> None:
+    await discord_sim.slash("panic settings", public_by_default=True)
+    first = await discord_sim.slash("panic npc", details="the ferryman")
+    assert not first.ephemeral
+    refused = await discord_sim.slash("panic npc", details="the ferryman's wife")
+    assert refused.ephemeral
+    assert all(m.ephemeral for m in refused.responses)
+    assert refused.last.embeds[0]["title"] == "Slow down"
+
+
+async def test_spent_quota_answer_is_private_even_when_answers_are_public(
+    discord_sim: DiscordDriver, services: Services
+) -> None:
+    from bot.billing.types import QuotaDecision
+
+    class OnePanic:
+        used = 0
+
+        async def consume_panic(self, guild_id: int) -> QuotaDecision:
+            if self.used >= 1:
+                return QuotaDecision(False, self.used, 1, "free")
+            self.used += 1
+            return QuotaDecision(True, self.used, 1, "free")
+
+    await discord_sim.slash("panic settings", public_by_default=True)
+    original = services.billing
+    services.billing = OnePanic()  # type: ignore[assignment]
+    try:
+        allowed = await discord_sim.slash("panic loot")
+        spent = await discord_sim.slash("panic loot")
+        rumor_spent = await discord_sim.slash("panic rumor", details="the mine")
+    finally:
+        services.billing = original
+    assert not allowed.ephemeral
+    assert "0 of 1 panics left" in _embed(allowed)["footer"]["text"]
+    for ex in (spent, rumor_spent):
+        assert ex.ephemeral
+        assert all(m.ephemeral for m in ex.responses)
+        assert "panics are used up" in _embed(ex)["footer"]["text"]
+
+
 async def test_quota_shown_and_exhausted_quota_falls_back(discord_sim: DiscordDriver, services: Services) -> None:
     from bot.billing.types import QuotaDecision
 
