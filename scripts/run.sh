@@ -6,32 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'run: %s\n' "$*" >&2; }
 
-find_python() {
-    local candidate
-    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
-        [ -n "$candidate" ] || continue
-        if command -v "$candidate" >/dev/null 2>&1 &&
-            "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))' 2>/dev/null; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    say "needs Python 3.11, 3.12 or 3.13 (set PYTHON=/path/to/python)"
-    return 1
-}
-
-if [ ! -x .venv/bin/python ]; then
-    python=$(find_python)
-    say "creating .venv with $python"
-    "$python" -m venv .venv
-fi
-
-stamp=.venv/.improv-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    say "installing (the first time takes a minute or two)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-    touch "$stamp"
-fi
+source scripts/venv.sh
+ensure_venv ""
 
 IMPROV_LOG_LEVEL=${IMPROV_LOG_LEVEL:-WARNING} .venv/bin/improv migrate
 

@@ -16,30 +16,8 @@ export IMPROV_TEST_REDIS_URL=${IMPROV_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 CI=${CI:-}
 
 # --- virtualenv and dev install ------------------------------------------------------------------------
-find_python() {
-    local candidate
-    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
-        [ -n "$candidate" ] || continue
-        if command -v "$candidate" >/dev/null 2>&1 &&
-            "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))' 2>/dev/null; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    die "needs Python 3.11, 3.12 or 3.13 (set PYTHON=/path/to/python)"
-}
-
-if [ ! -x .venv/bin/python ]; then
-    python=$(find_python)
-    say "creating .venv with $python"
-    "$python" -m venv .venv
-fi
-stamp=.venv/.improv-installed-dev
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    say "installing the project with its dev extra"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-    touch "$stamp" .venv/.improv-installed # the dev install includes everything scripts/run.sh needs
-fi
+source scripts/venv.sh
+ensure_venv dev
 PY=.venv/bin/python
 
 # --- services ------------------------------------------------------------------------------------------
