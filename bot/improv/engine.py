@@ -213,7 +213,7 @@ class Improviser:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
             quota, entry = await asyncio.gather(
                 self._quota(request, admission),
-                self.pool.take(request.guild_id, request.kind, request.player_safe_only),
+                self.pool.take(request.guild_id, request.kind, request.player_safe_only, request.style),
             )
             refused = quota is not None and not quota.allowed
             if entry is not None and not refused:
@@ -230,7 +230,7 @@ class Improviser:
                     pool_hit=True,
                 )
             if entry is not None:
-                await self.pool.give_back(request.guild_id, request.player_safe_only, entry)
+                await self.pool.give_back(request.guild_id, request.player_safe_only, entry, request.style)
             grounding = await self._ground(request, deadline)
         else:
             quota, grounding = await asyncio.gather(self._quota(request, admission), self._ground(request, deadline))
@@ -538,7 +538,7 @@ class Improviser:
                 model=generation.model,
             )
 
-        return await self.pool.refill(guild_id, kind, player_safe_only, make)
+        return await self.pool.refill(guild_id, kind, player_safe_only, make, style)
 
     # --- follow-ups --------------------------------------------------------------------------------------
     async def load(self, improv_id: int, guild_id: int) -> tuple[SavedImprov, Improv]:

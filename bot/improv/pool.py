@@ -2,11 +2,15 @@
 
 Keys carry the guild's campaign-memory version (`memory_version_key`), so importing or forgetting notes makes
 the old pool unreachable at once (and the next refill deletes it). GM and player audiences have separate pools:
-a result grounded in GM-only notes must never be served to a player.
+a result grounded in GM-only notes must never be served to a player. Keys also carry a fingerprint of the
+guild's style (tone, length, content rating, game system), so answers pooled before `/panic settings` changed
+are never served after it; a pool left behind by a change holds at most `size` entries and is deleted by the
+next refill of that style (an old style is rarely chosen again, so such leftovers are few and small).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -14,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.improv.kinds import Improv, Kind, schema_for
+from bot.improv.prompts import Style
 from bot.improv.types import Source
 from bot.kv import KeyValue
 from bot.memory.types import memory_version_key
 
-__all__ = ["Pool", "PoolEntry"]
+__all__ = ["Pool", "PoolEntry", "style_fingerprint"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,20 @@ def _audience(player_safe_only: bool) -> str:
     return "players" if player_safe_only else "gm"
 
 
+def style_fingerprint(style: Style | None) -> str:
+    """A short stable digest of everything in a style that shapes an answer."""
+    style = style or Style()
+    text = "\x1f".join(
+        [
+            style.tone.strip().lower(),
+            style.content_rating.strip().lower(),
+            style.game_system.strip(),
+            str(style.max_words),
+        ]
+    )
+    return hashlib.blake2s(text.encode(), digest_size=6).hexdigest()
+
+
 class Pool:
     """Per guild+kind+audience list of ready answers, refilled under a lock so refills never overlap."""
 
@@ -83,15 +102,17 @@ class Pool:
         except ValueError:
             return 0
 
-    def key(self, guild_id: int, kind: Kind, player_safe_only: bool, version: int) -> str:
+    def key(self, guild_id: int, kind: Kind, player_safe_only: bool, version: int, style: Style | None = None) -> str:
         """List key for one pool."""
-        return f"pool:{guild_id}:{kind}:{_audience(player_safe_only)}:v{version}"
+        return f"pool:{guild_id}:{kind}:{_audience(player_safe_only)}:{style_fingerprint(style)}:v{version}"
 
-    async def take(self, guild_id: int, kind: Kind, player_safe_only: bool) -> PoolEntry | None:
-        """Pop a ready answer for the current notes, or None."""
+    async def take(
+        self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None
+    ) -> PoolEntry | None:
+        """Pop a ready answer for the current notes and style, or None."""
         if self.size <= 0:
             return None
-        key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id))
+        key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id), style)
         while True:
             raw = await self.kv.pop(key)
             if raw is None:
@@ -101,14 +122,16 @@ class Pool:
             except (ValueError, KeyError, TypeError):
                 log.warning("dropping a corrupt pool entry in %s", key)
 
-    async def give_back(self, guild_id: int, player_safe_only: bool, entry: PoolEntry) -> None:
+    async def give_back(
+        self, guild_id: int, player_safe_only: bool, entry: PoolEntry, style: Style | None = None
+    ) -> None:
         """Return an unused entry (e.g. taken for a panic that was then refused)."""
-        key = self.key(guild_id, entry.kind, player_safe_only, await self.version(guild_id))
+        key = self.key(guild_id, entry.kind, player_safe_only, await self.version(guild_id), style)
         await self.kv.push(key, entry.dumps(), max(1, self.size))
 
-    async def length(self, guild_id: int, kind: Kind, player_safe_only: bool) -> int:
-        """How many answers are ready for the current notes."""
-        key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id))
+    async def length(self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
+        """How many answers are ready for the current notes and style."""
+        key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id), style)
         return await self.kv.length(key)
 
     async def refill(
@@ -117,6 +140,7 @@ class Pool:
         kind: Kind,
         player_safe_only: bool,
         make: Callable[[], Awaitable[PoolEntry | None]],
+        style: Style | None = None,
     ) -> int:
         """Top the pool up to `size` with `make()` (at most `size` calls); returns how many were added.
 
@@ -126,14 +150,14 @@ class Pool:
         if self.size <= 0:
             return 0
         version = await self.version(guild_id)
-        key = self.key(guild_id, kind, player_safe_only, version)
+        key = self.key(guild_id, kind, player_safe_only, version, style)
         token = await self.kv.acquire(f"lock:{key}", self.lock_seconds)
         if token is None:
             return 0
         added = 0
         try:
             if version > 0:
-                await self.kv.delete(self.key(guild_id, kind, player_safe_only, version - 1))
+                await self.kv.delete(self.key(guild_id, kind, player_safe_only, version - 1, style))
             for _ in range(self.size):
                 if await self.kv.length(key) >= self.size:
                     break

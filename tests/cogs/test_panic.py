@@ -336,6 +336,39 @@ async def test_pool_hit_on_a_bare_click(tmp_path: Path, fake_openai: FakeOpenAI)
     assert hits == 1
 
 
+async def test_pooled_answers_follow_a_settings_change(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    from bot.services import open_services
+    from db.migrate import upgrade
+
+    settings = embedded_settings(
+        tmp_path / "p",
+        openai_api_key=fake_openai.api_key,
+        openai_base_url=fake_openai.base_url,
+        panic_cooldown_seconds=0,
+        pool_size=2,
+    )
+    async with open_services(settings) as services:
+        await upgrade(services.engine)
+        async with running_bot(services) as sim:
+            await sim.slash("panic npc")
+            await sim.settle()  # two balanced-tone answers pooled
+            await sim.slash("panic settings", tone="noir", length=60, game_system="Blades in the Dark")
+            asked_before = len(fake_openai.chat_requests())
+            after_change = await sim.slash("panic npc")
+            await sim.settle()
+            pooled = await sim.slash("panic npc")
+            await sim.settle()
+    assert "instant pool" not in _embed(after_change)["footer"]["text"]  # the old style's pool is not served
+    assert _embed(after_change)["footer"]["text"].startswith("Source: gpt-4o-mini")
+    assert "instant pool" in _embed(pooled)["footer"]["text"]
+    systems = [r.body["messages"][0]["content"] for r in fake_openai.chat_requests()[asked_before:]]
+    assert len(systems) >= 2  # the answer itself and the refill of the new style's pool
+    for system in systems:
+        assert "noir" in system
+        assert "60 words" in system
+        assert "Blades in the Dark" in system
+
+
 async def test_settings_shape_the_prompt_and_the_buttons_kind(
     discord_sim: DiscordDriver, fake_openai: FakeOpenAI
 ) -> None:

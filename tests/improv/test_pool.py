@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.improv.pool import Pool, PoolEntry
+from bot.improv.prompts import Style
 from bot.improv.tables import roll
 from bot.improv.types import Source
 from bot.kv import MemoryKeyValue
@@ -53,6 +54,24 @@ async def test_gm_and_player_pools_are_separate() -> None:
 
     await pool.refill(1, "npc", False, make)
     assert await pool.take(1, "npc", True) is None
+
+
+async def test_each_style_has_its_own_pool() -> None:
+    pool = Pool(MemoryKeyValue(), 2)
+
+    async def make() -> PoolEntry:
+        return _entry()
+
+    balanced = Style()
+    await pool.refill(1, "npc", False, make, balanced)
+    for changed in (
+        Style(tone="noir"),
+        Style(max_words=60),
+        Style(content_rating="g"),
+        Style(game_system="Dungeon World"),
+    ):
+        assert await pool.take(1, "npc", False, changed) is None
+    assert await pool.take(1, "npc", False, Style()) is not None  # an equal style finds it
 
 
 async def test_concurrent_refills_of_one_pool_do_not_overlap() -> None:
