@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from bot.client import PanicBot
 
 __all__ = ["NotGM", "ensure_gm", "gm_only", "is_gm"]
+
+T = TypeVar("T")
 
 GM_ONLY_MESSAGE = (
     "Only the game master can do that here. Ask someone with **Manage Server** to set a GM role with "
@@ -51,11 +54,12 @@ async def ensure_gm(interaction: discord.Interaction[PanicBot]) -> None:
         raise NotGM(GM_ONLY_MESSAGE)
 
 
-def gm_only() -> Any:
+def gm_only() -> Callable[[T], T]:
     """App-command check: GMs only (the refusal goes through the tree's error handler)."""
 
     async def predicate(interaction: discord.Interaction[PanicBot]) -> bool:
         await ensure_gm(interaction)
         return True
 
-    return app_commands.check(predicate)
+    decorator: Callable[[T], T] = app_commands.check(predicate)
+    return decorator

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -16,13 +13,6 @@ from bot.errors import UserFacingError
 
 Interaction = discord.Interaction[PanicBot]
 COLOUR = discord.Colour.gold()
-T = TypeVar("T")
-
-
-def _gm_only(func: T) -> T:
-    """`bot.checks.gm_only()` with its type kept (the check itself is untyped)."""
-    decorator: Callable[[T], T] = gm_only()
-    return decorator(func)
 
 
 def _mib(value: int | None) -> str:
@@ -72,7 +62,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
         return self.bot.services.billing
 
     @app_commands.command(name="status", description="Plan, renewal date and this period's usage")
-    @_gm_only
+    @gm_only()
     async def status(self, interaction: Interaction) -> None:
         """Show the plan and usage, privately."""
         assert interaction.guild_id is not None
@@ -82,7 +72,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
 
     @app_commands.command(name="upgrade", description="Get a checkout link for a paid plan")
     @app_commands.describe(plan="Which plan (when several are offered)")
-    @_gm_only
+    @gm_only()
     async def upgrade(self, interaction: Interaction, plan: str | None = None) -> None:
         """Create a checkout and answer with a link button."""
         assert interaction.guild_id is not None
@@ -121,7 +111,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
         ][:25]
 
     @app_commands.command(name="manage", description="Update the payment method or cancel (Paddle's portal)")
-    @_gm_only
+    @gm_only()
     async def manage(self, interaction: Interaction) -> None:
         """Answer with a fresh customer-portal link."""
         assert interaction.guild_id is not None

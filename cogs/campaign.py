@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -64,15 +64,6 @@ def _size(n: int) -> str:
 
 def _pages(pages: int | None) -> str:
     return "" if not pages else f", {pages} page{'s' if pages != 1 else ''}"
-
-
-T = TypeVar("T")
-
-
-def _gm_only() -> Callable[[T], T]:
-    """`bot.checks.gm_only()` with its type kept (the check itself is typed `Any`)."""
-    decorator: Callable[[T], T] = gm_only()
-    return decorator
 
 
 class ProgressThrottle:
@@ -206,7 +197,7 @@ class Campaign(
         file5="Another file",
         player_safe="Players may see passages from these files (default: GM only)",
     )
-    @_gm_only()
+    @gm_only()
     async def import_(
         self,
         interaction: Interaction,
@@ -310,7 +301,7 @@ class Campaign(
 
     # --- list, search, status ------------------------------------------------------------------------------
     @app_commands.command(name="list", description="The documents in this server's campaign memory")
-    @_gm_only()
+    @gm_only()
     async def list_(self, interaction: Interaction) -> None:
         """Documents with passages, size and import time."""
         assert interaction.guild_id is not None
@@ -320,7 +311,7 @@ class Campaign(
 
     @app_commands.command(name="search", description="See which passages of your notes match a question")
     @app_commands.describe(query="What to look for", results="How many passages (1-10)")
-    @_gm_only()
+    @gm_only()
     async def search(
         self,
         interaction: Interaction,
@@ -343,7 +334,7 @@ class Campaign(
         await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
 
     @app_commands.command(name="status", description="Embedder, vector store and usage of campaign memory")
-    @_gm_only()
+    @gm_only()
     async def status(self, interaction: Interaction) -> None:
         """Configuration and usage."""
         assert interaction.guild_id is not None
@@ -354,7 +345,7 @@ class Campaign(
     # --- forgetting and visibility ---------------------------------------------------------------------------
     @app_commands.command(name="forget", description="Forget one document")
     @app_commands.describe(document="The document to forget")
-    @_gm_only()
+    @gm_only()
     async def forget(self, interaction: Interaction, document: str) -> None:
         """Delete one document with its passages."""
         assert interaction.guild_id is not None
@@ -369,7 +360,7 @@ class Campaign(
         await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
 
     @app_commands.command(name="forget-everything", description="Forget every document (asks for confirmation)")
-    @_gm_only()
+    @gm_only()
     async def forget_everything(self, interaction: Interaction) -> None:
         """Ask before deleting all of the guild's notes."""
         assert interaction.guild_id is not None
@@ -389,7 +380,7 @@ class Campaign(
 
     @app_commands.command(name="visibility", description="Let players see a document's passages, or hide them again")
     @app_commands.describe(document="The document", player_safe="True: players may see it; False: GM only")
-    @_gm_only()
+    @gm_only()
     async def visibility(self, interaction: Interaction, document: str, player_safe: bool) -> None:
         """Mark a document player-safe or GM-only."""
         assert interaction.guild_id is not None
