@@ -40,3 +40,16 @@ async def test_mentions_are_off_by_default(services: Services) -> None:
     bot = PanicBot.from_services(services)
     assert bot.allowed_mentions is not None
     assert bot.allowed_mentions.to_dict() == discord.AllowedMentions.none().to_dict()
+
+
+async def test_gm_commands_are_published_for_managers_only_and_never_in_dms(services: Services) -> None:
+    fake = FakeDiscord(allow_sync=True)
+    async with running_bot(services, fake=fake, bot_factory=lambda: PanicBot(services, sync_commands=True)):
+        pass
+    published = {c["name"]: c for c in fake.synced_commands}
+    manage_guild = 1 << 5  # discord.py sends the permission bits as a number
+    for name in ("campaign", "billing"):
+        assert published[name]["default_member_permissions"] == manage_guild
+        assert published[name]["contexts"] == [0]  # guilds only
+    # /panic stays visible: a guild setting may open it to players, and the bot checks every use itself
+    assert published["panic"].get("default_member_permissions") is None
