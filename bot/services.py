@@ -60,18 +60,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.push_async_callback(kv.aclose)
 
         tasks = BackgroundTasks()
-        stack.push_async_callback(tasks.aclose)
 
-        # campaign memory (bot.memory) is built below, after billing (its plan sets the limits)
-        # improvisation (bot.improv) is built here
-        # billing (bot.billing) is built here
-        billing = build_billing(settings, create_sessionmaker(engine), kv)
+        sessionmaker = create_sessionmaker(engine)
+        billing = build_billing(settings, sessionmaker, kv)
         stack.callback(billing.close)
         # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
         memory = build_memory(
             settings,
             engine,
-            create_sessionmaker(engine),
+            sessionmaker,
             kv,
             stack,
             upload_limit=billing.upload_limit_bytes if billing.enabled else None,
@@ -80,7 +77,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services = Services(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             kv=kv,
             tasks=tasks,
             exit_stack=stack,
@@ -90,5 +87,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # improvisation: reads memory and billing from the container at call time
         services.improv = build_improviser(settings, services)
         stack.push_async_callback(services.improv.aclose)
+        # closed first: background work (refills, recordings) finishes before the services it uses close
+        stack.push_async_callback(tasks.aclose)
         log.info("services: %s", services.describe())
         yield services

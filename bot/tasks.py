@@ -40,8 +40,12 @@ class BackgroundTasks:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Cancel what is left and wait for it to finish."""
+    async def aclose(self, grace: float = 5.0) -> None:
+        """Let running work finish for up to `grace` seconds, then cancel what is left."""
+        try:
+            await self.drain(grace)
+        except TimeoutError:
+            log.warning("cancelling %d background tasks still running at shutdown", len(self._tasks))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
