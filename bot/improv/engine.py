@@ -29,7 +29,7 @@ from bot.guilds import ensure_guild
 from bot.improv.breaker import CircuitBreaker
 from bot.improv.canon import CanonIndex, repair
 from bot.improv.kinds import KIND_LABELS, Improv, Kind, schema_for
-from bot.improv.llm import Generation, GenerationError, Generator, build_client, build_generator
+from bot.improv.llm import Generation, GenerationError, Generator, ModelTrace, build_client, build_generator
 from bot.improv.pool import Pool, PoolEntry
 from bot.improv.prompts import Prompt, Style, build_prompt
 from bot.improv.tables import make_name, roll
@@ -51,6 +51,11 @@ PASSAGES_K = 4
 RETRIEVAL_CONCURRENCY = 4
 RECENT_MAX = 3
 RECENT_TTL = 6 * 3600.0  # a session's worth of context
+# A deadline timeout counts against the model (circuit breaker) only if the request was out for at least this
+# share of the deadline without a single chunk back, and the timeout fired on time (the event loop was not
+# starved): otherwise the time went to local work or overload.
+MODEL_WAIT_SHARE = 0.5
+LOOP_LAG_TOLERANCE = 0.25
 
 
 def new_improv_id() -> int:
@@ -281,6 +286,8 @@ class Improviser:
         """Run the model under the first-answer deadline, extended to the full timeout once it streams."""
         assert self.generator is not None
         full_deadline = started + self.settings.openai_timeout_seconds
+        loop = asyncio.get_running_loop()
+        trace = ModelTrace()
         try:
             async with asyncio.timeout_at(min(deadline, full_deadline)) as scope:
 
@@ -290,15 +297,22 @@ class Improviser:
                     if on_partial is not None:
                         await on_partial(improv)
 
-                generation = await self.generator.generate(request.kind, prompt, on_partial=partial)
+                generation = await self.generator.generate(request.kind, prompt, on_partial=partial, trace=trace)
         except TimeoutError:
-            self.breaker.record_failure()
-            raise GenerationError("timeout") from None
-        except GenerationError as exc:
-            if exc.reason != "invalid":  # a bad answer says nothing about the service's health
+            fired = scope.when() or loop.time()
+            if self._model_was_silent(trace, fired, loop.time(), deadline - started):
                 self.breaker.record_failure()
             else:
+                log.info(
+                    "panic deadline passed for local reasons (model sent at %s, first byte at %s)",
+                    trace.sent_at,
+                    trace.first_byte_at,
+                )
                 self.breaker.release_probe()
+            raise GenerationError("timeout") from None
+        except GenerationError:
+            # HTTP errors, the client's own timeout, refusals and invalid output all say the model failed us
+            self.breaker.record_failure()
             raise
         except asyncio.CancelledError:
             self.breaker.release_probe()
@@ -309,6 +323,20 @@ class Improviser:
             raise GenerationError("error", type(exc).__name__) from exc
         self.breaker.record_success()
         return generation
+
+    @staticmethod
+    def _model_was_silent(trace: ModelTrace, fired: float, now: float, deadline_seconds: float) -> bool:
+        """Whether a deadline timeout is the model's fault: it had a fair share of the deadline and sent nothing.
+
+        Our own deadline also passes when this process is overloaded: retrieval or a queue ate the time before
+        the request went out, or the event loop was too busy to read bytes that had arrived (the timeout then
+        fires late). Neither says anything about the model, so neither may open the circuit breaker.
+        """
+        if trace.sent_at is None or trace.first_byte_at is not None:
+            return False
+        waited = fired - trace.sent_at
+        late = now - fired
+        return waited >= MODEL_WAIT_SHARE * deadline_seconds and late <= LOOP_LAG_TOLERANCE
 
     # --- steps -------------------------------------------------------------------------------------------
     async def _check_cooldown(self, request: PanicRequest) -> None:

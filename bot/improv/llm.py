@@ -7,14 +7,20 @@ turned into a `GenerationError` whose `reason` the engine records as the fallbac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal, Protocol
 
+import jiter
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
+from openai.lib._pydantic import to_strict_json_schema
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk
 from pydantic import ValidationError
 
 from bot.improv.kinds import Improv, Kind, partial_improv, schema_for
@@ -26,9 +32,12 @@ __all__ = [
     "Generation",
     "GenerationError",
     "Generator",
+    "ModelTrace",
     "OpenAIGenerator",
     "build_client",
     "build_generator",
+    "partial_json",
+    "response_format",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,8 +72,16 @@ class Generator(Protocol):
 
     model: str
 
-    async def generate(self, kind: Kind, prompt: Prompt, *, on_partial: PartialCallback | None = None) -> Generation:
-        """Generate, calling `on_partial` with displayable partial results as they stream in."""
+    async def generate(
+        self,
+        kind: Kind,
+        prompt: Prompt,
+        *,
+        on_partial: PartialCallback | None = None,
+        trace: ModelTrace | None = None,
+    ) -> Generation:
+        """Generate, calling `on_partial` with displayable partial results as they stream in; note in `trace`
+        when the request went out and its first chunk came back."""
 
 
 class _Invalid(Exception):
@@ -90,8 +107,43 @@ def build_generator(settings: Settings, client: AsyncOpenAI | None) -> OpenAIGen
     return OpenAIGenerator(client, settings.openai_model, max_output_tokens=settings.openai_max_output_tokens)
 
 
+@dataclass(slots=True)
+class ModelTrace:
+    """When the request went out and when the model's first streamed chunk came back (event-loop clock).
+
+    The engine reads it when its own deadline fires, to tell a silent model from a busy bot.
+    """
+
+    sent_at: float | None = None
+    first_byte_at: float | None = None
+
+
+@cache
+def response_format(kind: Kind) -> dict[str, Any]:
+    """The strict structured-output `response_format` of `kind` (what the SDK's `parse` helpers send)."""
+    schema = schema_for(kind)
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": schema.__name__, "schema": to_strict_json_schema(schema), "strict": True},
+    }
+
+
+def partial_json(text: str) -> Any:
+    """The object a partial JSON text has so far (unfinished strings kept), or None when nothing parses yet."""
+    try:
+        return jiter.from_json(text.encode(), partial_mode="trailing-strings")
+    except ValueError:
+        return None
+
+
 class OpenAIGenerator:
-    """Streams structured output from the chat-completions API and validates it, retrying once if invalid."""
+    """Streams structured output from the chat-completions API and validates it, retrying once if invalid.
+
+    The stream is read chunk by chunk with only a string join per chunk; the partial JSON is parsed when a
+    partial is due (every `partial_interval`, and at every chunk until the first field is complete, since that
+    moment extends the engine's deadline). The final text is validated strictly against the kind's schema
+    (`extra="forbid"`, every field required), as the SDK's `parse` would.
+    """
 
     def __init__(
         self,
@@ -108,11 +160,18 @@ class OpenAIGenerator:
         self.temperature = temperature
         self.partial_interval = partial_interval
 
-    async def generate(self, kind: Kind, prompt: Prompt, *, on_partial: PartialCallback | None = None) -> Generation:
+    async def generate(
+        self,
+        kind: Kind,
+        prompt: Prompt,
+        *,
+        on_partial: PartialCallback | None = None,
+        trace: ModelTrace | None = None,
+    ) -> Generation:
         """One validated result; `GenerationError` on failure (invalid output is retried once)."""
         for attempt in (1, 2):
             try:
-                return await self._attempt(kind, prompt, on_partial)
+                return await self._attempt(kind, prompt, on_partial, trace)
             except _Invalid as exc:
                 log.warning("invalid %s output from %s (attempt %d): %s", kind, self.model, attempt, exc)
                 if attempt == 2:
@@ -121,53 +180,82 @@ class OpenAIGenerator:
                 raise GenerationError("timeout") from None
             except openai.RateLimitError as exc:
                 raise GenerationError("rate_limited", str(exc.status_code)) from None
-            except openai.ContentFilterFinishReasonError:
-                raise GenerationError("refusal", "content filter") from None
             except openai.APIStatusError as exc:
                 raise GenerationError("error", f"HTTP {exc.status_code}") from None
             except openai.APIConnectionError as exc:
                 raise GenerationError("error", type(exc).__name__) from None
         raise AssertionError("unreachable")
 
-    async def _attempt(self, kind: Kind, prompt: Prompt, on_partial: PartialCallback | None) -> Generation:
-        schema = schema_for(kind)
+    async def _attempt(
+        self, kind: Kind, prompt: Prompt, on_partial: PartialCallback | None, trace: ModelTrace | None
+    ) -> Generation:
+        loop = asyncio.get_running_loop()
+        if trace is not None and trace.sent_at is None:
+            trace.sent_at = loop.time()
+        content: list[str] = []
+        refusal: list[str] = []
+        finish: str | None = None
+        usage: CompletionUsage | None = None
+        model = ""
         last_emit = 0.0
-        try:
-            async with self.client.chat.completions.stream(
-                model=self.model,
-                messages=prompt.messages(),  # type: ignore[arg-type]
-                response_format=schema,
-                max_completion_tokens=self.max_output_tokens,
-                temperature=self.temperature,
-                stream_options={"include_usage": True},
-            ) as stream:
-                async for event in stream:
-                    if on_partial is None or event.type != "content.delta":
+        showing = False  # a partial with at least one field has been shown
+        stream: AsyncStream[ChatCompletionChunk] = await self.client.chat.completions.create(  # type: ignore[call-overload]
+            model=self.model,
+            messages=prompt.messages(),
+            response_format=response_format(kind),
+            max_completion_tokens=self.max_output_tokens,
+            temperature=self.temperature,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async with stream:
+            async for chunk in stream:
+                if trace is not None and trace.first_byte_at is None:
+                    trace.first_byte_at = loop.time()
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                model = chunk.model or model
+                fresh = False
+                for choice in chunk.choices:
+                    if choice.index != 0:
                         continue
-                    now = time.monotonic()
-                    if isinstance(event.parsed, dict) and now - last_emit >= self.partial_interval:
+                    delta = choice.delta
+                    if delta.content:
+                        content.append(delta.content)
+                        fresh = True
+                    if delta.refusal:
+                        refusal.append(delta.refusal)
+                    if choice.finish_reason is not None:
+                        finish = choice.finish_reason
+                if on_partial is None or not fresh:
+                    continue
+                now = time.monotonic()
+                if showing and now - last_emit < self.partial_interval:
+                    continue
+                data = partial_json("".join(content))
+                if isinstance(data, dict):
+                    improv = partial_improv(kind, data)
+                    if improv.fields() or now - last_emit >= self.partial_interval:
                         last_emit = now
-                        await on_partial(partial_improv(kind, event.parsed))
-                completion = await stream.get_final_completion()
-        except openai.LengthFinishReasonError as exc:
-            raise _Invalid("output cut at the token limit") from exc
-        except (ValidationError, ValueError) as exc:
-            raise _Invalid(type(exc).__name__) from exc
-        if not completion.choices:
-            raise _Invalid("no choices")
-        message = completion.choices[0].message
-        if message.refusal:
-            raise GenerationError("refusal", message.refusal[:200])
-        parsed: Any = message.parsed
-        if not isinstance(parsed, schema):
-            raise _Invalid("no parsed content")
-        improv = _validated(parsed)
-        usage = completion.usage
+                        showing = showing or bool(improv.fields())
+                        await on_partial(improv)
+        if refusal:
+            raise GenerationError("refusal", "".join(refusal)[:200])
+        if finish == "content_filter":
+            raise GenerationError("refusal", "content filter")
+        if finish == "length":
+            raise _Invalid("output cut at the token limit")
+        text = "".join(content)
+        if not text.strip():
+            raise _Invalid("no content")
+        try:
+            improv = schema_for(kind).model_validate_json(text)
+        except ValidationError as exc:
+            raise _Invalid(f"{exc.error_count()} validation errors") from exc
+        improv = _validated(improv)
         tokens_in = usage.prompt_tokens if usage else prompt.tokens
         tokens_out = usage.completion_tokens if usage else len(improv.text()) // 4
-        return Generation(
-            improv=improv, tokens_in=tokens_in, tokens_out=tokens_out, model=completion.model or self.model
-        )
+        return Generation(improv=improv, tokens_in=tokens_in, tokens_out=tokens_out, model=model or self.model)
 
 
 def _validated(improv: Improv) -> Improv:

@@ -115,6 +115,38 @@ async def test_every_model_failure_still_answers_from_the_tables(
     assert row.fallback_reason is not None
 
 
+@pytest.mark.parametrize(
+    "settings_overrides", [{"panic_deadline_seconds": 1.0, "breaker_threshold": 2, "openai_timeout_seconds": 5}]
+)
+async def test_local_overload_does_not_rest_the_model_but_a_silent_model_does(
+    discord_sim: DiscordDriver, fake_openai: FakeOpenAI, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from bot.memory.types import Passage
+
+    async def overloaded_search(*args: Any, **kwargs: Any) -> list[Passage]:
+        time.sleep(0.9)  # noqa: ASYNC251 -- the event loop is busy (local CPU work) for most of the deadline
+        return []
+
+    fake_openai.delay = 0.3  # a healthy model: it answers 0.3 s after the request
+    monkeypatch.setattr(services.memory, "search", overloaded_search)
+    for n in range(3):  # more deadline misses than the breaker threshold, all caused locally
+        ex = await discord_sim.slash("panic npc", details=f"a miner {n}")
+        assert "offline tables (the model took too long)" in _embed(ex)["footer"]["text"]
+    monkeypatch.undo()
+    ex = await discord_sim.slash("panic npc", details="a miner")
+    assert _embed(ex)["footer"]["text"].startswith("Source: gpt-4o-mini")  # not "resting after errors"
+
+    fake_openai.mode = "hang"  # now the model itself goes silent
+    for _ in range(2):
+        ex = await discord_sim.slash("panic npc", details="a miner")
+        assert "the model took too long" in _embed(ex)["footer"]["text"]
+    fake_openai.mode = "ok"
+    ex = await discord_sim.slash("panic npc", details="a miner")
+    assert "the model is resting after errors" in _embed(ex)["footer"]["text"]
+
+
 async def test_streamed_edits_are_seen_and_throttled(discord_sim: DiscordDriver, fake_openai: FakeOpenAI) -> None:
     fake_openai.chunk_size = 4
     fake_openai.chunk_delay = 0.012  # roughly 200 chunks over 2.5 s
