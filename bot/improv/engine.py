@@ -32,7 +32,7 @@ from bot.improv.kinds import KIND_LABELS, Improv, Kind, schema_for
 from bot.improv.llm import Generation, GenerationError, Generator, ModelTrace, build_client, build_generator
 from bot.improv.pool import Pool, PoolEntry
 from bot.improv.prompts import Prompt, Style, build_prompt
-from bot.improv.tables import make_name, roll
+from bot.improv.tables import find_focus, make_name, roll
 from bot.improv.types import PanicRequest, PanicResult, Source, dedupe_sources
 from bot.kv import KeyValue
 from bot.memory.types import Passage, Retriever
@@ -416,14 +416,23 @@ class Improviser:
             log.info("canon clash %r vs %r: %s", clash.generated, clash.canon, clash.action)
         return repaired
 
-    def tables(self, kind: Kind, details: str, grounding_roster: Sequence[str], canon: CanonIndex) -> Improv:
-        """An offline-table answer, canon names woven in and clashing names avoided."""
+    def tables(
+        self,
+        kind: Kind,
+        details: str,
+        grounding_roster: Sequence[str],
+        canon: CanonIndex,
+        passages: Sequence[Passage] = (),
+    ) -> Improv:
+        """An offline-table answer, canon names woven in, clashing names avoided, about the canon the details
+        point at when a retrieved passage's heading matches them."""
         return roll(
             kind,
             rng=self.rng,
             canon=list(grounding_roster)[:12],
             details=details,
             avoid=lambda name: canon.check(name) is not None,
+            passages=passages,
         )
 
     async def _finish_tables(
@@ -437,8 +446,12 @@ class Improviser:
         # weave names actually present in the retrieved passages first: they are the most relevant canon
         text = " ".join(p.text for p in grounding.passages)
         relevant = [n for n in grounding.roster if n in text] or grounding.roster
-        improv = self.tables(request.kind, request.details, relevant, grounding.canon)
-        sources = tuple(dedupe_sources([Source.from_passage(p) for p in grounding.passages])) if relevant else ()
+        improv = self.tables(request.kind, request.details, relevant, grounding.canon, grounding.passages)
+        focus = find_focus(request.details, grounding.passages, list(relevant)[:12])
+        cited = [focus.passage] if focus is not None else []
+        if relevant:
+            cited += [p for p in grounding.passages if focus is None or p is not focus.passage]
+        sources = tuple(dedupe_sources([Source.from_passage(p) for p in cited]))
         return await self._finish(
             request, improv, engine="tables", sources=sources, quota=quota, started=started, fallback_reason=reason
         )

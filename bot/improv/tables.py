@@ -2,13 +2,19 @@
 
 Used when there is no API key, on a timeout, error, invalid output, an open circuit or an exhausted quota.
 Where the guild has notes, canon names are woven in (a hook that points at a canon character or place), so
-even the offline answer feels like the GM's campaign. All content here is original to this project.
+even the offline answer feels like the GM's campaign. When the GM's details point at a retrieved passage (they
+share words with its heading), the answer is about that canon: an NPC request for a canon person gets that
+person (name and role from the heading, look, voice, want and secret from the passage's sentences where simple
+keyword matching finds them), and other kinds carry the passage's heading or the details in their title.
+Everything is deterministic under a seeded `random.Random`. All table content is original to this project.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bot.improv.kinds import (
     NPC,
@@ -25,8 +31,10 @@ from bot.improv.kinds import (
     Tavern,
     Twist,
 )
+from bot.memory.ranking import tokenize
+from bot.memory.types import Passage
 
-__all__ = ["make_name", "roll"]
+__all__ = ["Focus", "find_focus", "make_name", "roll"]
 
 # --- names -------------------------------------------------------------------------------------------------
 _FIRST_A = ["Al", "Bra", "Cor", "Da", "El", "Fen", "Gar", "Hal", "Is", "Jor", "Ka", "Lor", "Mar", "Ner", "Or"]
@@ -519,6 +527,150 @@ _NAME_NOTES = [
 ]
 
 
+# --- focus: the canon passage the details point at ---------------------------------------------------------
+_PERSON_HEADING = re.compile(r"^(?P<name>[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,3}),\s*(?P<role>[^,]{2,60})$")
+_PLACE_TEXT = (
+    "mine quarter market hall keep tower street road gate river hills hill town city inn tavern house temple "
+    "society guild district square bridge lane forest wood woods lake sea bay harbour harbor port castle fort "
+    "village valley pass isle island crypt tomb cave caves ruins shrine chapel church manor estate mill"
+)
+_PLACE_WORDS = frozenset(_PLACE_TEXT.split())
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“'])")
+_VOICE_CUE = re.compile(
+    r"\b(speaks?|speaking|voice|hums?|whispers?|mutters?|stammers?|says|talks?|laughs?|taps?|sings?|accent|drawl)\b",
+    re.IGNORECASE,
+)
+_WANT_CUE = re.compile(r"\b(wants?|wishes|hopes?|longs?|seeks?|desires?|dreams? of|needs?)\b", re.IGNORECASE)
+_SECRET_CUE = re.compile(
+    r"\b(secret\w*|hid(?:es|den|ing)?|conceals?|fears?|nobody knows|no one knows|has not decided|blames?)\b",
+    re.IGNORECASE,
+)
+_TAVERN_CUE = re.compile(r"\b(tavern|inn|alehouse|taproom|pub|saloon)\b", re.IGNORECASE)
+_ROLE_SPLIT = re.compile(r"\s+(?:of|in|from|at|for|near|under|around|on|by|with)\s+", re.IGNORECASE)
+_ARTICLES = ("the ", "a ", "an ", "some ", "few ", "several ", "many ")
+_NAME_TRAITS = [
+    "new in town",
+    "quick with a joke",
+    "owes everyone money",
+    "the eldest of the lot",
+    "sharp-eyed and quiet",
+    "a local favourite",
+    "nursing an old grudge",
+    "the one who keeps the count",
+    "always singing",
+    "recently widowed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """The passage the GM's details point at; `person` when its heading names a person (`Name, role`)."""
+
+    passage: Passage
+    leaf: str  # the last heading of the passage's heading path
+    person: str = ""
+    role: str = ""
+
+
+def _leaf(heading: str) -> str:
+    return heading.split("›")[-1].strip()
+
+
+def _person(leaf: str, canon: Sequence[str]) -> tuple[str, str]:
+    """(name, role) when a heading names a person: `Name, role`, or exactly a multi-word canon name."""
+    found = _PERSON_HEADING.match(leaf)
+    if found and not found["name"].startswith("The "):
+        return found["name"], found["role"].strip()
+    words = leaf.split()
+    if (
+        leaf in canon
+        and len(words) >= 2
+        and words[0] != "The"
+        and words[-1].lower() not in _PLACE_WORDS
+        and all(w[:1].isupper() for w in words)
+    ):
+        return leaf, ""
+    return "", ""
+
+
+def find_focus(details: str, passages: Sequence[Passage], canon: Sequence[str] = ()) -> Focus | None:
+    """The retrieved passage the details point at: most shared words with its heading (the last heading counts
+    double), ties to the better-ranked passage; None without details or without any shared word."""
+    terms = set(tokenize(details))
+    if not terms:
+        return None
+    best: tuple[int, int] | None = None
+    for rank, passage in enumerate(passages):
+        if not passage.heading:
+            continue
+        leaf = _leaf(passage.heading)
+        score = 2 * len(terms & set(tokenize(leaf))) + len(terms & set(tokenize(passage.heading)))
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, rank)
+    if best is None:
+        return None
+    passage = passages[best[1]]
+    leaf = _leaf(passage.heading)
+    person, role = _person(leaf, canon)
+    return Focus(passage=passage, leaf=leaf, person=person, role=role)
+
+
+def _sentences(text: str) -> list[str]:
+    text = " ".join(text.replace("**", "").split())
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 3]
+
+
+def _short(text: str, limit: int = 180) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;") + "…"
+
+
+def _split_voice(sentence: str) -> tuple[str, str]:
+    """A describing sentence split into (look, voice) at the clause where a mannerism starts, if any."""
+    cue = _VOICE_CUE.search(sentence)
+    if cue is None:
+        return sentence, ""
+    cut = max(sentence.rfind(" who ", 0, cue.start()), sentence.rfind(", ", 0, cue.start()))
+    if cut <= 0:
+        return "", sentence
+    look = sentence[:cut].strip(" ,")
+    voice = sentence[cut:].strip(" ,")
+    voice = voice[4:] if voice.startswith("who ") else voice
+    return look, voice[:1].upper() + voice[1:]
+
+
+def _title_context(details: str, focus: Focus | None) -> str:
+    """What the answer is about, for its title: the focused heading (a place or thing), else the details."""
+    if focus is not None and not focus.person:
+        return focus.leaf
+    text = " ".join(details.split())[:60].strip()
+    return text[:1].upper() + text[1:] if text else ""
+
+
+def _role_from_details(details: str, canon_words: set[str]) -> str:
+    """The role a names request asks for ("miners of Emberfall" -> "miner"), or "" when none is named."""
+    head = _ROLE_SPLIT.split(" ".join(details.split()).lower(), maxsplit=1)[0].strip(" ,.")
+    for article in _ARTICLES:
+        if head.startswith(article):
+            head = head[len(article) :]
+    words = [w for w in re.findall(r"[a-z][a-z'’-]*", head) if w not in canon_words]
+    if not words or len(words) > 4:
+        return ""
+    last = words[-1]
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith("ves") and len(last) > 4:
+        last = last[:-3] + "f"
+    elif last.endswith("men"):
+        last = last[:-3] + "man"
+    elif last.endswith("s") and not last.endswith(("ss", "us", "is")) and len(last) > 3:
+        last = last[:-1]
+    words[-1] = last
+    return " ".join(words)
+
+
 def make_name(rng: random.Random, avoid: Callable[[str], bool] | None = None) -> str:
     """A fresh two-part name; rerolled (a few times) while `avoid(name)` says it clashes."""
     name = ""
@@ -535,28 +687,72 @@ def _canon_or(rng: random.Random, canon: Sequence[str], fallback: str) -> str:
     return rng.choice(list(canon)) if canon else fallback
 
 
-def _npc(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> NPC:
+Avoid = Callable[[str], bool] | None
+
+
+def _npc(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> NPC:
     hook = rng.choice(_HOOKS)
-    if canon:
-        hook = f"{hook}; it ties back to {_canon_or(rng, canon, '')}"
     role = rng.choice(_ROLES)
+    look, voice, want, secret = rng.choice(_LOOKS), rng.choice(_VOICES), rng.choice(_WANTS), rng.choice(_SECRETS)
+    if focus is not None and focus.person:
+        # the details describe a canon person: that person, drawn from their passage where it says
+        sentences = _sentences(focus.passage.text)
+        used: set[int] = set()
+
+        def take(cue: re.Pattern[str]) -> str:
+            for i, sentence in enumerate(sentences):
+                if i not in used and cue.search(sentence):
+                    used.add(i)
+                    return _short(sentence)
+            return ""
+
+        want = take(_WANT_CUE) or want
+        secret = take(_SECRET_CUE) or secret
+        described = next((i for i in range(len(sentences)) if i not in used), None)
+        if described is not None:
+            used.add(described)
+            seen_look, seen_voice = _split_voice(sentences[described])
+            look = _short(seen_look) if seen_look else look
+            voice = _short(seen_voice) if seen_voice else (take(_VOICE_CUE) or voice)
+        own = set(focus.person.split())
+        strangers = [n for n in canon if not own & set(n.split())]  # "Tobin" is Tobin Marsh himself
+        others = [n for n in strangers if n in focus.passage.text]
+        tie = others[0] if others else _canon_or(rng, strangers, "")
+        return NPC(
+            name=focus.person,
+            role=focus.role or details.strip()[:60] or role,
+            look=look,
+            voice=voice,
+            want=want,
+            secret=secret,
+            hook=f"{hook}; it ties back to {tie}" if tie else hook,
+        )
+    if focus is not None:
+        hook = f"{hook}; it ties back to {focus.leaf}"
+    elif canon:
+        hook = f"{hook}; it ties back to {_canon_or(rng, canon, '')}"
     return NPC(
         name=make_name(rng, avoid),
         role=details.strip()[:60] or role,
-        look=rng.choice(_LOOKS),
-        voice=rng.choice(_VOICES),
-        want=rng.choice(_WANTS),
-        secret=rng.choice(_SECRETS),
+        look=look,
+        voice=voice,
+        want=want,
+        secret=secret,
         hook=hook,
     )
 
 
-def _location(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> Location:
+def _location(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Location:
     hook = rng.choice(_LOC_HOOKS)
     if canon:
         hook = f"{hook} — and {_canon_or(rng, canon, '')} has an interest in it"
+    name = f"The {rng.choice(_PLACE_ADJ)} {rng.choice(_PLACE_NOUN)}"
+    if focus is not None and not focus.person:
+        name = focus.leaf  # the canon place the details point at
+    elif context := _title_context(details, focus):
+        name = f"{name} — {context}"
     return Location(
-        name=f"The {rng.choice(_PLACE_ADJ)} {rng.choice(_PLACE_NOUN)}",
+        name=name,
         first_impression=rng.choice(_IMPRESSIONS),
         details=rng.sample(_DETAILS, 3),
         danger=rng.choice(_DANGERS),
@@ -565,13 +761,18 @@ def _location(rng: random.Random, canon: Sequence[str], details: str, avoid: Cal
     )
 
 
-def _tavern(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> Tavern:
+def _tavern(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Tavern:
     keeper_name = make_name(rng, avoid)
     rumor = rng.choice(_RUMORS)
     if canon:
         rumor = f"{rumor} Someone swears {_canon_or(rng, canon, '')} is involved."
+    name = f"The {rng.choice(_TAVERN_A)} {rng.choice(_TAVERN_B)}"
+    if focus is not None and not focus.person and _TAVERN_CUE.search(focus.passage.text):
+        name = focus.leaf  # the canon tavern the details point at
+    elif context := _title_context(details, focus):
+        name = f"{name} — {context}"
     return Tavern(
-        name=f"The {rng.choice(_TAVERN_A)} {rng.choice(_TAVERN_B)}",
+        name=name,
         vibe=rng.choice(_VIBES),
         keeper_name=keeper_name,
         keeper=f"{keeper_name}, {rng.choice(_KEEPER_TRAITS)}",
@@ -581,14 +782,15 @@ def _tavern(rng: random.Random, canon: Sequence[str], details: str, avoid: Calla
     )
 
 
-def _encounter(
-    rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None
-) -> Encounter:
+def _encounter(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Encounter:
     reward = rng.choice(_REWARDS)
     if canon:
         reward = f"{reward}; it leads to {_canon_or(rng, canon, '')}"
+    name = rng.choice(_ENC_TITLES)
+    if context := _title_context(details, focus):
+        name = f"{name}: {context}"
     return Encounter(
-        name=rng.choice(_ENC_TITLES),
+        name=name,
         situation=rng.choice(_SITUATIONS),
         foes=rng.sample(_FOES, 2),
         terrain=rng.choice(_TERRAIN),
@@ -598,27 +800,35 @@ def _encounter(
     )
 
 
-def _loot(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> Loot:
+def _loot(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Loot:
     items = [LootItem(name=n, description=d, value=v) for n, d, v in rng.sample(_LOOT_ITEMS, 3)]
     curiosity = rng.choice(_CURIOSITIES)
     if canon:
         curiosity = f"{curiosity}, marked with the sign of {_canon_or(rng, canon, '')}"
-    return Loot(name=rng.choice(_LOOT_PLACES), items=items, curiosity=curiosity)
+    name = rng.choice(_LOOT_PLACES)
+    if context := _title_context(details, None):
+        name = context  # where the GM said it is found
+    return Loot(name=name, items=items, curiosity=curiosity)
 
 
-def _rumor(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> Rumor:
+def _rumor(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Rumor:
     texts = rng.sample(_RUMORS, 3)
     if canon:
         texts[0] = f"{texts[0]} They say {_canon_or(rng, canon, '')} knows more than they let on."
     rumors = [RumorEntry(text=t, truth=rng.choice(_TRUTHS), source=rng.choice(_SOURCES)) for t in texts]
-    return Rumor(name=rng.choice(_RUMOR_PLACES), rumors=rumors)
+    name = rng.choice(_RUMOR_PLACES)
+    if context := _title_context(details, focus):
+        name = f"{name}: {context}"
+    return Rumor(name=name, rumors=rumors)
 
 
-def _twist(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> Twist:
+def _twist(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Twist:
     title, twist = rng.choice(_TWISTS)
     consequence = rng.choice(_CONSEQUENCES)
     if canon:
         consequence = f"{consequence}, and {_canon_or(rng, canon, '')} is the first to notice"
+    if context := _title_context(details, focus):
+        title = f"{title}: {context}"
     return Twist(
         name=title,
         twist=twist[0].upper() + twist[1:] + ".",
@@ -628,15 +838,22 @@ def _twist(rng: random.Random, canon: Sequence[str], details: str, avoid: Callab
     )
 
 
-def _names(rng: random.Random, canon: Sequence[str], details: str, avoid: Callable[[str], bool] | None) -> Names:
+def _names(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Names:
     seen: set[str] = set()
     entries: list[NameEntry] = []
+    canon_words = {w.lower() for n in canon for w in n.split()}
+    if focus is not None:
+        canon_words |= {w.lower() for w in focus.leaf.split()}
+    role = _role_from_details(details, canon_words)
+    traits = rng.sample(_NAME_TRAITS, 6)
     while len(entries) < 6:
         name = make_name(rng, avoid)
         if name in seen:
             continue
         seen.add(name)
-        entries.append(NameEntry(name=name, note=rng.choice(_NAME_NOTES)))
+        # the role the details ask for (miners stay miners), else a table role
+        note = f"{_article(role)} {role}, {traits[len(entries)]}" if role else rng.choice(_NAME_NOTES)
+        entries.append(NameEntry(name=name, note=note))
     if canon:
         first = entries[0]
         entries[0] = NameEntry(name=first.name, note=f"{first.note}, kin to {_canon_or(rng, canon, '')}")
@@ -644,7 +861,11 @@ def _names(rng: random.Random, canon: Sequence[str], details: str, avoid: Callab
     return Names(name=title, entries=entries)
 
 
-_ROLLERS: dict[Kind, Callable[[random.Random, Sequence[str], str, Callable[[str], bool] | None], Improv]] = {
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+_ROLLERS: dict[Kind, Callable[[random.Random, Sequence[str], str, Avoid, Focus | None], Improv]] = {
     "npc": _npc,
     "location": _location,
     "tavern": _tavern,
@@ -663,10 +884,13 @@ def roll(
     canon: Sequence[str] = (),
     details: str = "",
     avoid: Callable[[str], bool] | None = None,
+    passages: Sequence[Passage] = (),
 ) -> Improv:
     """A random result of `kind` from the offline tables.
 
     `canon` names (from the guild's retrieved notes) are woven into hooks; `avoid(name)` rejects generated names
-    that would clash with canon.
+    that would clash with canon; `passages` (retrieved for the details, best first) let the answer be about the
+    canon the details point at (see `find_focus`).
     """
-    return _ROLLERS[kind](rng or random.Random(), canon, details, avoid)
+    focus = find_focus(details, passages, canon) if passages else None
+    return _ROLLERS[kind](rng or random.Random(), canon, details, avoid, focus)

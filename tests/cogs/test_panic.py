@@ -100,6 +100,47 @@ async def test_without_a_key_the_offline_tables_answer_and_say_so(tmp_path: Path
     assert "offline tables (no model configured)" in _embed(ex)["footer"]["text"]
 
 
+EXAMPLE_CAMPAIGN = Path(__file__).resolve().parents[2] / "examples" / "campaign"
+
+
+async def test_offline_answers_fit_the_request_and_use_canon(tmp_path: Path) -> None:
+    from bot.services import open_services
+    from db.migrate import upgrade
+
+    async with open_services(embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)) as services:
+        await upgrade(services.engine)
+        async with running_bot(services) as sim:
+            for path in sorted(EXAMPLE_CAMPAIGN.glob("*.md")):
+                imported = await sim.slash("campaign import", file=sim.attachment(path))
+                assert imported.last.embeds or imported.last.content
+            await sim.settle()
+            smith = await sim.slash("panic npc", details="the master smith of the Anvil Quarter")
+            stranger = await sim.slash("panic npc", details="a nervous toll keeper on the east road")
+            miners = await sim.slash("panic names", details="miners of Emberfall")
+            mine = await sim.slash("panic location", details="the Deepvein Mine")
+            rumors = await sim.slash("panic rumor", details="the Lantern Society")
+
+    embed = _embed(smith)
+    assert "offline tables (no model configured)" in embed["footer"]["text"]
+    assert embed["title"] == "Brenna Coalhand — master smith"  # the canon person, not an invented stranger
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert "soot-freckled woman" in fields["Look"]
+    assert "short sentences" in fields["Voice"]
+    assert "apprentice Tobin" in fields["Wants"]
+    assert "Lantern Society" in fields["Secret"]
+    assert fields["Sources"].splitlines()[0].endswith("Brenna Coalhand, master smith")
+
+    assert "Brenna" not in _embed(stranger)["title"]
+    assert "toll keeper" in _embed(stranger)["title"]
+
+    names = next(f["value"] for f in _embed(miners)["fields"] if f["name"] == "Names")
+    lines = names.splitlines()
+    assert len(lines) == 6
+    assert all("— a miner, " in line for line in lines), names  # miners are given miners' roles
+    assert _embed(mine)["title"] == "The Deepvein Mine"
+    assert "The Lantern Society" in _embed(rumors)["title"]
+
+
 @pytest.mark.parametrize("settings_overrides", [{"panic_deadline_seconds": 0.4}])
 @pytest.mark.parametrize("mode", ["429", "500", "hang", "malformed", "refusal"])
 async def test_every_model_failure_still_answers_from_the_tables(

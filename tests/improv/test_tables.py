@@ -8,7 +8,8 @@ import pytest
 
 from bot.improv.canon import CanonIndex
 from bot.improv.kinds import KINDS, Kind, schema_for
-from bot.improv.tables import make_name, roll
+from bot.improv.tables import find_focus, make_name, roll
+from bot.memory.types import Passage
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -44,3 +45,36 @@ def test_names_kind_gives_six_distinct_names() -> None:
     improv = roll("names", rng=random.Random(5), details="dwarven miners")
     assert len(set(improv.names())) == 6
     assert "dwarven miners" in improv.title
+
+
+def _smith() -> Passage:
+    return Passage(
+        text="A broad woman who speaks in short sentences. She wants the forge kept. She secretly skims the tithe.",
+        file="emberfall.md",
+        heading="Emberfall › The Anvil Quarter › Brenna Coalhand, master smith",
+        page=None,
+        score=0.8,
+        document_id="d",
+        chunk_id="c1",
+    )
+
+
+def test_details_pointing_at_a_canon_person_give_that_person_deterministically() -> None:
+    passages = [_smith()]
+    first = roll("npc", rng=random.Random(4), details="the smith of the Anvil Quarter", passages=passages)
+    again = roll("npc", rng=random.Random(4), details="the smith of the Anvil Quarter", passages=passages)
+    assert first == again
+    assert first.title == "Brenna Coalhand — master smith"
+    fields = dict(first.fields())
+    assert fields["Look"] == "A broad woman"
+    assert fields["Voice"] == "Speaks in short sentences."
+    assert fields["Wants"] == "She wants the forge kept."
+    assert fields["Secret"] == "She secretly skims the tithe."
+
+
+def test_unrelated_details_give_a_stranger_and_names_keep_the_asked_role() -> None:
+    stranger = roll("npc", rng=random.Random(4), details="a ferry pilot", passages=[_smith()])
+    assert "Brenna" not in stranger.title
+    assert find_focus("a ferry pilot", [_smith()]) is None
+    names = roll("names", rng=random.Random(2), details="the thieves of the Anvil Quarter", passages=[_smith()])
+    assert all(note.startswith("a thief, ") for note in (e.note for e in names.entries))  # type: ignore[attr-defined]
