@@ -411,7 +411,7 @@ def record(report: dict[str, Any], args: argparse.Namespace) -> None:
 
 Command: `.venv/bin/python -m bench webhooks --record` (events {args.events}, guilds {args.guilds}, concurrency
 {args.concurrency}; fault run {args.fault_events} events, outage {args.outage} s). Real endpoint (`python -m bot.web`, its own
-process) over loopback HTTP to PostgreSQL 127.0.0.1 (the fault run's server goes through a loopback TCP proxy); every delivery signed at send time.
+process) over loopback HTTP to PostgreSQL 127.0.0.1 (the fault run's server goes through a loopback TCP proxy); load-run bodies signed before the clock starts, fault-run attempts signed at send time.
 Machine python-svc, 2 cores, 24 GiB; 2026-11-22; client, server and PostgreSQL on the same 2 cores.
 
 | figure | result |
