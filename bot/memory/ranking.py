@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -35,8 +36,12 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """A deliberately light stemmer: possessives and plurals only (keeps proper names intact)."""
+    """A deliberately light stemmer: possessives and plurals only (keeps proper names intact).
+
+    Cached: a campaign's vocabulary is small and re-ranking stems every word of every candidate.
+    """
     if word.endswith(("'s", "’s")):
         word = word[:-2]
     if len(word) > 4 and word.endswith("ies"):
@@ -49,7 +54,9 @@ def _stem(word: str) -> str:
 def tokenize(text: str, *, keep_stop_words: bool = False) -> list[str]:
     """Lower-cased, lightly stemmed word tokens; stop words dropped unless asked."""
     words = _WORD.findall(text.lower().replace("’", "'"))
-    return [_stem(w) for w in words if keep_stop_words or w not in STOP_WORDS]
+    if keep_stop_words:
+        return [_stem(w) for w in words]
+    return [_stem(w) for w in words if w not in STOP_WORDS]
 
 
 class BM25Index:

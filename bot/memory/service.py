@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -60,6 +60,18 @@ ProgressFn = Callable[["ImportProgress"], Awaitable[None]]
 IMPORT_LOCK_TTL = 30 * 60.0  # longer than any single import; a crashed holder frees the guild after this
 EMBED_BATCH = 32
 CANDIDATES = 30  # dense candidates fetched from the store before re-ranking
+RECORD_TTL = 5.0  # seconds a guild's index record (embedder, location, roster) is reused for the same version
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordView:
+    """What retrieval reads of a guild's `CampaignMemoryRecord`, cached per process for the same notes version."""
+
+    embedder_id: str
+    store_location: str
+    canon_names: tuple[str, ...]
+
+
 NOTE_LOCK_WAIT = 15.0  # a saved note waits this long for a running import before giving up
 
 
@@ -205,6 +217,8 @@ class CampaignMemory:
         self.memory_limit = memory_limit
         self.embed_batch = embed_batch
         self.candidates = candidates
+        # guild -> (notes version, expiry, record view): search and roster skip a database read per panic
+        self._records: dict[int, tuple[int, float, _RecordView | None]] = {}
 
     # --- upload checks ------------------------------------------------------------------------------------
     async def upload_limit_bytes(self, guild_id: int) -> int:
@@ -239,6 +253,7 @@ class CampaignMemory:
 
     async def _changed(self, guild_id: int) -> None:
         """Tell caches and pools keyed on the memory version that this guild's notes changed."""
+        self._records.pop(guild_id, None)
         await self.kv.incr(memory_version_key(guild_id))
 
     # --- import ---------------------------------------------------------------------------------------------
@@ -728,17 +743,44 @@ class CampaignMemory:
             record = await session.get(CampaignMemoryRecord, guild_id)
             if record is not None:
                 record.canon_names = list(names)
+        self._records.pop(guild_id, None)
 
     # --- retrieval -------------------------------------------------------------------------------------------
+    async def _record_view(self, guild_id: int) -> _RecordView | None:
+        """The guild's index record as retrieval needs it: reused while the notes version is unchanged (and for
+        at most `RECORD_TTL` seconds, which bounds staleness from writes that do not bump the version)."""
+        raw = await self.kv.get(memory_version_key(guild_id))
+        try:
+            version = int(raw) if raw else 0
+        except ValueError:
+            version = -1
+        now = time.monotonic()
+        cached = self._records.get(guild_id)
+        if cached is not None and cached[0] == version and cached[1] > now:
+            return cached[2]
+        record = await self._record(guild_id)
+        view = (
+            _RecordView(record.embedder_id, record.store_location, tuple(record.canon_names or ()))
+            if record is not None
+            else None
+        )
+        self._records[guild_id] = (version, now + RECORD_TTL, view)
+        return view
+
     async def search(self, guild_id: int, query: str, k: int = 5, *, player_safe_only: bool = False) -> list[Passage]:
-        """The best `k` passages of this guild's visible notes for `query`, best first."""
+        """The best `k` passages of this guild's visible notes for `query`, best first.
+
+        One database read (the candidates' rows, plain columns) per search; the index record is cached per notes
+        version. CPU work runs off the event loop: the query embedding in the embedder's thread, the vector
+        scoring in the store's, the lexical re-rank (tokenising the candidates, BM25) in one more thread hop.
+        """
         query = query.strip()
         if not query or k <= 0:
             return []
-        record = await self._record(guild_id)
+        record = await self._record_view(guild_id)
         if record is None:
             return []
-        if not self._matches(record, guild_id):
+        if record.embedder_id != self.embedder.id or record.store_location != self.store.location(guild_id):
             log.warning("guild %s: memory indexed with %s, needs re-embedding", guild_id, record.embedder_id)
             return []
         vector = await self.embedder.embed_query(query)
@@ -751,7 +793,15 @@ class CampaignMemory:
         async with self.sessionmaker() as session:
             rows = (
                 await session.execute(
-                    select(CampaignChunk, CampaignDocument.file_name, CampaignDocument.player_safe)
+                    select(
+                        CampaignChunk.chunk_id,
+                        CampaignChunk.text,
+                        CampaignChunk.heading,
+                        CampaignChunk.page,
+                        CampaignChunk.document_id,
+                        CampaignDocument.file_name,
+                        CampaignDocument.player_safe,
+                    )
                     .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
                     .where(
                         CampaignChunk.guild_id == guild_id,
@@ -762,41 +812,13 @@ class CampaignMemory:
                     )
                 )
             ).all()
-        candidates = []
-        for chunk, file_name, safe in rows:
-            if player_safe_only and not safe:
-                continue
-            passage = Passage(
-                text=chunk.text,
-                file=file_name,
-                heading=chunk.heading,
-                page=chunk.page,
-                score=scores[chunk.chunk_id],
-                document_id=chunk.document_id,
-                chunk_id=chunk.chunk_id,
-                player_safe=bool(safe),
-            )
-            candidates.append(
-                ranking.Candidate(
-                    text=chunk.text,
-                    heading_path=_heading_path(chunk.heading),
-                    score=scores[chunk.chunk_id],
-                    chunk_id=chunk.chunk_id,
-                    payload=passage,
-                )
-            )
-        candidates.sort(key=lambda c: -c.score)
-        best = ranking.rerank(query, candidates, k)
-        out: list[Passage] = []
-        for candidate in best:
-            passage = candidate.payload
-            assert isinstance(passage, Passage)
-            out.append(passage)
-        return out
+        if not rows:
+            return []
+        return await asyncio.to_thread(_rank, query, [tuple(r) for r in rows], scores, k, player_safe_only)
 
     async def roster(self, guild_id: int) -> list[str]:
         """Canon names of this guild's campaign (rebuilt after every change)."""
-        record = await self._record(guild_id)
+        record = await self._record_view(guild_id)
         return list(record.canon_names) if record is not None else []
 
     async def list_documents(self, guild_id: int) -> list[DocumentInfo]:
@@ -971,6 +993,46 @@ def _record(chunk: Chunk, vector: np.ndarray, file_name: str, player_safe: bool)
         player_safe=player_safe,
         extra=extra,
     )
+
+
+def _rank(
+    query: str,
+    rows: Sequence[tuple[Any, ...]],
+    scores: dict[str, float],
+    k: int,
+    player_safe_only: bool,
+) -> list[Passage]:
+    """Passages from the candidates' rows, re-ranked (dense + BM25), best first (runs in a worker thread)."""
+    candidates = []
+    for chunk_id, text, heading, page, document_id, file_name, safe in rows:
+        if player_safe_only and not safe:
+            continue
+        passage = Passage(
+            text=text,
+            file=file_name,
+            heading=heading,
+            page=page,
+            score=scores[chunk_id],
+            document_id=document_id,
+            chunk_id=chunk_id,
+            player_safe=bool(safe),
+        )
+        candidates.append(
+            ranking.Candidate(
+                text=text,
+                heading_path=_heading_path(heading),
+                score=scores[chunk_id],
+                chunk_id=chunk_id,
+                payload=passage,
+            )
+        )
+    candidates.sort(key=lambda c: -c.score)
+    out: list[Passage] = []
+    for candidate in ranking.rerank(query, candidates, k):
+        passage = candidate.payload
+        assert isinstance(passage, Passage)
+        out.append(passage)
+    return out
 
 
 def _heading_path(heading: str) -> tuple[str, ...]:
