@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from openai import AsyncOpenAI
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -89,6 +89,9 @@ class ImproviserDeps(Protocol):
     tasks: BackgroundTasks
 
 
+_QueuedRecord = tuple[int, dict[str, Any], dict[str, Any], "asyncio.Future[None]"]
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
     """A panic let past the cooldown before it was acknowledged; `quota` is its decision when already counted.
@@ -138,7 +141,9 @@ class Improviser:
         # retrieval is CPU work (query embedding, vector search, re-ranking): a few at a time keeps the event
         # loop free for acknowledgements; the rest wait within their retrieval budget
         self._retrieval = asyncio.Semaphore(RETRIEVAL_CONCURRENCY)
-        self._recording: dict[int, asyncio.Task[None]] = {}  # results whose rows are being written
+        self._recording: dict[int, asyncio.Future[None]] = {}  # results whose rows are being written
+        self._record_queue: list[_QueuedRecord] = []
+        self._writer: asyncio.Task[None] | None = None
         self._known_guilds: set[int] = set()  # guild rows known to exist (skips an upsert per panic)
 
     # --- optional services, read at call time so they can be attached after the improviser -------------
@@ -473,55 +478,37 @@ class Improviser:
         latency_ms = round((asyncio.get_running_loop().time() - started) * 1000)
 
         improv_id = new_improv_id()
-
-        async def record() -> None:
-            async with self.deps.sessionmaker.begin() as session:
-                if request.guild_id not in self._known_guilds:
-                    await ensure_guild(session, request.guild_id)
-                panic = Panic(
-                    guild_id=request.guild_id,
-                    user_id=request.user_id,
-                    kind=request.kind,
-                    details=request.details[:400],
-                    latency_ms=latency_ms,
-                    tokens_in=tokens[0],
-                    tokens_out=tokens[1],
-                    engine=engine,
-                    model=model[:64],
-                    pool_hit=pool_hit,
-                    fallback_reason=fallback_reason,
-                )
-                saved = SavedImprov(
-                    id=improv_id,
-                    panic=panic,
-                    guild_id=request.guild_id,
-                    user_id=request.user_id,
-                    kind=request.kind,
-                    details=request.details[:400],
-                    player_safe_only=request.player_safe_only,
-                    payload=improv.model_dump(),
-                    sources=[s.as_dict() for s in sources],
-                    engine=engine,
-                    fallback_reason=fallback_reason,
-                    title=improv.title,
-                )
-                session.add_all([panic, saved])
-
-        async def record_once_more_if_needed() -> None:
-            try:
-                try:
-                    await record()
-                except IntegrityError:  # the guild row vanished (the bot left and came back): create it, retry
-                    self._known_guilds.discard(request.guild_id)
-                    await record()
-                self._known_guilds.add(request.guild_id)
-            finally:
-                self._recording.pop(improv_id, None)
-
-        # the answer does not wait for the database: follow-up buttons that come first wait for this task
-        self._recording[improv_id] = self.deps.tasks.spawn(
-            record_once_more_if_needed(), name=f"panic-record:{request.guild_id}"
-        )
+        now = utcnow()
+        panic_row = {
+            "guild_id": request.guild_id,
+            "user_id": request.user_id,
+            "kind": request.kind,
+            "details": request.details[:400],
+            "latency_ms": latency_ms,
+            "tokens_in": tokens[0],
+            "tokens_out": tokens[1],
+            "engine": engine,
+            "model": model[:64],
+            "pool_hit": pool_hit,
+            "fallback_reason": fallback_reason,
+            "created_at": now,
+        }
+        saved_row = {
+            "id": improv_id,
+            "guild_id": request.guild_id,
+            "user_id": request.user_id,
+            "kind": request.kind,
+            "details": request.details[:400],
+            "player_safe_only": request.player_safe_only,
+            "payload": improv.model_dump(),
+            "sources": [s.as_dict() for s in sources],
+            "engine": engine,
+            "fallback_reason": fallback_reason,
+            "title": improv.title,
+            "created_at": now,
+        }
+        # the answer does not wait for the database: follow-up buttons that come first wait for the write
+        self._enqueue_record(improv_id, panic_row, saved_row)
         return PanicResult(
             improv_id=improv_id,
             kind=request.kind,
@@ -538,6 +525,58 @@ class Improviser:
             pool_hit=pool_hit,
             player_safe_only=request.player_safe_only,
         )
+
+    # --- records ---------------------------------------------------------------------------------------------
+    def _enqueue_record(self, improv_id: int, panic_row: dict[str, Any], saved_row: dict[str, Any]) -> None:
+        """Queue one panic's two rows; one writer task writes whatever is queued in one transaction at a time,
+        so panics that finish together share a write (a few statements instead of an ORM flush each)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._record_queue.append((improv_id, panic_row, saved_row, done))
+        self._recording[improv_id] = done
+        if self._writer is None or self._writer.done():
+            self._writer = self.deps.tasks.spawn(self._write_records(), name="panic-records")
+
+    async def _write_records(self) -> None:
+        while self._record_queue:
+            batch, self._record_queue = self._record_queue, []
+            try:
+                try:
+                    await self._write_batch(batch)
+                except IntegrityError:  # a guild row vanished (the bot left and came back): create them, retry
+                    self._known_guilds.difference_update(p["guild_id"] for _, p, _, _ in batch)
+                    await self._write_batch(batch)
+            except Exception as exc:
+                log.exception("could not record %d panics", len(batch))
+                for improv_id, _, _, done in batch:
+                    self._recording.pop(improv_id, None)
+                    if not done.done():
+                        done.set_exception(exc)
+                        done.exception()  # retrieved: a follow-up that waits sees NotFound, nobody else cares
+                continue
+            for improv_id, _, _, done in batch:
+                self._recording.pop(improv_id, None)
+                if not done.done():
+                    done.set_result(None)
+
+    async def _write_batch(self, batch: list[_QueuedRecord]) -> None:
+        async with self.deps.sessionmaker.begin() as session:
+            for guild_id in dict.fromkeys(p["guild_id"] for _, p, _, _ in batch):
+                if guild_id not in self._known_guilds:
+                    await ensure_guild(session, guild_id)
+            ids = (
+                (
+                    await session.execute(
+                        insert(Panic).returning(Panic.id, sort_by_parameter_order=True),
+                        [p for _, p, _, _ in batch],
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await session.execute(
+                insert(SavedImprov), [{**s, "panic_id": pid} for (_, _, s, _), pid in zip(batch, ids, strict=True)]
+            )
+        self._known_guilds.update(p["guild_id"] for _, p, _, _ in batch)
 
     # --- the pool ----------------------------------------------------------------------------------------
     def _schedule_refill(self, request: PanicRequest) -> None:
