@@ -11,6 +11,7 @@ import html
 import io
 import logging
 import re
+import threading
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -429,11 +430,27 @@ def _norm_title(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
-def _parse_pdf(file_name: str, data: bytes, on_page: ProgressCallback | None) -> tuple[list[Section], int]:
-    import pypdfium2 as pdfium
+# PDFium is not thread-safe, not even across different documents: two imports parsing PDFs at once in worker
+# threads crash the process. One PDF is read at a time per process; parsing the text afterwards runs freely.
+_PDFIUM_LOCK = threading.Lock()
 
+
+def _parse_pdf(file_name: str, data: bytes, on_page: ProgressCallback | None) -> tuple[list[Section], int]:
     if b"%PDF" not in data[:1024]:
         raise CorruptDocument(file_name, "PDF")
+    with _PDFIUM_LOCK:
+        pages_lines, bookmarks, total = _read_pdf(file_name, data, on_page)
+    if not any(any(line for line in lines) for lines in pages_lines):
+        raise NoTextLayer(file_name)
+    return _pdf_sections(pages_lines, bookmarks), total
+
+
+def _read_pdf(
+    file_name: str, data: bytes, on_page: ProgressCallback | None
+) -> tuple[list[list[str]], dict[int, list[tuple[int, str]]], int]:
+    """Every page's cleaned lines and the outline; call with `_PDFIUM_LOCK` held."""
+    import pypdfium2 as pdfium
+
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -456,9 +473,7 @@ def _parse_pdf(file_name: str, data: bytes, on_page: ProgressCallback | None) ->
                 on_page(index + 1, total)
     finally:
         pdf.close()
-    if not any(any(line for line in lines) for lines in pages_lines):
-        raise NoTextLayer(file_name)
-    return _pdf_sections(pages_lines, bookmarks), total
+    return pages_lines, bookmarks, total
 
 
 def _pdf_page_text(pdf: Any, index: int) -> str:

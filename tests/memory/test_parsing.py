@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -306,3 +309,22 @@ def test_check_upload_refuses_oversized_files() -> None:
 def test_check_upload_refuses_empty_files() -> None:
     with pytest.raises(EmptyDocument):
         check_upload("empty.md", "text/markdown", 0, 10_000)
+
+
+def test_pdfs_parsed_in_several_threads_at_once_do_not_crash_the_process(shared_data: Path) -> None:
+    # PDFium is not thread-safe; two guilds importing PDFs at once used to segfault the whole bot. A crash
+    # would kill pytest too, so the threads run in a child process.
+    script = textwrap.dedent(
+        f"""
+        import concurrent.futures, pathlib
+        from bot.memory.parsing import parse_document
+        data = pathlib.Path({str(shared_data / "cairn" / "derived" / "vald.pdf")!r}).read_bytes()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            docs = list(pool.map(lambda _: parse_document("vald.pdf", data), range(8)))
+        assert len({{d.characters for d in docs}}) == 1
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
