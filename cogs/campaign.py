@@ -410,12 +410,15 @@ class Campaign(
     # --- lifecycle --------------------------------------------------------------------------------------------
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """The bot left (or was removed from) a guild: its notes go with it."""
+        """The bot left (or was removed from) a guild: its notes go with it, in the background."""
+        self.bot.services.tasks.spawn(self._forget_guild(guild.id), name=f"forget-guild-{guild.id}")
+
+    async def _forget_guild(self, guild_id: int) -> None:
         try:
-            await self.memory.delete_guild(guild.id)
-            log.info("guild %s removed: campaign memory deleted", guild.id)
+            await self.memory.delete_guild(guild_id)
+            log.info("guild %s removed: campaign memory deleted", guild_id)
         except Exception:
-            log.exception("guild %s removed: could not delete campaign memory", guild.id)
+            log.exception("guild %s removed: could not delete campaign memory", guild_id)
 
 
 def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:

@@ -322,9 +322,21 @@ class DiscordDriver:
             raise HarnessFailure("\n".join(problems))
 
     async def settle(self) -> None:
-        """Wait for the background work the bot started (streaming edits, pool refills, imports)."""
-        if self._bot is not None:
+        """Wait for the background work the bot started (streaming edits, pool refills, imports) and for the
+        event listeners discord.py is running (`bot.dispatch` runs each in a task of its own)."""
+        if self._bot is None:
+            return
+        while True:
+            listeners = [
+                t
+                for t in asyncio.all_tasks()
+                if not t.done() and getattr(t.get_coro(), "__qualname__", "").endswith("._run_event")
+            ]
+            if listeners:
+                await asyncio.gather(*listeners, return_exceptions=True)
             await self._bot.services.tasks.drain()
+            if not listeners:
+                return
 
     # --- building blocks -----------------------------------------------------------------------------------
     def attachment(

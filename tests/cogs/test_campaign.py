@@ -256,7 +256,6 @@ async def test_leaving_a_guild_deletes_its_notes(sim: DiscordDriver, shared_data
     await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
     # the harness has no guild cache; the listener only reads the guild's id
     sim.bot.dispatch("guild_remove", discord.Object(id=sim.guild_id))
-    await asyncio.sleep(0.05)
     await sim.settle()
     assert await sim.bot.services.memory.list_documents(sim.guild_id) == []
 
