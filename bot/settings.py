@@ -64,10 +64,12 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
+        repr=False,  # may hold a password
         description="PostgreSQL URL (`postgres://…` is accepted); unset uses SQLite in the data directory.",
     )
     redis_url: str | None = Field(
         default=None,
+        repr=False,  # may hold a password
         description="Redis URL for cooldowns, quotas, locks and pools; unset keeps them in-process.",
     )
 

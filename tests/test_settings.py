@@ -169,6 +169,16 @@ def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.discord_token.get_secret_value() == "discord-s3cr3t-value"
 
 
+def test_service_url_passwords_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://bot:pg-pa55word@db.internal:5432/improv")
+    monkeypatch.setenv("REDIS_URL", "redis://:redis-pa55word@cache.internal:6379/0")
+    settings = load_settings()
+    shown = repr(settings) + str(settings)
+    assert "pg-pa55word" not in shown
+    assert "redis-pa55word" not in shown
+    assert settings.database_url == "postgresql+asyncpg://bot:pg-pa55word@db.internal:5432/improv"
+
+
 def test_python_m_bot_without_token_fails_with_one_line(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key.upper() not in settings_env_names()}
     env["IMPROV_DATA_DIR"] = str(tmp_path)
