@@ -24,6 +24,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
+    # A dead or hung database must fail fast, not after asyncpg's 60 s connect timeout: callers on the
+    # panic path fall back, and the webhook answers 503 so Paddle retries.
+    kwargs["connect_args"] = {"timeout": 3, "command_timeout": 30, **kwargs.get("connect_args", {})}
+    kwargs.setdefault("pool_timeout", 5)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
