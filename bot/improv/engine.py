@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 PartialCallback = Callable[[Improv], Awaitable[None]]
 RETRIEVE_SECONDS = 1.0  # retrieval gets at most this much of the deadline
 PASSAGES_K = 4
-RETRIEVAL_CONCURRENCY = 4
+RETRIEVAL_CONCURRENCY = 2
 RECENT_MAX = 3
 RECENT_TTL = 6 * 3600.0  # a session's worth of context
 # A deadline timeout counts against the model (circuit breaker) only if the request was out for at least this
@@ -138,8 +138,9 @@ class Improviser:
         )
         self.rng = rng or random.Random()
         self._inflight = 0  # panics this process is working on
-        # retrieval is CPU work (query embedding, vector search, re-ranking): a few at a time keeps the event
-        # loop free for acknowledgements; the rest wait within their retrieval budget
+        # retrieval is CPU work (query embedding, vector search, re-ranking): two at a time (one per core of the
+        # 2-core host; the embedder uses two threads each) keeps a core for the event loop and its
+        # acknowledgements; the rest wait within their retrieval budget
         self._retrieval = asyncio.Semaphore(RETRIEVAL_CONCURRENCY)
         self._recording: dict[int, asyncio.Future[None]] = {}  # results whose rows are being written
         self._record_queue: list[_QueuedRecord] = []

@@ -771,8 +771,10 @@ class CampaignMemory:
         """The best `k` passages of this guild's visible notes for `query`, best first.
 
         One database read (the candidates' rows, plain columns) per search; the index record is cached per notes
-        version. CPU work runs off the event loop: the query embedding in the embedder's thread, the vector
-        scoring in the store's, the lexical re-rank (tokenising the candidates, BM25) in one more thread hop.
+        version. The heavy CPU work releases the GIL and runs off the event loop: the query embedding (onnxruntime)
+        in the embedder's thread, the vector scoring (numpy) in the store's. The lexical re-rank is ~1 ms of pure
+        Python over the candidates and runs inline: in a thread it would hold the GIL all the same and add a
+        hand-off (measured: acknowledgement p99 no better, sometimes worse).
         """
         query = query.strip()
         if not query or k <= 0:
@@ -814,7 +816,7 @@ class CampaignMemory:
             ).all()
         if not rows:
             return []
-        return await asyncio.to_thread(_rank, query, [tuple(r) for r in rows], scores, k, player_safe_only)
+        return _rank(query, [tuple(r) for r in rows], scores, k, player_safe_only)
 
     async def roster(self, guild_id: int) -> list[str]:
         """Canon names of this guild's campaign (rebuilt after every change)."""
@@ -1002,7 +1004,7 @@ def _rank(
     k: int,
     player_safe_only: bool,
 ) -> list[Passage]:
-    """Passages from the candidates' rows, re-ranked (dense + BM25), best first (runs in a worker thread)."""
+    """Passages from the candidates' rows, re-ranked (dense + BM25), best first."""
     candidates = []
     for chunk_id, text, heading, page, document_id, file_name, safe in rows:
         if player_safe_only and not safe:
