@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -32,8 +33,11 @@ from bot.render import EmbedField, fit_embed
 
 Interaction = discord.Interaction[PanicBot]
 
+log = logging.getLogger(__name__)
+
 NO_MENTIONS = discord.AllowedMentions.none()
 SETTINGS_TTL = 30.0  # seconds a guild's settings are cached per process
+PREFS_SECONDS = 0.5  # longest the acknowledgement waits for a guild's settings before using the defaults
 MAX_SOURCES = 5
 
 HELP_TEXT = (
@@ -82,17 +86,29 @@ class PrefsCache:
         self._items: dict[int, tuple[float, GuildPrefs]] = {}
 
     async def get(self, bot: PanicBot, guild_id: int) -> GuildPrefs:
+        """The guild's prefs; with the database slow or down, the defaults (GMs are then told apart by their
+        permissions alone), so the panic still answers."""
         hit = self._items.get(guild_id)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
+        try:
+            async with asyncio.timeout(PREFS_SECONDS):
+                prefs = await self._load(bot, guild_id)
+        except Exception as exc:
+            log.warning("guild %s: settings unavailable (%s); using the defaults", guild_id, type(exc).__name__)
+            return DEFAULT_PREFS
+        self._items[guild_id] = (now + SETTINGS_TTL, prefs)
+        return prefs
+
+    async def _load(self, bot: PanicBot, guild_id: int) -> GuildPrefs:
         async with bot.services.sessionmaker.begin() as session:
             row = await get_settings(session, guild_id)
             try:
                 button_kind = parse_kind(row.button_kind)
             except ValueError:
                 button_kind = "npc"
-            prefs = GuildPrefs(
+            return GuildPrefs(
                 gm_role_id=row.gm_role_id,
                 players_may_panic=row.players_may_panic,
                 public_by_default=row.public_by_default,
@@ -104,11 +120,14 @@ class PrefsCache:
                 ),
                 button_kind=button_kind,
             )
-        self._items[guild_id] = (now + SETTINGS_TTL, prefs)
-        return prefs
 
     def drop(self, guild_id: int) -> None:
         self._items.pop(guild_id, None)
+
+
+DEFAULT_PREFS = GuildPrefs(
+    gm_role_id=None, players_may_panic=False, public_by_default=False, style=Style(), button_kind="npc"
+)
 
 
 def _is_gm(interaction: Interaction, prefs: GuildPrefs) -> bool:

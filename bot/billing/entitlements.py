@@ -246,12 +246,12 @@ class BillingEntitlements:
                 await self._kv.incr(key, -1)
                 return QuotaDecision(allowed=False, used=limit, limit=limit, plan=plan.plan.name)
         except _OUTAGE:
-            log.exception("quota check failed for guild %s; allowing the panic", guild_id)
+            log.warning("quota check failed for guild %s; allowing the panic", guild_id, exc_info=True)
             return QuotaDecision(allowed=True, used=0, limit=None, plan="unknown")
         try:
             await self._persist(guild_id, plan.period_start, used)
         except _OUTAGE:
-            log.exception("could not persist usage for guild %s (the store still counts it)", guild_id)
+            log.warning("could not persist usage for guild %s (the store still counts it)", guild_id, exc_info=True)
         return QuotaDecision(allowed=True, used=used, limit=limit, plan=plan.plan.name)
 
     async def panics_used(self, plan: GuildPlan) -> int:

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from openai import AsyncOpenAI
 from sqlalchemy import insert, select
@@ -78,6 +78,21 @@ class NotFound(UserFacingError):
 
     def __init__(self) -> None:
         super().__init__("That answer is no longer available. Panic again!", title="Gone")
+
+
+T = TypeVar("T")
+SOFT_SECONDS = 0.3  # a healthy key-value store answers in well under a millisecond
+QUOTA_SECONDS = 1.0  # the quota may touch the database once
+
+
+async def _soft(what: str, op: Awaitable[T], default: T, *, seconds: float = SOFT_SECONDS) -> T:
+    """`op`'s result, or `default` when its service is slow or down: the panic answers either way."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await op
+    except Exception as exc:
+        log.warning("%s unavailable (%s); the panic goes on without it", what, type(exc).__name__ or "error")
+        return default
 
 
 class ImproviserDeps(Protocol):
@@ -224,7 +239,11 @@ class Improviser:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
             quota, entry = await asyncio.gather(
                 self._quota(request, admission),
-                self.pool.take(request.guild_id, request.kind, request.player_safe_only, request.style),
+                _soft(
+                    "pool",
+                    self.pool.take(request.guild_id, request.kind, request.player_safe_only, request.style),
+                    None,
+                ),
             )
             refused = quota is not None and not quota.allowed
             if entry is not None and not refused:
@@ -241,7 +260,9 @@ class Improviser:
                     pool_hit=True,
                 )
             if entry is not None:
-                await self.pool.give_back(request.guild_id, request.player_safe_only, entry, request.style)
+                await _soft(
+                    "pool", self.pool.give_back(request.guild_id, request.player_safe_only, entry, request.style), None
+                )
             grounding = await self._ground(request, deadline)
         else:
             quota, grounding = await asyncio.gather(self._quota(request, admission), self._ground(request, deadline))
@@ -350,20 +371,16 @@ class Improviser:
         if seconds <= 0:
             return
         key = f"panic:cooldown:{request.guild_id}:{request.user_id}"
-        count = await self.deps.kv.incr(key, 1, ttl=seconds)
+        count = await _soft("cooldown", self.deps.kv.incr(key, 1, ttl=seconds), 1)
         if count > 1:
-            remaining = await self.deps.kv.ttl(key)
+            remaining = await _soft("cooldown", self.deps.kv.ttl(key), None)
             raise CooldownActive(remaining if remaining is not None else seconds)
 
     async def _consume_quota(self, guild_id: int) -> QuotaDecision | None:
         billing = self.billing
         if billing is None:
             return None
-        try:
-            return await billing.consume_panic(guild_id)
-        except Exception:
-            log.exception("quota check failed for guild %s; answering anyway", guild_id)
-            return None
+        return await _soft("quota", billing.consume_panic(guild_id), None, seconds=QUOTA_SECONDS)
 
     async def _ground(self, request: PanicRequest, deadline: float) -> _Grounding:
         """Passages and canon names for the request; empty when there are no notes or memory is slow."""
@@ -382,8 +399,8 @@ class Improviser:
         except TimeoutError:
             log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
             return _Grounding([], [], CanonIndex([]))
-        except Exception:
-            log.exception("retrieval failed for guild %s; answering ungrounded", request.guild_id)
+        except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
+            log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
             return _Grounding([], [], CanonIndex([]))
         if request.player_safe_only:
             passages = [p for p in passages if p.player_safe]
@@ -396,7 +413,7 @@ class Improviser:
     async def _query(self, request: PanicRequest) -> str:
         """Retrieval query: the kind, the details and the guild's recent panics (remembered in the kv store)."""
         key = f"panic:recent:{request.guild_id}"
-        raw = await self.deps.kv.get(key)
+        raw = await _soft("recent panics", self.deps.kv.get(key), None)
         try:
             recent = [str(item) for item in json.loads(raw)] if raw else []
         except ValueError:
@@ -404,7 +421,7 @@ class Improviser:
         details = request.details.strip()[:200]
         if details:
             updated = [*(r for r in recent if r != details), details][-RECENT_MAX:]
-            await self.deps.kv.set(key, json.dumps(updated).encode(), ttl=RECENT_TTL)
+            await _soft("recent panics", self.deps.kv.set(key, json.dumps(updated).encode(), ttl=RECENT_TTL), None)
         parts = [KIND_LABELS[request.kind], details, *(r for r in recent[-2:] if r != details)]
         return " ".join(p for p in parts if p)
 
@@ -547,7 +564,7 @@ class Improviser:
                     self._known_guilds.difference_update(p["guild_id"] for _, p, _, _ in batch)
                     await self._write_batch(batch)
             except Exception as exc:
-                log.exception("could not record %d panics", len(batch))
+                log.warning("could not record %d panics (database unavailable?)", len(batch), exc_info=True)
                 for improv_id, _, _, done in batch:
                     self._recording.pop(improv_id, None)
                     if not done.done():
