@@ -11,6 +11,7 @@ or interrupted import deletes its own vectors (and a crashed one is cleaned up b
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import re
@@ -482,6 +483,7 @@ class CampaignMemory:
     ) -> _Parsed:
         loop = asyncio.get_running_loop()
         last = [0.0]
+        notified: list[concurrent.futures.Future[None]] = []  # kept, and awaited below: none is lost or leaked
 
         def on_page(done: int, total: int) -> None:  # runs in the worker thread
             now = time.monotonic()
@@ -489,7 +491,7 @@ class CampaignMemory:
                 return
             last[0] = now
             update = ImportProgress(upload.file_name, number, count, "parsing", done, total)
-            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_notify(progress, update)))
+            notified.append(asyncio.run_coroutine_threadsafe(_notify(progress, update), loop))
 
         def work() -> _Parsed:
             doc = parsing.parse_document(upload.file_name, upload.data, on_page=on_page)
@@ -498,7 +500,10 @@ class CampaignMemory:
                 raise EmptyDocument(upload.file_name)
             return _Parsed(kind=doc.kind, pages=doc.pages, chunks=chunks)
 
-        return await asyncio.to_thread(work)
+        try:
+            return await asyncio.to_thread(work)
+        finally:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in notified), return_exceptions=True)
 
     async def _embed_and_upsert(
         self,
