@@ -180,6 +180,8 @@ class PanicBotBase(commands.Bot):
     async def on_ready(self) -> None:
         shards = getattr(self, "shard_ids", None)
         log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), shards)
+        # going live: load the embedding model now, so the first panic after a deploy is grounded in time
+        self.services.tasks.spawn(self.services.memory.embedder.warm(), name="warm-embedder")
 
     async def on_command_error(self, context: commands.Context[Any], exception: commands.CommandError) -> None:
         """Prefix commands are owner tools only: a mention that is not one is ignored, not logged as an error."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import discord
 
 from bot.client import PanicBot
+from bot.memory.embedders import LocalEmbedder
 from bot.offline.fake_discord import FakeDiscord
 from bot.services import Services, open_services
 from tests.conftest import embedded_settings
@@ -53,3 +54,13 @@ async def test_gm_commands_are_published_for_managers_only_and_never_in_dms(serv
         assert published[name]["contexts"] == [0]  # guilds only
     # /panic stays visible: a guild setting may open it to players, and the bot checks every use itself
     assert published["panic"].get("default_member_permissions") is None
+
+
+async def test_going_live_loads_the_embedding_model_in_the_background(services: Services) -> None:
+    embedder = services.memory.embedder
+    assert isinstance(embedder, LocalEmbedder)
+    async with running_bot(services) as driver:
+        assert embedder._session is None  # lazily loaded: tests and the console never pay for it
+        driver.bot.dispatch("ready")
+        await driver.settle()
+        assert embedder._session is not None

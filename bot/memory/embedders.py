@@ -62,6 +62,10 @@ class Embedder(Protocol):
         """One query vector, shape (dimension,)."""
         ...
 
+    async def warm(self) -> None:
+        """Get ready to answer at once (load a local model); cheap when already ready."""
+        ...
+
     async def aclose(self) -> None:
         """Release clients or sessions (idempotent)."""
         ...
@@ -211,6 +215,10 @@ class LocalEmbedder:
         row: Matrix = vectors[0]
         return row
 
+    async def warm(self) -> None:
+        """Load and verify the model now, in a worker thread, so the first search is not the one that waits."""
+        await asyncio.to_thread(self.load)
+
     async def aclose(self) -> None:
         """Nothing to release beyond memory."""
 
@@ -318,6 +326,9 @@ class OpenAIEmbedder:
         vectors = await self.embed([text])
         row: Matrix = vectors[0]
         return row
+
+    async def warm(self) -> None:
+        """Nothing to load: the service is remote."""
 
     async def aclose(self) -> None:
         """Close the HTTP client if this embedder created it."""
