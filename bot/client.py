@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.process import freeze_startup_objects
 from bot.services import Services
 
 __all__ = ["COGS", "PanicBot", "PanicBotBase", "PanicTree", "PanicView", "guarded", "report_error"]
@@ -164,6 +165,7 @@ class PanicBotBase(commands.Bot):
             await self.load_extension(name)
         if self._sync_on_start:
             await self.sync_commands()
+        freeze_startup_objects()
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         """Publish the slash commands: to the dev guild when configured, else globally."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import re
 import time
@@ -387,20 +386,6 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
 
 
 # --- the cog -------------------------------------------------------------------------------------------------
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Move everything alive at startup (libraries, settings, services) out of the cyclic garbage collector's
-    reach, once per process. They live as long as the process; scanning them made every full collection take
-    ~190 ms on the 2-core host, stalling every acknowledgement that fell inside it (see docs/benchmarks.md)."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.collect()
-        gc.freeze()
-
-
 Details = app_commands.Range[str, 1, 300]
 
 
@@ -415,7 +400,6 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        _freeze_startup_objects()
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)

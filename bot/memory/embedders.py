@@ -172,6 +172,8 @@ class LocalEmbedder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
+            # no busy-waiting between calls: on 2 cores the spinning threads steal the event loop's CPU
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
             session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
             self._input_names = {node.name for node in session.get_inputs()}
