@@ -73,6 +73,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             stack,
             upload_limit=billing.upload_limit_bytes if billing.enabled else None,
             memory_limit=billing.memory_limit_bytes if billing.enabled else None,
+            background=tasks,
         )
         services = Services(
             settings=settings,

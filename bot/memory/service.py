@@ -33,6 +33,7 @@ from bot.memory.chunking import HEADING_SEPARATOR, Chunk, chunk_document, docume
 from bot.memory.errors import EmptyDocument
 from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorRecord, VectorStore
 from bot.memory.types import Passage, memory_version_key
+from bot.tasks import BackgroundTasks
 from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord, DocumentStatus
 
 if TYPE_CHECKING:
@@ -207,6 +208,7 @@ class CampaignMemory:
         memory_limit: MemoryLimit | None = None,
         embed_batch: int = EMBED_BATCH,
         candidates: int = CANDIDATES,
+        background: BackgroundTasks | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.kv = kv
@@ -220,6 +222,9 @@ class CampaignMemory:
         self.candidates = candidates
         # guild -> (notes version, expiry, record view): search and roster skip a database read per panic
         self._records: dict[int, tuple[int, float, _RecordView | None]] = {}
+        # where a guild whose notes were embedded by another embedder (or stored elsewhere) gets re-embedded
+        self.background = background
+        self._reindexing: set[int] = set()
 
     # --- upload checks ------------------------------------------------------------------------------------
     async def upload_limit_bytes(self, guild_id: int) -> int:
@@ -716,6 +721,26 @@ class CampaignMemory:
             except Exception:
                 log.exception("guild %s: could not delete the namespace at its previous index", guild_id)
 
+    def _schedule_reindex(self, guild_id: int, indexed_with: str) -> None:
+        if guild_id in self._reindexing:
+            return
+        log.warning("guild %s: notes embedded with %s; re-embedding with %s", guild_id, indexed_with, self.embedder.id)
+        if self.background is None:
+            return
+        self._reindexing.add(guild_id)
+        self.background.spawn(self._reindex_in_background(guild_id), name=f"reindex-{guild_id}")
+
+    async def _reindex_in_background(self, guild_id: int) -> None:
+        try:
+            await self.reindex(guild_id)
+            log.info("guild %s: notes re-embedded with %s", guild_id, self.embedder.id)
+        except ImportBusy:
+            pass  # an import is running: it re-embeds the guild's notes itself
+        except Exception:
+            log.warning("guild %s: re-embedding failed; the next search tries again", guild_id, exc_info=True)
+        finally:
+            self._reindexing.discard(guild_id)
+
     async def reindex(self, guild_id: int, *, progress: ProgressFn | None = None) -> None:
         """Re-embed this guild's notes now if the embedder or the store location changed."""
         async with self._locked(guild_id):
@@ -788,7 +813,8 @@ class CampaignMemory:
         if record is None:
             return []
         if record.embedder_id != self.embedder.id or record.store_location != self.store.location(guild_id):
-            log.warning("guild %s: memory indexed with %s, needs re-embedding", guild_id, record.embedder_id)
+            # never mix vector spaces: answer without notes this once, and re-embed them in the background
+            self._schedule_reindex(guild_id, record.embedder_id)
             return []
         vector = await self.embedder.embed_query(query)
         hits = await self.store.query(
@@ -1110,6 +1136,7 @@ def build_memory(
     store: VectorStore | None = None,
     upload_limit: UploadLimit | None = None,
     memory_limit: MemoryLimit | None = None,
+    background: BackgroundTasks | None = None,
 ) -> CampaignMemory:
     """Campaign memory from the settings; closed with `stack`."""
     del engine  # sessions come from `sessionmaker`; kept for a uniform factory signature
@@ -1125,6 +1152,7 @@ def build_memory(
         max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
         upload_limit=upload_limit,
         memory_limit=memory_limit,
+        background=background,
     )
     stack.push_async_callback(memory.aclose)
     return memory

@@ -18,6 +18,7 @@ from bot.memory.errors import EmptyDocument, FileTooLarge, UnsupportedFile
 from bot.memory.service import CampaignMemory, ImportBusy, ImportProgress, MemoryFull
 from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorStore
 from bot.memory.types import memory_version_key
+from bot.tasks import BackgroundTasks
 from db.engine import create_sessionmaker
 from db.models.campaign import CampaignChunk, CampaignDocument
 from tests.fakes.pinecone import API_KEY, running_indexes
@@ -416,6 +417,19 @@ async def test_switching_embedder_reembeds_on_next_import(rig: Rig) -> None:
     assert await switched.search(guild, "Salty Eel", k=3) == []  # never mixes vector spaces
     await switched.import_file(guild, "other.md", None, many_sections("north", 2))
     assert other.texts_embedded > 2  # the old document was embedded again
+    assert not (await switched.status(guild)).reindex_needed
+    assert "Marnie Quill" in (await switched.search(guild, "Salty Eel tavern", k=1))[0].text
+
+
+async def test_switching_embedder_reembeds_in_the_background_after_a_search(rig: Rig) -> None:
+    guild = new_guild()
+    await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
+    other = HashingEmbedder(DIM, name="test:other")
+    background = BackgroundTasks()
+    switched = rig.make(embedder=other, background=background)
+    assert await switched.search(guild, "Salty Eel tavern", k=1) == []  # never mixes vector spaces...
+    await background.drain(30)  # ...and re-embeds meanwhile, with no import or command needed
+    assert other.texts_embedded > 0
     assert not (await switched.status(guild)).reindex_needed
     assert "Marnie Quill" in (await switched.search(guild, "Salty Eel tavern", k=1))[0].text
 
