@@ -16,11 +16,12 @@ import dataclasses
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -63,6 +64,11 @@ IMPORT_LOCK_TTL = 30 * 60.0  # longer than any single import; a crashed holder f
 EMBED_BATCH = 32
 CANDIDATES = 30  # dense candidates fetched from the store before re-ranking
 RECORD_TTL = 5.0  # seconds a guild's index record (embedder, location, roster) is reused for the same version
+ROW_CACHE_GUILD_CHUNKS = 20_000  # a guild with more visible chunks than this is not cached (its search reads rows)
+ROW_CACHE_CHUNKS = 40_000  # visible chunk rows kept in process memory over all guilds (least recently used go)
+
+# What search reads of a visible chunk: chunk id, text, heading, page, document id, file name, player-safe.
+_Row = tuple[str, str, str, int | None, str, str, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +228,13 @@ class CampaignMemory:
         self.candidates = candidates
         # guild -> (notes version, expiry, record view): search and roster skip a database read per panic
         self._records: dict[int, tuple[int, float, _RecordView | None]] = {}
+        # guild -> (notes version, chunk id -> row) of the visible chunks, least recently used first: search joins
+        # the store's hits to these rows without a database read. Every change to visible rows (a swap, forget,
+        # player-safe) bumps the version after its transaction commits, so rows cached for a version are never
+        # older than that version's data. None: the guild is too big to cache at that version.
+        self._rows: OrderedDict[int, tuple[int, dict[str, _Row] | None]] = OrderedDict()
+        self.row_cache_guild_chunks = ROW_CACHE_GUILD_CHUNKS
+        self.row_cache_chunks = ROW_CACHE_CHUNKS
         # where a guild whose notes were embedded by another embedder (or stored elsewhere) gets re-embedded
         self.background = background
         self._reindexing: set[int] = set()
@@ -260,6 +273,7 @@ class CampaignMemory:
     async def _changed(self, guild_id: int) -> None:
         """Tell caches and pools keyed on the memory version that this guild's notes changed."""
         self._records.pop(guild_id, None)
+        self._rows.pop(guild_id, None)
         await self.kv.incr(memory_version_key(guild_id))
 
     # --- import ---------------------------------------------------------------------------------------------
@@ -432,6 +446,9 @@ class CampaignMemory:
         except BaseException:
             await asyncio.shield(self._abandon(guild_id, row_id, new_id, [c.chunk_id for c in chunks], was_ready))
             raise
+        # the new version is visible from here: caches of visible rows (this and other processes) must see it now,
+        # not at the end of a batch of files
+        await self._changed(guild_id)
 
         if old_id is not None and old_id != new_id:
             try:
@@ -776,14 +793,19 @@ class CampaignMemory:
         self._records.pop(guild_id, None)
 
     # --- retrieval -------------------------------------------------------------------------------------------
-    async def _record_view(self, guild_id: int) -> _RecordView | None:
-        """The guild's index record as retrieval needs it: reused while the notes version is unchanged (and for
-        at most `RECORD_TTL` seconds, which bounds staleness from writes that do not bump the version)."""
+    async def _version(self, guild_id: int) -> int:
+        """The guild's notes version (bumped after every committed change); -1 when unreadable."""
         raw = await self.kv.get(memory_version_key(guild_id))
         try:
-            version = int(raw) if raw else 0
+            return int(raw) if raw else 0
         except ValueError:
-            version = -1
+            return -1
+
+    async def _record_view(self, guild_id: int, version: int | None = None) -> _RecordView | None:
+        """The guild's index record as retrieval needs it: reused while the notes version is unchanged (and for
+        at most `RECORD_TTL` seconds, which bounds staleness from writes that do not bump the version)."""
+        if version is None:
+            version = await self._version(guild_id)
         now = time.monotonic()
         cached = self._records.get(guild_id)
         if cached is not None and cached[0] == version and cached[1] > now:
@@ -800,16 +822,18 @@ class CampaignMemory:
     async def search(self, guild_id: int, query: str, k: int = 5, *, player_safe_only: bool = False) -> list[Passage]:
         """The best `k` passages of this guild's visible notes for `query`, best first.
 
-        One database read (the candidates' rows, plain columns) per search; the index record is cached per notes
-        version. The heavy CPU work releases the GIL and runs off the event loop: the query embedding (onnxruntime)
-        in the embedder's thread, the vector scoring (numpy) in the store's. The lexical re-rank is ~1 ms of pure
+        No database read per search: the index record and the guild's visible chunk rows are cached per notes
+        version (a guild too big for the row cache reads its candidates' rows, plain columns, per search). The
+        heavy CPU work releases the GIL and runs off the event loop: the query embedding (onnxruntime) in the
+        embedder's thread, the vector scoring (numpy) in the store's. The lexical re-rank is ~1 ms of pure
         Python over the candidates and runs inline: in a thread it would hold the GIL all the same and add a
         hand-off (measured: acknowledgement p99 no better, sometimes worse).
         """
         query = query.strip()
         if not query or k <= 0:
             return []
-        record = await self._record_view(guild_id)
+        version = await self._version(guild_id)
+        record = await self._record_view(guild_id, version)
         if record is None:
             return []
         if record.embedder_id != self.embedder.id or record.store_location != self.store.location(guild_id):
@@ -823,31 +847,63 @@ class CampaignMemory:
         if not hits:
             return []
         scores = {h.chunk_id: h.score for h in hits}
-        async with self.sessionmaker() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        CampaignChunk.chunk_id,
-                        CampaignChunk.text,
-                        CampaignChunk.heading,
-                        CampaignChunk.page,
-                        CampaignChunk.document_id,
-                        CampaignDocument.file_name,
-                        CampaignDocument.player_safe,
-                    )
-                    .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
-                    .where(
-                        CampaignChunk.guild_id == guild_id,
-                        CampaignDocument.guild_id == guild_id,
-                        CampaignChunk.chunk_id.in_(list(scores)),
-                        CampaignDocument.status == DocumentStatus.READY,
-                        CampaignChunk.document_id == CampaignDocument.document_id,
-                    )
-                )
-            ).all()
+        cached = await self._visible_rows(guild_id, version)
+        if cached is not None:
+            rows: Sequence[_Row] = [row for row in map(cached.get, scores) if row is not None]
+        else:
+            rows = await self._read_rows(guild_id, list(scores))
         if not rows:
             return []
-        return _rank(query, [tuple(r) for r in rows], scores, k, player_safe_only)
+        return _rank(query, rows, scores, k, player_safe_only)
+
+    async def _visible_rows(self, guild_id: int, version: int) -> dict[str, _Row] | None:
+        """The guild's visible chunk rows for notes `version` (read once per version), or None if not cached."""
+        if version < 0:
+            return None
+        cached = self._rows.get(guild_id)
+        if cached is not None and cached[0] == version:
+            self._rows.move_to_end(guild_id)
+            return cached[1]
+        found = await self._read_rows(guild_id, None, limit=self.row_cache_guild_chunks + 1)
+        rows = {row[0]: row for row in found} if len(found) <= self.row_cache_guild_chunks else None
+        self._rows.pop(guild_id, None)
+        self._rows[guild_id] = (version, rows)
+        total = sum(len(r) for _, r in self._rows.values() if r is not None)
+        while total > self.row_cache_chunks and len(self._rows) > 1:
+            _, (_, evicted) = self._rows.popitem(last=False)
+            total -= len(evicted) if evicted is not None else 0
+        return rows
+
+    async def _read_rows(self, guild_id: int, chunk_ids: list[str] | None, *, limit: int | None = None) -> list[_Row]:
+        """Rows of the guild's chunks of *visible* versions: those of `chunk_ids`, or all (at most `limit`)."""
+        query = (
+            select(
+                CampaignChunk.chunk_id,
+                CampaignChunk.text,
+                CampaignChunk.heading,
+                CampaignChunk.page,
+                CampaignChunk.document_id,
+                CampaignDocument.file_name,
+                CampaignDocument.player_safe,
+            )
+            .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
+            .where(
+                CampaignChunk.guild_id == guild_id,
+                CampaignDocument.guild_id == guild_id,
+                CampaignDocument.status == DocumentStatus.READY,
+                CampaignChunk.document_id == CampaignDocument.document_id,
+            )
+        )
+        if chunk_ids is not None:
+            query = query.where(CampaignChunk.chunk_id.in_(chunk_ids))
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.sessionmaker() as session:
+            result = await session.execute(query)
+            return [
+                (chunk_id, text, heading, page, document_id, file_name, bool(safe))
+                for chunk_id, text, heading, page, document_id, file_name, safe in result
+            ]
 
     async def roster(self, guild_id: int) -> list[str]:
         """Canon names of this guild's campaign (rebuilt after every change)."""
@@ -1030,7 +1086,7 @@ def _record(chunk: Chunk, vector: np.ndarray, file_name: str, player_safe: bool)
 
 def _rank(
     query: str,
-    rows: Sequence[tuple[Any, ...]],
+    rows: Sequence[_Row],
     scores: dict[str, float],
     k: int,
     player_safe_only: bool,

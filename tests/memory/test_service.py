@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.kv import MemoryKeyValue
 from bot.memory.errors import EmptyDocument, FileTooLarge, UnsupportedFile
-from bot.memory.service import CampaignMemory, ImportBusy, ImportProgress, MemoryFull
+from bot.memory.service import CampaignMemory, ImportBusy, ImportProgress, MemoryFull, Upload
 from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorStore
 from bot.memory.types import memory_version_key
 from bot.tasks import BackgroundTasks
@@ -332,6 +332,51 @@ async def test_plan_hooks_limit_upload_and_memory_size(rig: Rig) -> None:
 
 
 # --- visibility and notes ------------------------------------------------------------------------------------
+
+
+async def test_cached_rows_follow_every_change_seen_by_a_searching_process(rig: Rig) -> None:
+    guild = new_guild()
+    searcher = rig.make()  # another process: shares database, kv and store, not the in-process caches
+    small = rig.make()
+    small.row_cache_guild_chunks = 1  # too big to cache: reads the candidates' rows per search
+    await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
+    for memory in (searcher, small):
+        assert "Marnie Quill" in " ".join(p.text for p in await memory.search(guild, "tavern run by", k=10))
+
+    await rig.memory.import_file(guild, "harbor.md", None, NOTES_V2)
+    for memory in (searcher, small):
+        texts = " ".join(p.text for p in await memory.search(guild, "tavern run by", k=10))
+        assert "Petra Vane" in texts
+        assert "Marnie Quill" not in texts
+
+    await rig.memory.set_player_safe(guild, "harbor.md", True)
+    for memory in (searcher, small):
+        assert await memory.search(guild, "tavern run by", k=10, player_safe_only=True)
+
+    await rig.memory.forget_document(guild, "harbor.md")
+    for memory in (searcher, small):
+        assert await memory.search(guild, "tavern run by", k=10) == []
+
+
+async def test_each_file_of_a_batch_is_searchable_as_soon_as_it_is_swapped_in(rig: Rig) -> None:
+    guild = new_guild()
+    searcher = rig.make()
+    await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
+    assert "Marnie Quill" in " ".join(p.text for p in await searcher.search(guild, "tavern run by", k=10))
+    seen: list[str] = []
+
+    async def progress(update: ImportProgress) -> None:
+        if update.file_number == 1 and update.stage == "done":
+            seen.append(" ".join(p.text for p in await searcher.search(guild, "tavern run by", k=10)))
+
+    await rig.memory.import_files(
+        guild,
+        [Upload("harbor.md", None, NOTES_V2), Upload("other.md", None, many_sections("north", 2))],
+        progress=progress,
+    )
+    assert len(seen) == 1
+    assert "Petra Vane" in seen[0]
+    assert "Marnie Quill" not in seen[0]
 
 
 async def test_player_safe_only_search_sees_only_player_safe_documents(rig: Rig) -> None:
