@@ -185,13 +185,8 @@ class FakeOpenAI:
         await self._closing.wait()
 
     # --- chat ----------------------------------------------------------------------------------------
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        denied = self._check_auth(request)
-        if denied is not None:
-            return denied
-        body = await self._record(request)
-        mode = self._next_mode()
-        self._counter += 1
+    async def _transport_failure(self, mode: Mode) -> web.Response | None:
+        """The answer for a hang, 429 or 500 mode (after the configured delay), else None; shared by both routes."""
         if mode == "hang":
             await self._hang()
             return web.Response(status=499)
@@ -207,6 +202,18 @@ class FakeOpenAI:
             return web.json_response(
                 {"error": {"message": "The server had an error", "type": "server_error", "code": None}}, status=500
             )
+        return None
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        body = await self._record(request)
+        mode = self._next_mode()
+        self._counter += 1
+        failed = await self._transport_failure(mode)
+        if failed is not None:
+            return failed
 
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         seed = int.from_bytes(hashlib.sha256(f"{self._counter}:{prompt}".encode()).digest()[:8], "big")
@@ -316,21 +323,9 @@ class FakeOpenAI:
             return denied
         body = await self._record(request)
         mode = self._next_mode()
-        if mode == "hang":
-            await self._hang()
-            return web.Response(status=499)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if mode == "429":
-            return web.json_response(
-                {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
-                status=429,
-                headers={"Retry-After": str(self.retry_after), "x-should-retry": "true"},
-            )
-        if mode == "500":
-            return web.json_response(
-                {"error": {"message": "The server had an error", "type": "server_error", "code": None}}, status=500
-            )
+        failed = await self._transport_failure(mode)
+        if failed is not None:
+            return failed
         raw = body.get("input", [])
         inputs = [raw] if isinstance(raw, str) else list(raw)
         dims = int(body.get("dimensions") or 1536)
