@@ -63,7 +63,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
         sessionmaker = create_sessionmaker(engine)
         billing = build_billing(settings, sessionmaker, kv)
-        stack.callback(billing.close)
+        stack.push_async_callback(billing.aclose)
         # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
         memory = build_memory(
             settings,

@@ -1,12 +1,14 @@
 """Which plan a guild is on now, and its panic quota (atomic in the key-value store, persisted in the database).
 
 The quota counter key includes the start of the billing period, so usage resets when the period does. When the
-counter is missing (a new period, a flushed Redis) it is seeded once, under a lock, from the database row.
+counter is missing (a new period, a flushed Redis) it is seeded once, under a lock, from the database row. The
+row is written behind the counter (within `USAGE_SAVE_DELAY`, and at shutdown), off the panic's path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GRANTING = frozenset({"active", "trialing"})
 _OUTAGE = (SQLAlchemyError, RedisError, OSError, TimeoutError)
+USAGE_SAVE_DELAY = 1.0  # seconds a counted panic waits before its usage is written to the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,7 @@ class BillingEntitlements:
         grace: timedelta,
         cache_seconds: float = 30,
         clock: Callable[[], datetime] = utcnow,
+        save_delay: float = USAGE_SAVE_DELAY,
     ) -> None:
         self.plans = plans
         self._sessionmaker = sessionmaker
@@ -146,6 +150,11 @@ class BillingEntitlements:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[int, tuple[float, GuildPlan]] = {}
+        # usage counted in the store but not yet in the database: (guild, period start) -> count
+        self._unsaved: dict[tuple[int, datetime], int] = {}
+        self._saver: asyncio.Task[None] | None = None
+        self._save_delay = save_delay
+        self._closing = asyncio.Event()
 
     # --- plan ----------------------------------------------------------------------------------------
     async def plan_for(self, guild_id: int, *, fresh: bool = False) -> GuildPlan:
@@ -209,25 +218,60 @@ class BillingEntitlements:
             )
         return int(value or 0)
 
-    async def _persist(self, guild_id: int, period_start: datetime, used: int) -> None:
-        """Raise the database's count to `used` (never lower it: the store is monotonic per period)."""
+    async def _persist(self, usage: dict[tuple[int, datetime], int]) -> None:
+        """Raise each guild's database count to the given value in one transaction (never lower it: the count is
+        monotonic per period, so out-of-order or repeated saves are harmless)."""
         async with self._sessionmaker.begin() as session:
-            await session.execute(
-                insert_ignore(
-                    session,
-                    BillingUsage,
-                    {"guild_id": guild_id, "period_start": period_start, "panics": 0, "updated_at": utcnow()},
-                    "guild_id",
-                    "period_start",
-                )
-            )
             greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
-            await session.execute(
-                update(BillingUsage)
-                .where(BillingUsage.guild_id == guild_id, BillingUsage.period_start == period_start)
-                .values(panics=greatest(BillingUsage.panics, used), updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            for (guild_id, period_start), used in usage.items():
+                await session.execute(
+                    insert_ignore(
+                        session,
+                        BillingUsage,
+                        {"guild_id": guild_id, "period_start": period_start, "panics": 0, "updated_at": utcnow()},
+                        "guild_id",
+                        "period_start",
+                    )
+                )
+                await session.execute(
+                    update(BillingUsage)
+                    .where(BillingUsage.guild_id == guild_id, BillingUsage.period_start == period_start)
+                    .values(panics=greatest(BillingUsage.panics, used), updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+
+    def _save_soon(self, guild_id: int, period_start: datetime, used: int) -> None:
+        """Queue `used` for the database; one saver writes whatever is queued after `save_delay`, so the write
+        stays off the panic's path and panics in the same moment share one transaction."""
+        key = (guild_id, period_start)
+        self._unsaved[key] = max(used, self._unsaved.get(key, 0))
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_later(), name="billing-usage")
+
+    async def _save_later(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), self._save_delay)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the queued usage now. On a database outage it stays queued for the next save (the store still
+        counts it)."""
+        while self._unsaved:
+            batch, self._unsaved = self._unsaved, {}
+            try:
+                await self._persist(batch)
+            except _OUTAGE:
+                log.warning("could not save panic usage for %d guilds (the store still counts it)", len(batch))
+                for key, used in batch.items():
+                    self._unsaved[key] = max(used, self._unsaved.get(key, 0))
+                return
+
+    async def aclose(self) -> None:
+        """Save the queued usage (at shutdown)."""
+        self._closing.set()
+        if self._saver is not None:
+            await self._saver
+        await self.flush()
 
     async def consume_panic(self, guild_id: int) -> QuotaDecision:
         """Atomically count one panic; refused (and not counted) when the period's quota is spent.
@@ -248,10 +292,7 @@ class BillingEntitlements:
         except _OUTAGE:
             log.warning("quota check failed for guild %s; allowing the panic", guild_id, exc_info=True)
             return QuotaDecision(allowed=True, used=0, limit=None, plan="unknown")
-        try:
-            await self._persist(guild_id, plan.period_start, used)
-        except _OUTAGE:
-            log.warning("could not persist usage for guild %s (the store still counts it)", guild_id, exc_info=True)
+        self._save_soon(guild_id, plan.period_start, used)
         return QuotaDecision(allowed=True, used=used, limit=limit, plan=plan.plan.name)
 
     async def panics_used(self, plan: GuildPlan) -> int:

@@ -99,8 +99,9 @@ class BillingService:
         """False when self-hosted (no Paddle configured): everyone is unlimited."""
         return self.settings.billing_enabled
 
-    def close(self) -> None:
-        """Release the Paddle client's connections."""
+    async def aclose(self) -> None:
+        """Save queued usage and release the Paddle client's connections."""
+        await self.entitlements.aclose()
         if self.gateway is not None:
             self.gateway.close()
 

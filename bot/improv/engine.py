@@ -85,6 +85,10 @@ SOFT_SECONDS = 0.3  # a healthy key-value store answers in well under a millisec
 QUOTA_SECONDS = 1.0  # the quota may touch the database once
 
 
+async def _nothing() -> None:
+    """An awaitable that does nothing (where a step may have no work)."""
+
+
 async def _soft(what: str, op: Awaitable[T], default: T, *, seconds: float = SOFT_SECONDS) -> T:
     """`op`'s result, or `default` when its service is slow or down: the panic answers either way."""
     try:
@@ -387,21 +391,13 @@ class Improviser:
         memory = self.memory
         if memory is None:
             return _Grounding([], [], CanonIndex([]))
-        query = await self._query(request)
+        query, context, remember = await self._query(request)
         loop = asyncio.get_running_loop()
         budget = max(0.05, min(RETRIEVE_SECONDS, (deadline - loop.time()) / 3))
-        try:
-            async with asyncio.timeout(budget), self._retrieval:
-                passages, roster = await asyncio.gather(
-                    memory.search(request.guild_id, query, PASSAGES_K, player_safe_only=request.player_safe_only),
-                    memory.roster(request.guild_id),
-                )
-        except TimeoutError:
-            log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
+        found, _ = await asyncio.gather(self._search(memory, request, query, context, budget), remember)
+        if found is None:
             return _Grounding([], [], CanonIndex([]))
-        except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
-            log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
-            return _Grounding([], [], CanonIndex([]))
+        passages, roster = found
         if request.player_safe_only:
             passages = [p for p in passages if p.player_safe]
             visible_text = " ".join(p.text for p in passages)
@@ -410,8 +406,34 @@ class Improviser:
             visible = list(roster)
         return _Grounding(list(passages), visible, CanonIndex(roster))
 
-    async def _query(self, request: PanicRequest) -> str:
-        """Retrieval query: the kind, the details and the guild's recent panics (remembered in the kv store)."""
+    async def _search(
+        self, memory: Retriever, request: PanicRequest, query: str, context: list[str], budget: float
+    ) -> tuple[list[Passage], list[str]] | None:
+        """Passages and roster within `budget` seconds; None when memory is slow or failing (answer ungrounded)."""
+        try:
+            async with asyncio.timeout(budget), self._retrieval:
+                passages, roster = await asyncio.gather(
+                    memory.search(
+                        request.guild_id,
+                        query,
+                        PASSAGES_K,
+                        player_safe_only=request.player_safe_only,
+                        context=context,
+                    ),
+                    memory.roster(request.guild_id),
+                )
+        except TimeoutError:
+            log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
+            return None
+        except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
+            log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
+            return None
+        return list(passages), list(roster)
+
+    async def _query(self, request: PanicRequest) -> tuple[str, list[str], Awaitable[None]]:
+        """Retrieval query (the kind and the details), its context (the guild's last two detailed queries, kept
+        in the kv store: they steer the search without lengthening the query, and memory remembers their
+        vectors), and the kv write that adds this query to them (for the caller to run alongside the search)."""
         key = f"panic:recent:{request.guild_id}"
         raw = await _soft("recent panics", self.deps.kv.get(key), None)
         try:
@@ -419,11 +441,13 @@ class Improviser:
         except ValueError:
             recent = []
         details = request.details.strip()[:200]
-        if details:
-            updated = [*(r for r in recent if r != details), details][-RECENT_MAX:]
-            await _soft("recent panics", self.deps.kv.set(key, json.dumps(updated).encode(), ttl=RECENT_TTL), None)
-        parts = [KIND_LABELS[request.kind], details, *(r for r in recent[-2:] if r != details)]
-        return " ".join(p for p in parts if p)
+        query = f"{KIND_LABELS[request.kind]} {details}".strip()
+        context = [r for r in recent[-2:] if r != query]
+        if not details:
+            return query, context, _nothing()
+        updated = [*(r for r in recent if r != query), query][-RECENT_MAX:]
+        remember = _soft("recent panics", self.deps.kv.set(key, json.dumps(updated).encode(), ttl=RECENT_TTL), None)
+        return query, context, remember
 
     def _repair(self, improv: Improv, grounding: _Grounding) -> Improv:
         if not grounding.canon:

@@ -211,12 +211,16 @@ class OpenAIGenerator:
             stream=True,
             stream_options={"include_usage": True},
         ) as response:
+            done = False
+            # read to the end of the body even after [DONE]: a response left unread closes its connection, and
+            # every panic would then pay for a new one (a TLS handshake, against the real API)
             async for line in response.iter_lines():
-                if not line.startswith("data:"):
+                if done or not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
-                    break
+                    done = True
+                    continue
                 if trace is not None and trace.first_byte_at is None:
                     trace.first_byte_at = loop.time()
                 try:

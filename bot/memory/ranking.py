@@ -59,6 +59,12 @@ def tokenize(text: str, *, keep_stop_words: bool = False) -> list[str]:
     return [_stem(w) for w in words if w not in STOP_WORDS]
 
 
+@lru_cache(maxsize=4096)
+def _candidate_terms(text: str) -> tuple[str, ...]:
+    """`tokenize(text)`, cached: a guild's searches keep re-ranking the same chunks."""
+    return tuple(tokenize(text))
+
+
 class BM25Index:
     """Okapi BM25 over a fixed list of token lists."""
 
@@ -130,9 +136,9 @@ def rerank(query: str, candidates: Sequence[Candidate], k: int) -> list[Candidat
     if not candidates or k <= 0:
         return []
     query_terms = tokenize(query)
-    bodies = [tokenize(c.text) for c in candidates]
-    heads = [set(tokenize(" ".join(c.heading_path))) for c in candidates]
-    index = BM25Index([body + list(head) for body, head in zip(bodies, heads, strict=True)])
+    bodies = [_candidate_terms(c.text) for c in candidates]
+    heads = [set(_candidate_terms(" ".join(c.heading_path))) for c in candidates]
+    index = BM25Index([(*body, *head) for body, head in zip(bodies, heads, strict=True)])
     lexical = index.scores(query_terms)
     top_lexical = max(lexical) or 1.0
     dense = [c.score for c in candidates]

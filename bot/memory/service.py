@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -66,6 +67,8 @@ CANDIDATES = 30  # dense candidates fetched from the store before re-ranking
 RECORD_TTL = 5.0  # seconds a guild's index record (embedder, location, roster) is reused for the same version
 ROW_CACHE_GUILD_CHUNKS = 20_000  # a guild with more visible chunks than this is not cached (its search reads rows)
 ROW_CACHE_CHUNKS = 40_000  # visible chunk rows kept in process memory over all guilds (least recently used go)
+QUERY_CACHE = 1024  # query vectors remembered (a later panic's context is an earlier panic's query)
+CONTEXT_WEIGHT = 0.5  # how far the context texts, averaged, pull the query vector
 
 # What search reads of a visible chunk: chunk id, text, heading, page, document id, file name, player-safe.
 _Row = tuple[str, str, str, int | None, str, str, bool]
@@ -233,6 +236,8 @@ class CampaignMemory:
         # player-safe) bumps the version after its transaction commits, so rows cached for a version are never
         # older than that version's data. None: the guild is too big to cache at that version.
         self._rows: OrderedDict[int, tuple[int, dict[str, _Row] | None]] = OrderedDict()
+        # query text -> its vector, least recently used first (the embedder is fixed for this instance)
+        self._query_vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self.row_cache_guild_chunks = ROW_CACHE_GUILD_CHUNKS
         self.row_cache_chunks = ROW_CACHE_CHUNKS
         # where a guild whose notes were embedded by another embedder (or stored elsewhere) gets re-embedded
@@ -819,8 +824,20 @@ class CampaignMemory:
         self._records[guild_id] = (version, now + RECORD_TTL, view)
         return view
 
-    async def search(self, guild_id: int, query: str, k: int = 5, *, player_safe_only: bool = False) -> list[Passage]:
+    async def search(
+        self,
+        guild_id: int,
+        query: str,
+        k: int = 5,
+        *,
+        player_safe_only: bool = False,
+        context: Sequence[str] = (),
+    ) -> list[Passage]:
         """The best `k` passages of this guild's visible notes for `query`, best first.
+
+        `context` (e.g. the guild's recent requests) steers the dense search a little: the query vector is
+        pulled towards their mean by `CONTEXT_WEIGHT`. Query vectors are remembered, so context that was an
+        earlier query costs no embedding, and the query itself stays short (embedding cost grows with length).
 
         No database read per search: the index record and the guild's visible chunk rows are cached per notes
         version (a guild too big for the row cache reads its candidates' rows, plain columns, per search). The
@@ -840,10 +857,8 @@ class CampaignMemory:
             # never mix vector spaces: answer without notes this once, and re-embed them in the background
             self._schedule_reindex(guild_id, record.embedder_id)
             return []
-        vector = await self.embedder.embed_query(query)
-        hits = await self.store.query(
-            guild_id, np.asarray(vector, dtype=np.float32), max(self.candidates, k), player_safe_only=player_safe_only
-        )
+        vector = await self._query_vector(query, context)
+        hits = await self.store.query(guild_id, vector, max(self.candidates, k), player_safe_only=player_safe_only)
         if not hits:
             return []
         scores = {h.chunk_id: h.score for h in hits}
@@ -855,6 +870,31 @@ class CampaignMemory:
         if not rows:
             return []
         return _rank(query, rows, scores, k, player_safe_only)
+
+    async def _query_vector(self, query: str, context: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The unit vector searched for `query` steered by `context`; texts not remembered are embedded in one
+        batch (one text alone goes through `embed_query`, which hosted embedders may treat as a query)."""
+        extra = [c for c in dict.fromkeys(c.strip() for c in context) if c and c != query]
+        texts = [query, *extra]
+        missing = [t for t in texts if t not in self._query_vectors]
+        if len(missing) == 1:
+            self._remember_query(missing[0], await self.embedder.embed_query(missing[0]))
+        elif missing:
+            for text, row in zip(missing, await self.embedder.embed(missing), strict=True):
+                self._remember_query(text, row)
+        vectors = [self._query_vectors[t] for t in texts]
+        for text in texts:
+            self._query_vectors.move_to_end(text)
+        vector = np.asarray(vectors[0], dtype=np.float32)
+        if len(vectors) > 1:
+            vector = vector + CONTEXT_WEIGHT * np.mean(vectors[1:], axis=0, dtype=np.float32)
+            vector /= max(float(np.linalg.norm(vector)), 1e-9)
+        return vector
+
+    def _remember_query(self, text: str, vector: npt.NDArray[np.float32]) -> None:
+        self._query_vectors[text] = np.asarray(vector, dtype=np.float32)
+        while len(self._query_vectors) > QUERY_CACHE:
+            self._query_vectors.popitem(last=False)
 
     async def _visible_rows(self, guild_id: int, version: int) -> dict[str, _Row] | None:
         """The guild's visible chunk rows for notes `version` (read once per version), or None if not cached."""

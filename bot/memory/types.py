@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,8 +34,17 @@ class Passage:
 class Retriever(Protocol):
     """What the panic path needs from campaign memory."""
 
-    async def search(self, guild_id: int, query: str, k: int = 5, *, player_safe_only: bool = False) -> list[Passage]:
-        """Best passages for `query` in this guild's notes, best first; [] when it has none."""
+    async def search(
+        self,
+        guild_id: int,
+        query: str,
+        k: int = 5,
+        *,
+        player_safe_only: bool = False,
+        context: Sequence[str] = (),
+    ) -> list[Passage]:
+        """Best passages for `query` (steered a little by `context`) in this guild's notes, best first; [] when it
+        has none."""
 
     async def roster(self, guild_id: int) -> list[str]:
         """Canon proper names of this guild's campaign (headings and recurring proper nouns)."""

@@ -516,16 +516,24 @@ async def test_database_down_is_503_so_paddle_retries(tmp_path: Path) -> None:
 # --- quotas ---------------------------------------------------------------------------------------------
 
 
-def _entitlements(pg_engine: AsyncEngine, kv: KeyValue, *, clock: Any = utcnow) -> BillingEntitlements:
+def _entitlements(
+    pg_engine: AsyncEngine, kv: KeyValue, *, clock: Any = utcnow, sessionmaker: Any = None, save_delay: float = 1.0
+) -> BillingEntitlements:
     return BillingEntitlements(
         plans=PLANS,
-        sessionmaker=create_sessionmaker(pg_engine),
+        sessionmaker=sessionmaker or create_sessionmaker(pg_engine),
         kv=kv,
         billing_enabled=True,
         grace=timedelta(days=7),
         cache_seconds=30,
         clock=clock,
+        save_delay=save_delay,
     )
+
+
+async def _saved_usage(pg_engine: AsyncEngine, *guilds: int) -> list[int | None]:
+    async with create_sessionmaker(pg_engine)() as session:
+        return [await session.scalar(select(BillingUsage.panics).where(BillingUsage.guild_id == g)) for g in guilds]
 
 
 async def test_free_quota_is_reached_and_refused(pg_engine: AsyncEngine) -> None:
@@ -574,13 +582,63 @@ async def test_counter_is_seeded_from_the_database_when_the_store_lost_it(pg_eng
     g = guild()
     first = _entitlements(pg_engine, MemoryKeyValue())
     assert (await first.consume_panic(g)).used == 1
+    await first.flush()  # what the saver does within a second, and at shutdown
     fresh_store = _entitlements(pg_engine, MemoryKeyValue())  # e.g. Redis flushed
     decision = await fresh_store.consume_panic(g)
     assert (decision.allowed, decision.used) == (True, 2)
     assert not (await fresh_store.consume_panic(g)).allowed
+    await fresh_store.flush()
     async with create_sessionmaker(pg_engine)() as session:
         panics = await session.scalar(select(BillingUsage.panics).where(BillingUsage.guild_id == g))
     assert panics == 2
+
+
+async def test_usage_is_saved_behind_the_counter(pg_engine: AsyncEngine) -> None:
+    g1, g2 = guild(), guild()
+    ents = _entitlements(pg_engine, MemoryKeyValue(), save_delay=0.05)
+    await asyncio.gather(*(ents.consume_panic(g) for g in (g1, g1, g2)))
+    async with asyncio.timeout(10):
+        while await _saved_usage(pg_engine, g1, g2) != [2, 1]:  # noqa: ASYNC110 - watching the database itself
+            await asyncio.sleep(0.02)
+
+    # at shutdown the queue is saved at once, without waiting out the delay
+    patient = _entitlements(pg_engine, MemoryKeyValue(), save_delay=3600)
+    g3 = guild()
+    for _ in range(2):
+        await patient.consume_panic(g3)
+    async with asyncio.timeout(10):
+        await patient.aclose()
+    assert await _saved_usage(pg_engine, g3) == [2]
+
+
+class _Flaky:
+    """A sessionmaker whose database can be switched off (connections refused)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.down = False
+
+    def __call__(self) -> Any:
+        return self.real()
+
+    def begin(self) -> Any:
+        if self.down:
+            raise ConnectionRefusedError("database down")
+        return self.real.begin()
+
+
+async def test_usage_survives_a_database_outage_and_is_saved_on_recovery(pg_engine: AsyncEngine) -> None:
+    g = guild()
+    flaky = _Flaky(create_sessionmaker(pg_engine))
+    ents = _entitlements(pg_engine, MemoryKeyValue(), sessionmaker=flaky, save_delay=3600)
+    await ents.consume_panic(g)  # seeds the counter while the database is up
+    flaky.down = True
+    assert (await ents.consume_panic(g)).allowed  # the button keeps working
+    await ents.flush()  # refused: the usage stays queued
+    assert await _saved_usage(pg_engine, g) == [None]
+    flaky.down = False
+    await ents.aclose()
+    assert await _saved_usage(pg_engine, g) == [2]
 
 
 async def _hammer(ents: BillingEntitlements, g: int, n: int) -> list[bool]:

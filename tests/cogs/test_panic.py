@@ -114,11 +114,13 @@ async def test_offline_answers_fit_the_request_and_use_canon(tmp_path: Path) -> 
                 imported = await sim.slash("campaign import", file=sim.attachment(path))
                 assert imported.last.embeds or imported.last.content
             await sim.settle()
+            cold = await sim.slash("panic rumor")
             smith = await sim.slash("panic npc", details="the master smith of the Anvil Quarter")
             stranger = await sim.slash("panic npc", details="a nervous toll keeper on the east road")
             miners = await sim.slash("panic names", details="miners of Emberfall")
             mine = await sim.slash("panic location", details="the Deepvein Mine")
             rumors = await sim.slash("panic rumor", details="the Lantern Society")
+            warm = await sim.slash("panic rumor")  # bare, right after the mine and the Society
 
     embed = _embed(smith)
     assert "offline tables (no model configured)" in embed["footer"]["text"]
@@ -139,6 +141,14 @@ async def test_offline_answers_fit_the_request_and_use_canon(tmp_path: Path) -> 
     assert all("— a miner, " in line for line in lines), names  # miners are given miners' roles
     assert _embed(mine)["title"] == "The Deepvein Mine"
     assert "The Lantern Society" in _embed(rumors)["title"]
+
+    # a bare panic draws on what the table was just asking about (the last two panics steer retrieval)
+    def first_source(ex: Any) -> str:
+        return next(f["value"] for f in _embed(ex)["fields"] if f["name"] == "Sources").splitlines()[0]
+
+    recent = ("› The Deepvein Mine", "› The Lantern Society")
+    assert not first_source(cold).endswith(recent), first_source(cold)
+    assert first_source(warm).endswith(recent), first_source(warm)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"panic_deadline_seconds": 0.4}])

@@ -99,6 +99,7 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float
+    peer: tuple[str, int] | None = None  # the client's address: one per TCP connection
 
     @property
     def prompt(self) -> str:
@@ -175,7 +176,12 @@ class FakeOpenAI:
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
         body: dict[str, Any] = await request.json()
-        self.requests.append(RecordedRequest(request.path, body, dict(request.headers), time.monotonic()))
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.requests.append(
+            RecordedRequest(
+                request.path, body, dict(request.headers), time.monotonic(), tuple(peer[:2]) if peer else None
+            )
+        )
         return body
 
     def _next_mode(self) -> Mode:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +29,19 @@ class NotesMemory:
     passages: list[Passage] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     saved: list[tuple[int, str, str, bool]] = field(default_factory=list)
-    searches: list[tuple[int, str, bool]] = field(default_factory=list)
+    searches: list[tuple[int, str, bool, tuple[str, ...]]] = field(default_factory=list)
 
-    async def search(self, guild_id: int, query: str, k: int = 5, *, player_safe_only: bool = False) -> list[Passage]:
-        self.searches.append((guild_id, query, player_safe_only))
-        words = set(query.lower().split())
+    async def search(
+        self,
+        guild_id: int,
+        query: str,
+        k: int = 5,
+        *,
+        player_safe_only: bool = False,
+        context: Sequence[str] = (),
+    ) -> list[Passage]:
+        self.searches.append((guild_id, query, player_safe_only, tuple(context)))
+        words = set(" ".join([query, *context]).lower().split())
         pool = [p for p in self.passages if p.player_safe or not player_safe_only]
         ranked = sorted(pool, key=lambda p: -len(words & set(p.text.lower().split())))
         return ranked[:k]

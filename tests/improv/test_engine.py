@@ -187,6 +187,31 @@ async def test_canon_clash_from_the_model_is_repaired(
     assert CanonIndex(["Mira Voss", "Captain Harl Denby", "Emberfall"]).clashes(result.improv) == []
 
 
+async def test_panics_reuse_one_connection_to_the_model(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai) as (_, improviser, _):
+        for details in ("the blacksmith", "the baker", "the candlestick maker"):
+            assert (await improviser.panic(request(details=details))).engine == "openai"
+    peers = {r.peer for r in fake_openai.chat_requests()}
+    assert len(fake_openai.chat_requests()) == 3
+    assert len(peers) == 1, peers  # kept alive: no new connection (and TLS handshake) per panic
+
+
+async def test_recent_panics_steer_retrieval_as_context(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None, notes=True) as (_, improviser, memory):
+        for details in ("the smuggler at the docks", "a monk of the temple", "", "a monk of the temple"):
+            await improviser.panic(request(details=details))
+    assert memory is not None
+    smuggler, monk = "NPC the smuggler at the docks", "NPC a monk of the temple"
+    assert [(query, context) for _, query, _, context in memory.searches] == [
+        (smuggler, ()),
+        (monk, (smuggler,)),
+        ("NPC", (smuggler, monk)),  # a bare panic leans on the recent ones
+        (monk, (smuggler,)),  # never its own query twice
+    ]
+
+
 async def test_players_only_see_player_safe_notes(
     make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
 ) -> None:

@@ -26,6 +26,7 @@ class HashingEmbedder:
         self.id = f"{name}:{dimension}"
         self.calls = 0
         self.texts_embedded = 0
+        self.queries: list[str] = []
 
     def _one(self, text: str) -> npt.NDArray[np.float32]:
         vector = np.zeros(self.dimension, dtype=np.float32)
@@ -47,6 +48,7 @@ class HashingEmbedder:
         return np.stack([self._one(t) for t in texts])
 
     async def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        self.queries.append(text)
         return self._one(text)
 
     async def aclose(self) -> None:

@@ -408,6 +408,37 @@ async def test_saved_note_is_found_by_later_searches(rig: Rig) -> None:
     assert doc.kind == "note"
 
 
+TWO_PLACES = b"""# The Docks
+
+Smugglers unload crates of black powder on the docks at midnight while the harbour watch looks away.
+
+# The Temple
+
+Monks ring the bronze bells of the temple at dawn and keep a ledger of every pilgrim's sins.
+"""
+
+
+async def test_context_steers_the_search_and_is_embedded_once(rig: Rig) -> None:
+    guild = new_guild()
+    await rig.memory.import_file(guild, "places.md", None, TWO_PLACES)
+    smugglers, monks = "smugglers unload crates on the docks", "monks ring the bronze bells"
+    assert (await rig.memory.search(guild, monks, k=1))[0].heading == "The Temple"
+    rig.embedder.calls = rig.embedder.texts_embedded = 0
+    rig.embedder.queries.clear()
+
+    # an ambiguous request lands where the recent requests were
+    steered = await rig.memory.search(guild, "a stranger arrives", k=1, context=[smugglers])
+    assert steered[0].heading == "The Docks"
+    assert (rig.embedder.calls, rig.embedder.texts_embedded) == (1, 2)  # query and context in one batch
+    assert (await rig.memory.search(guild, "a stranger arrives", k=1, context=[monks]))[0].heading == "The Temple"
+    assert rig.embedder.queries == []  # both were remembered: nothing embedded again
+
+    # context steers, it does not override: a clear request still finds its own passage
+    clear = await rig.memory.search(guild, "smugglers unload black powder crates", k=1, context=[monks])
+    assert clear[0].heading == "The Docks"
+    assert rig.embedder.queries == ["smugglers unload black powder crates"]  # only the new text was embedded
+
+
 # --- forgetting ----------------------------------------------------------------------------------------------
 
 
