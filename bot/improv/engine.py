@@ -51,6 +51,7 @@ PASSAGES_K = 4
 RETRIEVAL_CONCURRENCY = 2
 RECENT_MAX = 3
 RECENT_TTL = 6 * 3600.0  # a session's worth of context
+RECORD_DELAY = 0.05  # seconds a finished panic's rows wait, so the answer goes out first and neighbours share a write
 # A deadline timeout counts against the model (circuit breaker) only if the request was out for at least this
 # share of the deadline without a single chunk back, and the timeout fired on time (the event loop was not
 # starved): otherwise the time went to local work or overload.
@@ -571,7 +572,8 @@ class Improviser:
     # --- records ---------------------------------------------------------------------------------------------
     def _enqueue_record(self, improv_id: int, panic_row: dict[str, Any], saved_row: dict[str, Any]) -> None:
         """Queue one panic's two rows; one writer task writes whatever is queued in one transaction at a time,
-        so panics that finish together share a write (a few statements instead of an ORM flush each)."""
+        starting `RECORD_DELAY` after the first (the answer's final edit goes out first), so panics that finish
+        together share a write (a few statements instead of an ORM flush each). Follow-ups wait for the rows."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._record_queue.append((improv_id, panic_row, saved_row, done))
         self._recording[improv_id] = done
@@ -579,6 +581,7 @@ class Improviser:
             self._writer = self.deps.tasks.spawn(self._write_records(), name="panic-records")
 
     async def _write_records(self) -> None:
+        await asyncio.sleep(RECORD_DELAY)
         while self._record_queue:
             batch, self._record_queue = self._record_queue, []
             try:
