@@ -34,6 +34,7 @@ from aiohttp import web
 from sqlalchemy import func, insert, select
 
 import bot.improv.engine
+from bench._corpus import WORDS, unit_rows
 from bot.client import PanicBot
 from bot.improv.prompts import Prompt, build_prompt
 from bot.memory.stores import VectorRecord
@@ -59,25 +60,6 @@ PEOPLE = [
     "Bram Holloway",
     "Idris Fenn",
     "Kaela Marsh",
-]
-WORDS = [
-    "ash",
-    "barrow",
-    "cairn",
-    "dusk",
-    "ember",
-    "fen",
-    "gate",
-    "hollow",
-    "iron",
-    "keep",
-    "lantern",
-    "moor",
-    "oath",
-    "rill",
-    "shrine",
-    "thorn",
-    "vale",
 ]
 
 
@@ -220,8 +202,7 @@ async def populate(services: Services, guild_id: int, chunks: int) -> None:
                 )
             if rows:
                 await session.execute(insert(CampaignChunk), rows)
-            matrix = rng.standard_normal((per_doc, dim)).astype(np.float32)
-            matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix = unit_rows(rng, per_doc, dim)
             if per_doc:
                 await memory.store.upsert(
                     guild_id,

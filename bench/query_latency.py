@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import insert
 
+from bench._corpus import WORDS, unit_rows
 from bot.kv import MemoryKeyValue
 from bot.memory.service import CampaignMemory
 from bot.memory.stores import LocalVectorStore, VectorRecord
@@ -30,32 +31,6 @@ from db.models.guild import Guild
 DIM = 384
 GUILD = 1
 DOCS = 100  # chunks are spread over this many documents
-WORDS = [
-    "ash",
-    "barrow",
-    "cairn",
-    "dusk",
-    "ember",
-    "fen",
-    "gate",
-    "hollow",
-    "iron",
-    "jarl",
-    "keep",
-    "lantern",
-    "moor",
-    "oath",
-    "rill",
-    "shrine",
-    "thorn",
-    "vale",
-]
-
-
-def unit_rows(rng: np.random.Generator, n: int) -> npt.NDArray[np.float32]:
-    m = rng.standard_normal((n, DIM)).astype(np.float32)
-    m /= np.linalg.norm(m, axis=1, keepdims=True)
-    return m
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -87,7 +62,7 @@ class FixedEmbedder:
 
 async def measure(size: int, queries: int, root: Path) -> dict[str, float]:
     rng = np.random.default_rng(size)
-    matrix = unit_rows(rng, size)
+    matrix = unit_rows(rng, size, DIM)
     per_doc = size // DOCS
     doc_ids = [f"{d:032x}" for d in range(DOCS)]
     safe_docs = set(doc_ids[::4])  # a quarter of the documents are player-safe
@@ -101,7 +76,7 @@ async def measure(size: int, queries: int, root: Path) -> dict[str, float]:
         )
     insert_s = time.perf_counter() - started
 
-    probe = unit_rows(rng, queries)
+    probe = unit_rows(rng, queries, DIM)
     cold = LocalVectorStore(root / "vectors")  # a fresh process: loads every file on first query
     t0 = time.perf_counter()
     await cold.query(GUILD, probe[0], 8, player_safe_only=False)
