@@ -12,7 +12,8 @@ vectors, like `bench query_latency`); the query is embedded by the real local Mi
 what it costs in the embedded default.
 
 Run: `.venv/bin/python -m bench panic [--concurrent 200] [--panics 30] [--overlap 20] [--pool-clicks 20]
-[--chunks 10000]`.
+[--chunks 10000] [--discord-latency 0]` (`--discord-latency 0.05`: every request to Discord takes 50 ms to
+arrive, as over a real network; the acknowledgement figures then include it).
 """
 
 from __future__ import annotations
@@ -239,7 +240,13 @@ def gm(n: int) -> FakeUser:
 
 
 async def run(
-    concurrent: int, panics: int, pool_clicks: int, chunks: int, max_inflight: int = 0, overlap: int = 20
+    concurrent: int,
+    panics: int,
+    pool_clicks: int,
+    chunks: int,
+    max_inflight: int = 0,
+    overlap: int = 20,
+    discord_latency: float = 0.0,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     bot.improv.engine.build_prompt = _recording_build_prompt  # type: ignore[attr-defined]
@@ -264,7 +271,7 @@ async def run(
             async with open_services(settings) as services:
                 await upgrade(services.engine)
                 discord = AckClock()
-                driver = DiscordDriver(lambda: PanicBot.from_services(services), fake=discord)
+                driver = DiscordDriver(lambda: PanicBot.from_services(services), fake=discord, latency=discord_latency)
                 guild = driver.guild_id
                 t0 = time.perf_counter()
                 await populate(services, guild, chunks)
@@ -361,13 +368,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pool-clicks", type=int, default=20)
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--max-inflight", type=int, default=0, help="PANIC_MAX_INFLIGHT (0: the default)")
+    parser.add_argument(
+        "--discord-latency", type=float, default=0.0, help="seconds each request to Discord takes to arrive"
+    )
     parser.add_argument("--serve-fake", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fake is not None:
         asyncio.run(serve_fake(args.serve_fake))
         return 0
     r = asyncio.run(
-        run(args.concurrent, args.panics, args.pool_clicks, args.chunks, args.max_inflight, max(1, args.overlap))
+        run(
+            args.concurrent,
+            args.panics,
+            args.pool_clicks,
+            args.chunks,
+            args.max_inflight,
+            max(1, args.overlap),
+            args.discord_latency,
+        )
     )
     print("| figure | result |\n|---|---|")
     b, st = r["ack_burst"], r["ack_staggered"]

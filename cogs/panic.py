@@ -229,6 +229,8 @@ class StreamingEditor:
         now = time.monotonic()
         if now < self._next or (self._task is not None and not self._task.done()) or not improv.fields():
             return
+        if not self.interaction.response.is_done():
+            return  # not acknowledged yet (the answer starts alongside the defer): nothing to edit
         self._next = now + self.interval
         self._task = asyncio.create_task(self._edit(improv), name="panic-stream-edit")
 
@@ -451,11 +453,17 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             style=prefs.style,
         )
         admission = await improviser.admit(request, count_quota=public)
-        if not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=not public or admission.refused, thinking=True)
         editor = StreamingEditor(interaction, improviser.model_name, self.edit_interval)
+        # the answer starts alongside the acknowledgement: Discord's round trip for the defer does not delay it
+        answering = asyncio.ensure_future(improviser.panic(request, editor.push, admission))
         try:
-            result = await improviser.panic(request, editor.push, admission)
+            if not interaction.response.is_done():
+                await interaction.response.defer(ephemeral=not public or admission.refused, thinking=True)
+            result = await answering
+        except BaseException:
+            answering.cancel()  # e.g. the acknowledgement failed: nobody would see the answer
+            await asyncio.gather(answering, return_exceptions=True)
+            raise
         finally:
             await editor.finish()
         await interaction.edit_original_response(

@@ -191,9 +191,10 @@ def _payload_from(json_payload: Any, form: Any) -> Any:
 class _FakeWebhookAdapter(AsyncWebhookAdapter):
     """Answers interaction callbacks, followups and edits from the fake."""
 
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: FakeDiscord, latency: float = 0.0) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._fake = fake
+        self.latency = latency
 
     async def request(
         self,
@@ -204,7 +205,7 @@ class _FakeWebhookAdapter(AsyncWebhookAdapter):
         multipart: list[dict[str, Any]] | None = None,
         **_: Any,
     ) -> Any:
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.latency)
         try:
             return self._fake.webhook(route.method, _path(route), _payload_from(payload, multipart))
         except FakeHTTPError as err:
@@ -222,7 +223,10 @@ class DiscordDriver:
         guild_id: int = DEFAULT_GUILD_ID,
         channel_id: int = DEFAULT_CHANNEL_ID,
         user: FakeUser = GM,
+        latency: float = 0.0,
     ) -> None:
+        """`latency`: seconds each request to Discord takes to arrive (0: the next loop iteration), as over a
+        real network; the fake's clocks (the 3-second acknowledgement window) see the arrival time."""
         self._factory = bot_factory
         self.fake = fake or FakeDiscord()
         self.guild_id = guild_id
@@ -230,7 +234,8 @@ class DiscordDriver:
         self.user = user
         self.gm = GM
         self.player = PLAYER
-        self._adapter = _FakeWebhookAdapter(self.fake)
+        self.latency = latency
+        self._adapter = _FakeWebhookAdapter(self.fake, latency)
         self._logs = _LogCapture()
         self._bot: PanicBot | None = None
 
@@ -273,7 +278,7 @@ class DiscordDriver:
         fake = self.fake
 
         async def rest(route: Route, *, files: Any = None, form: Any = None, **kwargs: Any) -> Any:
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.latency)
             try:
                 return fake.rest(route.method, _path(route), _payload_from(kwargs.get("json"), form))
             except FakeHTTPError as err:

@@ -146,6 +146,7 @@ class InteractionRecord:
     channel_id: int
     created: float
     acked: bool = False
+    acked_at: float | None = None  # the fake's clock when the acknowledgement arrived
     deferred_thinking: bool = False
     ephemeral: bool = False
     original_message_id: int | None = None
@@ -474,6 +475,7 @@ class FakeDiscord:
         else:
             raise self._error(400, 50035, f"Invalid Form Body: unknown callback type {kind}", route)
         record.acked = True
+        record.acked_at = self.now()
         record.callback_type = kind
         record.ephemeral = ephemeral
         response: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,50 @@ async def test_offline_answers_fit_the_request_and_use_canon(tmp_path: Path) -> 
     recent = ("› The Deepvein Mine", "› The Lantern Society")
     assert not first_source(cold).endswith(recent), first_source(cold)
     assert first_source(warm).endswith(recent), first_source(warm)
+
+
+async def test_the_answer_starts_while_discord_takes_the_acknowledgement(
+    settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    from bot.services import open_services
+    from db.migrate import upgrade
+
+    async with open_services(settings) as services:
+        await upgrade(services.engine)
+        # every request to Discord takes 0.3 s to arrive, as over a slow network
+        async with running_bot(services, latency=0.3) as sim:
+            ex = await sim.slash("panic npc", details="the blacksmith")
+            acked_at = sim.fake.interactions[max(sim.fake.interactions)].acked_at
+    assert _embed(ex)["title"]
+    assert "gpt-4o-mini" in _embed(ex)["footer"]["text"]
+    assert acked_at is not None
+    (asked,) = fake_openai.chat_requests()
+    assert asked.at < acked_at  # the model was asked before the acknowledgement had even reached Discord
+
+
+async def test_an_acknowledgement_that_fails_stops_the_answer(settings: Settings, fake_openai: FakeOpenAI) -> None:
+    from bot.services import open_services
+    from db.migrate import upgrade
+
+    fake_openai.delay = 0.5  # the model is still thinking when the acknowledgement fails
+    async with open_services(settings) as services:
+        await upgrade(services.engine)
+        async with running_bot(services, latency=0.2, check=False) as sim:
+
+            async def network_stall() -> None:  # the defer reaches Discord after its 3-second window
+                await asyncio.sleep(0.1)
+                sim.fake.advance(5)
+
+            stall = asyncio.create_task(network_stall())
+            await sim.slash("panic npc", details="the blacksmith")
+            await stall
+            await sim.settle()
+            problems = sim.problems()
+        async with services.sessionmaker() as session:
+            recorded = await session.scalar(select(func.count()).select_from(PanicRow))
+    assert recorded == 0  # the answer was abandoned, not finished and stored for nobody
+    assert len(fake_openai.chat_requests()) == 1
+    assert any("never acknowledged" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("settings_overrides", [{"panic_deadline_seconds": 0.4}])

@@ -30,9 +30,11 @@ async def running_bot(
     fake: FakeDiscord | None = None,
     bot_factory: Callable[[], PanicBot] | None = None,
     check: bool = True,
+    latency: float = 0.0,
 ) -> AsyncIterator[DiscordDriver]:
-    """A started driver over `services`; on exit the test fails on any broken rule or swallowed error."""
-    driver = DiscordDriver(bot_factory or (lambda: PanicBot.from_services(services)), fake=fake)
+    """A started driver over `services` (requests to Discord take `latency` seconds to arrive); on exit the test
+    fails on any broken rule or swallowed error."""
+    driver = DiscordDriver(bot_factory or (lambda: PanicBot.from_services(services)), fake=fake, latency=latency)
     await driver.start()
     try:
         yield driver
