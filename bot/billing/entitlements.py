@@ -251,7 +251,10 @@ class BillingEntitlements:
     async def _save_later(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), self._save_delay)
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # not an outage (those stay queued): a bug; the store still counts the usage
+            log.exception("saving panic usage failed")
 
     async def flush(self) -> None:
         """Write the queued usage now. On a database outage it stays queued for the next save (the store still
