@@ -876,25 +876,27 @@ class CampaignMemory:
         batch (one text alone goes through `embed_query`, which hosted embedders may treat as a query)."""
         extra = [c for c in dict.fromkeys(c.strip() for c in context) if c and c != query]
         texts = [query, *extra]
-        missing = [t for t in texts if t not in self._query_vectors]
+        known = {t: self._query_vectors[t] for t in texts if t in self._query_vectors}
+        for text in known:
+            self._query_vectors.move_to_end(text)
+        missing = [t for t in texts if t not in known]
         if len(missing) == 1:
-            self._remember_query(missing[0], await self.embedder.embed_query(missing[0]))
+            known[missing[0]] = self._remember_query(missing[0], await self.embedder.embed_query(missing[0]))
         elif missing:
             for text, row in zip(missing, await self.embedder.embed(missing), strict=True):
-                self._remember_query(text, row)
-        vectors = [self._query_vectors[t] for t in texts]
-        for text in texts:
-            self._query_vectors.move_to_end(text)
+                known[text] = self._remember_query(text, row)
+        vectors = [known[t] for t in texts]
         vector = np.asarray(vectors[0], dtype=np.float32)
         if len(vectors) > 1:
             vector = vector + CONTEXT_WEIGHT * np.mean(vectors[1:], axis=0, dtype=np.float32)
             vector /= max(float(np.linalg.norm(vector)), 1e-9)
         return vector
 
-    def _remember_query(self, text: str, vector: npt.NDArray[np.float32]) -> None:
-        self._query_vectors[text] = np.asarray(vector, dtype=np.float32)
+    def _remember_query(self, text: str, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        remembered = self._query_vectors[text] = np.asarray(vector, dtype=np.float32)
         while len(self._query_vectors) > QUERY_CACHE:
             self._query_vectors.popitem(last=False)
+        return remembered
 
     async def _visible_rows(self, guild_id: int, version: int) -> dict[str, _Row] | None:
         """The guild's visible chunk rows for notes `version` (read once per version), or None if not cached."""

@@ -234,7 +234,6 @@ class DiscordDriver:
         self.user = user
         self.gm = GM
         self.player = PLAYER
-        self.latency = latency
         self._adapter = _FakeWebhookAdapter(self.fake, latency)
         self._logs = _LogCapture()
         self._bot: PanicBot | None = None
@@ -278,7 +277,7 @@ class DiscordDriver:
         fake = self.fake
 
         async def rest(route: Route, *, files: Any = None, form: Any = None, **kwargs: Any) -> Any:
-            await asyncio.sleep(self.latency)
+            await asyncio.sleep(self._adapter.latency)
             try:
                 return fake.rest(route.method, _path(route), _payload_from(kwargs.get("json"), form))
             except FakeHTTPError as err:
