@@ -7,17 +7,20 @@ kind. Fields are ordered useful-first: a GM glancing at the embed reads the top 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "KINDS",
+    "KIND_INFO",
     "KIND_LABELS",
     "NPC",
     "Encounter",
     "Improv",
     "Kind",
+    "KindInfo",
     "Location",
     "Loot",
     "LootItem",
@@ -34,16 +37,59 @@ __all__ = [
 
 Kind = Literal["npc", "location", "tavern", "encounter", "loot", "rumor", "twist", "names"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
-KIND_LABELS: dict[Kind, str] = {
-    "npc": "NPC",
-    "location": "Location",
-    "tavern": "Tavern",
-    "encounter": "Encounter",
-    "loot": "Loot",
-    "rumor": "Rumors",
-    "twist": "Plot twist",
-    "names": "Names",
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """What the doors show of a kind: its label, the slash command's description, the `details` option's hint and
+    an example request (for help texts and docs)."""
+
+    label: str
+    description: str
+    details_hint: str
+    example_details: str
+
+
+KIND_INFO: dict[Kind, KindInfo] = {
+    "npc": KindInfo(
+        "NPC",
+        "A character you can voice right now",
+        "Who? e.g. the blacksmith in Emberfall",
+        "the blacksmith in Emberfall",
+    ),
+    "location": KindInfo(
+        "Location",
+        "A place the party just walked into",
+        "Where? e.g. a flooded crypt under the chapel",
+        "a flooded crypt under the chapel",
+    ),
+    "tavern": KindInfo(
+        "Tavern",
+        "An inn with a keeper, patrons and a rumor",
+        "Anything it must have, e.g. a dockside dive",
+        "a dockside dive",
+    ),
+    "encounter": KindInfo(
+        "Encounter",
+        "A fight or standoff ready to run",
+        "Where and against whom, e.g. bandits at the ford",
+        "bandits at the ford",
+    ),
+    "loot": KindInfo(
+        "Loot", "What is in the chest", "Whose or where, e.g. the smuggler's strongbox", "the smuggler's strongbox"
+    ),
+    "rumor": KindInfo(
+        "Rumors", "Three rumors, true and false", "About what, e.g. the missing heir", "the missing heir"
+    ),
+    "twist": KindInfo(
+        "Plot twist",
+        "A plot twist for this scene",
+        "The scene, e.g. the party just got paid",
+        "the party just got paid",
+    ),
+    "names": KindInfo("Names", "Six names that fit", "For whom, e.g. dwarven miners", "dwarven miners"),
 }
+KIND_LABELS: dict[Kind, str] = {kind: info.label for kind, info in KIND_INFO.items()}
 
 
 class _Item(BaseModel):
