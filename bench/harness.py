@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.client import PanicBot
-from bot.offline.driver import DiscordDriver
+from bot.discord.client import PanicBot
+from bot.discord.offline.driver import DiscordDriver
 from bot.services import open_services
 from bot.settings import Settings
 from db.migrate import upgrade

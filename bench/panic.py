@@ -36,11 +36,11 @@ from sqlalchemy import func, insert, select
 
 import bot.improv.engine
 from bench._corpus import WORDS, unit_rows
-from bot.client import PanicBot
+from bot.discord.client import PanicBot
+from bot.discord.offline.driver import BASIC_PERMISSIONS, MANAGE_GUILD, DiscordDriver, FakeUser
+from bot.discord.offline.fake_discord import FakeDiscord
 from bot.improv.prompts import Prompt, build_prompt
 from bot.memory.stores import VectorRecord
-from bot.offline.driver import BASIC_PERMISSIONS, MANAGE_GUILD, DiscordDriver, FakeUser
-from bot.offline.fake_discord import FakeDiscord
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade

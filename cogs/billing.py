@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.billing.service import SELF_HOSTED_MESSAGE, BillingService, BillingStatus
-from bot.checks import gm_only
-from bot.client import PanicBot
+from bot.discord.checks import gm_only
+from bot.discord.client import PanicBot
 from bot.errors import UserFacingError
 
 Interaction = discord.Interaction[PanicBot]

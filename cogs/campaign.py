@@ -14,9 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.checks import ensure_gm, gm_only, is_gm
-from bot.client import PanicBot, guarded
+from bot.discord import render
+from bot.discord.checks import ensure_gm, gm_only, is_gm
+from bot.discord.client import PanicBot, guarded
+from bot.discord.render import EmbedField, Limits, truncate
 from bot.errors import UserFacingError
 from bot.memory.service import (
     CampaignMemory,
@@ -26,7 +27,6 @@ from bot.memory.service import (
     MemoryStatus,
     Upload,
 )
-from bot.render import EmbedField, Limits, truncate
 
 __all__ = ["Campaign", "ForgetEverythingButton", "fit_embed", "setup"]
 
@@ -44,7 +44,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def fit_embed(embed: discord.Embed) -> discord.Embed:
-    """`embed` rebuilt through the shared renderer (`bot.render.fit_embed`), which enforces Discord's limits."""
+    """`embed` rebuilt through the shared renderer (`bot.discord.render.fit_embed`), which enforces Discord's limits."""
     return render.fit_embed(
         title=embed.title or "",
         description=embed.description or "",

@@ -20,15 +20,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import GM_ONLY_MESSAGE, NotGM, gm_only
-from bot.client import PanicBot, PanicView, guarded
+from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, gm_only
+from bot.discord.client import PanicBot, PanicView, guarded
+from bot.discord.render import EmbedField, fit_embed
 from bot.errors import UserFacingError
 from bot.guilds import get_settings, update_settings
 from bot.improv.engine import Improviser
 from bot.improv.kinds import KIND_LABELS, KINDS, Improv, Kind, parse_kind
 from bot.improv.prompts import Style
 from bot.improv.types import PanicRequest, PanicResult
-from bot.render import EmbedField, fit_embed
 
 Interaction = discord.Interaction[PanicBot]
 
@@ -157,7 +157,7 @@ T = TypeVar("T")
 
 
 def _gm_only() -> Callable[[T], T]:
-    """`bot.checks.gm_only()` with its type kept (the check itself is typed `Any`)."""
+    """`bot.discord.checks.gm_only()` with its type kept (the check itself is typed `Any`)."""
     decorator: Callable[[T], T] = gm_only()
     return decorator
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.offline.driver import DiscordDriver
+from bot.discord.offline.driver import DiscordDriver
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade

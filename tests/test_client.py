@@ -6,9 +6,9 @@ from pathlib import Path
 
 import discord
 
-from bot.client import PanicBot
+from bot.discord.client import PanicBot
+from bot.discord.offline.fake_discord import FakeDiscord
 from bot.memory.embedders import LocalEmbedder
-from bot.offline.fake_discord import FakeDiscord
 from bot.services import Services, open_services
 from tests.conftest import embedded_settings
 from tests.support.discord import running_bot

@@ -16,7 +16,7 @@ import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import COGS, PanicBot, PanicBotBase, PanicTree
+from bot.discord.client import COGS, PanicBot, PanicBotBase, PanicTree
 from bot.services import Services
 
 

@@ -11,7 +11,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_PACKAGES = ("bot/memory", "bot/improv", "bot/billing")
-FORBIDDEN = ("discord", "cogs", "bot.client", "bot.checks")
+FORBIDDEN = ("discord", "cogs", "bot.discord")
 
 
 def imported_modules(source: str, module: str) -> set[str]:
@@ -52,8 +52,8 @@ def test_checker_catches_every_forbidden_form() -> None:
         "import discord\n"
         "from discord.ext import commands\n"
         "from cogs.panic import Panic\n"
-        "from bot import client\n"
-        "from ..client import PanicBot\n"
+        "from bot.discord import client\n"
+        "from ..discord.client import PanicBot\n"
         "from bot.memory.types import Chunk\n"
     )
     assert forbidden_imports(source, "bot.memory.store") == {
@@ -62,8 +62,9 @@ def test_checker_catches_every_forbidden_form() -> None:
         "discord.ext.commands",
         "cogs.panic",
         "cogs.panic.Panic",
-        "bot.client",
-        "bot.client.PanicBot",
+        "bot.discord",
+        "bot.discord.client",
+        "bot.discord.client.PanicBot",
     }
 
 

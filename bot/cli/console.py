@@ -27,9 +27,9 @@ from typing import Any, TextIO
 from discord import app_commands
 from discord.enums import AppCommandOptionType
 
-from bot.client import PanicBot
-from bot.offline.driver import GM, PLAYER, DiscordDriver, FakeRole, FakeUser
-from bot.offline.fake_discord import FakeDiscord, StoredMessage
+from bot.discord.client import PanicBot
+from bot.discord.offline.driver import GM, PLAYER, DiscordDriver, FakeRole, FakeUser
+from bot.discord.offline.fake_discord import FakeDiscord, StoredMessage
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade

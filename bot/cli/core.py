@@ -35,7 +35,7 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(
             "DISCORD_TOKEN is not set. Set it to run the bot, or try everything offline with `improv console`."
         )
-    from bot.client import PanicBot
+    from bot.discord.client import PanicBot
     from bot.services import open_services
     from db.migrate import upgrade
 
@@ -71,7 +71,7 @@ async def sync_commands(args: argparse.Namespace, settings: Settings) -> int:
     """Publish the slash commands to Discord once (never done on a normal start)."""
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is not set; syncing commands needs the bot's token.")
-    from bot.client import PanicBot
+    from bot.discord.client import PanicBot
     from bot.services import open_services
 
     async with open_services(settings) as services:

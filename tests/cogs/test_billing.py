@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from bot.billing.plans import Plan, PlanCatalog
 from bot.billing.simulate import signed, subscription_event
-from bot.offline.driver import DiscordDriver
+from bot.discord.offline.driver import DiscordDriver
 from bot.services import Services, open_services
 from db.base import utcnow
 from db.migrate import upgrade

@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
+from bot.discord.offline.driver import DiscordDriver, FakeUser
 from bot.improv.canon import CanonIndex
 from bot.improv.kinds import KINDS, Kind
-from bot.offline.driver import DiscordDriver, FakeUser
 from bot.services import Services
 from bot.settings import Settings
 from db.models.panic import Panic as PanicRow

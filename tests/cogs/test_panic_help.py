@@ -9,9 +9,9 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.client import PanicView, guarded
+from bot.discord.client import PanicView, guarded
+from bot.discord.offline.driver import DiscordDriver
 from bot.errors import UserFacingError
-from bot.offline.driver import DiscordDriver
 
 
 async def test_panic_help_answers_privately_with_the_kinds(discord_sim: DiscordDriver) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.offline.fake_discord import FakeDiscord, FakeHTTPError
+from bot.discord.offline.fake_discord import FakeDiscord, FakeHTTPError
 
 CHANNEL = 10
 

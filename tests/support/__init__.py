@@ -1,1 +1,1 @@
-"""Test support: the Discord harness (see bot.offline) wrapped as pytest fixtures."""
+"""Test support: the Discord harness (see bot.discord.offline) wrapped as pytest fixtures."""

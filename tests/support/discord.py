@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from bot.client import PanicBot
-from bot.offline.driver import GM, PLAYER, AttachmentArg, DiscordDriver, Exchange, FakeUser, HarnessFailure
-from bot.offline.fake_discord import FakeDiscord, StoredMessage
+from bot.discord.client import PanicBot
+from bot.discord.offline.driver import GM, PLAYER, AttachmentArg, DiscordDriver, Exchange, FakeUser, HarnessFailure
+from bot.discord.offline.fake_discord import FakeDiscord, StoredMessage
 from bot.services import Services
 
 __all__ = [

@@ -24,10 +24,10 @@ from discord.enums import AppCommandOptionType
 from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
-from bot.offline.fake_discord import FakeDiscord, FakeHTTPError, InteractionRecord, StoredMessage, Violation
+from bot.discord.offline.fake_discord import FakeDiscord, FakeHTTPError, InteractionRecord, StoredMessage, Violation
 
 if TYPE_CHECKING:
-    from bot.client import PanicBot
+    from bot.discord.client import PanicBot
 
 __all__ = ["AttachmentArg", "DiscordDriver", "Exchange", "FakeRole", "FakeUser", "HarnessFailure"]
 

@@ -11,7 +11,7 @@ from discord import app_commands
 from bot.guilds import get_settings
 
 if TYPE_CHECKING:
-    from bot.client import PanicBot
+    from bot.discord.client import PanicBot
 
 __all__ = ["NotGM", "ensure_gm", "gm_only", "is_gm"]
 
