@@ -6,9 +6,8 @@ import argparse
 import json
 
 from bot.errors import UserFacingError
-from bot.guilds import get_settings
+from bot.guilds import load_prefs
 from bot.improv.kinds import KINDS, parse_kind
-from bot.improv.prompts import Style
 from bot.improv.types import PanicRequest, PanicResult
 from bot.services import Services
 
@@ -39,11 +38,7 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
     if services.improv is None:
         print("improv panic: improvisation is not available")
         return 1
-    async with services.sessionmaker.begin() as session:
-        row = await get_settings(session, args.guild)
-        style = Style(
-            tone=row.tone, content_rating=row.content_rating, game_system=row.game_system, max_words=row.max_words
-        )
+    style = (await load_prefs(services.sessionmaker, args.guild)).style
     request = PanicRequest(
         guild_id=args.guild,
         user_id=CLI_USER_ID,
