@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import UserFacingError
+from bot.sizes import format_bytes
 
 __all__ = [
     "CorruptDocument",
@@ -43,7 +44,7 @@ class FileTooLarge(ImportProblem):
     def __init__(self, file_name: str, size: int, max_bytes: int) -> None:
         super().__init__(
             file_name,
-            f"**{file_name}** is {_human(size)}, over the {_human(max_bytes)} limit. "
+            f"**{file_name}** is {format_bytes(size)}, over the {format_bytes(max_bytes)} limit. "
             "Split it into smaller files and import them separately.",
         )
         self.size = size
@@ -105,11 +106,3 @@ class EmbedderUnavailable(UserFacingError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"Campaign memory can't index text right now: {detail}", title="Memory unavailable")
-
-
-def _human(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
