@@ -9,37 +9,43 @@ from discord.ext import commands
 from bot.billing.service import SELF_HOSTED_MESSAGE, BillingService, BillingStatus
 from bot.discord.checks import gm_only
 from bot.discord.client import PanicBot
+from bot.discord.render import EmbedField, fit_embed
 from bot.errors import UserFacingError
+from bot.sizes import format_bytes
 
 Interaction = discord.Interaction[PanicBot]
 COLOUR = discord.Colour.gold()
 
 
-def _mib(value: int | None) -> str:
-    return "unlimited" if value is None else f"{value / (1024 * 1024):.1f} MiB"
+def _bytes(value: int | None) -> str:
+    return "unlimited" if value is None else format_bytes(value)
 
 
 def status_embed(status: BillingStatus) -> discord.Embed:
     """One embed describing the plan, its state and this period's usage."""
     plan = status.plan
-    embed = discord.Embed(title=f"Plan: {plan.plan.name}", colour=COLOUR)
-    if plan.plan_key == "self-hosted":
-        embed.description = SELF_HOSTED_MESSAGE
     limit = "unlimited" if status.panics_limit is None else str(status.panics_limit)
-    embed.add_field(name="Status", value=plan.status.replace("_", " "), inline=True)
-    embed.add_field(name="Panics this period", value=f"{status.panics_used} / {limit}", inline=True)
+    fields = [
+        EmbedField("Status", plan.status.replace("_", " "), inline=True),
+        EmbedField("Panics this period", f"{status.panics_used} / {limit}", inline=True),
+    ]
     if plan.paid and plan.renews and plan.period_end is not None:
-        embed.add_field(name="Renews", value=discord.utils.format_dt(plan.period_end, "D"), inline=True)
+        fields.append(EmbedField("Renews", discord.utils.format_dt(plan.period_end, "D"), inline=True))
     elif plan.paid and plan.access_until is not None:
         label = "Grace period ends" if plan.status == "past_due" else "Ends"
-        embed.add_field(name=label, value=discord.utils.format_dt(plan.access_until, "D"), inline=True)
+        fields.append(EmbedField(label, discord.utils.format_dt(plan.access_until, "D"), inline=True))
     elif plan.period_end is not None:
-        embed.add_field(name="Usage resets", value=discord.utils.format_dt(plan.period_end, "D"), inline=True)
-    embed.add_field(name="Campaign notes", value=_mib(plan.plan.memory_bytes), inline=True)
-    embed.add_field(name="Largest upload", value=_mib(plan.plan.upload_bytes), inline=True)
-    if plan.status == "past_due":
-        embed.set_footer(text="The last payment failed: update the payment method with /billing manage.")
-    return embed
+        fields.append(EmbedField("Usage resets", discord.utils.format_dt(plan.period_end, "D"), inline=True))
+    fields.append(EmbedField("Campaign notes", _bytes(plan.plan.memory_bytes), inline=True))
+    fields.append(EmbedField("Largest upload", _bytes(plan.plan.upload_bytes), inline=True))
+    past_due = "The last payment failed: update the payment method with /billing manage."
+    return fit_embed(
+        title=f"Plan: {plan.plan.name}",
+        description=SELF_HOSTED_MESSAGE if plan.plan_key == "self-hosted" else "",
+        fields=fields,
+        footer=past_due if plan.status == "past_due" else "",
+        colour=COLOUR,
+    )
 
 
 def link_view(label: str, url: str) -> discord.ui.View:
@@ -92,10 +98,10 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
             raise UserFacingError("That plan isn't offered here. Pick one from the list.", title="Unknown plan")
         await interaction.response.defer(ephemeral=True, thinking=True)
         url = await self.billing.start_checkout(interaction.guild_id, price_id, interaction.user.id)
-        embed = discord.Embed(
+        embed = fit_embed(
             title=f"Upgrade to {chosen.name}",
             description=(
-                f"{_describe(chosen.monthly_panics)} panics a month, {_mib(chosen.memory_bytes)} of campaign notes. "
+                f"{_describe(chosen.monthly_panics)} panics a month, {_bytes(chosen.memory_bytes)} of campaign notes. "
                 "The link opens Paddle's secure checkout; the plan switches on as soon as the payment clears."
             ),
             colour=COLOUR,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,10 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord import render
 from bot.discord.checks import ensure_gm, gm_only, is_gm
-from bot.discord.client import PanicBot, guarded
-from bot.discord.render import EmbedField, Limits, truncate
+from bot.discord.client import PanicBot
+from bot.discord.render import EmbedField, Limits, error_embed, fit_embed, truncate
+from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.memory.service import (
     CampaignMemory,
@@ -27,8 +26,9 @@ from bot.memory.service import (
     MemoryStatus,
     Upload,
 )
+from bot.sizes import format_bytes
 
-__all__ = ["Campaign", "ForgetEverythingButton", "fit_embed", "setup"]
+__all__ = ["Campaign", "ForgetEverythingButton", "setup"]
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +37,6 @@ Interaction = discord.Interaction[PanicBot]
 COLOUR = discord.Colour.dark_teal()
 TOKEN_BUDGET = 14 * 60.0  # interaction tokens live 15 minutes; past this the result goes to the channel
 PROGRESS_INTERVAL = 1.0  # seconds between progress edits
-
-
-def _cut(text: str, limit: int) -> str:
-    return truncate(text, limit)
-
-
-def fit_embed(embed: discord.Embed) -> discord.Embed:
-    """`embed` rebuilt through the shared renderer (`bot.discord.render.fit_embed`), which enforces Discord's limits."""
-    return render.fit_embed(
-        title=embed.title or "",
-        description=embed.description or "",
-        fields=[EmbedField(f.name or "", f.value or "", bool(f.inline)) for f in embed.fields],
-        footer=embed.footer.text or "",
-        colour=embed.colour,
-    )
-
-
-def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1048576:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} B"
 
 
 def _pages(pages: int | None) -> str:
@@ -93,7 +70,7 @@ def progress_embed(update: ImportProgress) -> discord.Embed:
         lines.append(f"Chunks embedded: {update.chunks_embedded}/{update.chunks_total}")
     if update.stage == "saving":
         lines.append("Saving…")
-    return fit_embed(discord.Embed(title="Importing campaign notes", description="\n".join(lines), colour=COLOUR))
+    return fit_embed(title="Importing campaign notes", description="\n".join(lines), colour=COLOUR)
 
 
 def report_embed(results: Sequence[tuple[str, ImportReport | UserFacingError]]) -> discord.Embed:
@@ -114,19 +91,17 @@ def report_embed(results: Sequence[tuple[str, ImportReport | UserFacingError]]) 
             verb = "Replaced" if result.outcome == "replaced" else "Imported"
             lines.append(
                 f"✅ {verb} **{shown}**: {result.chunks} passages{_pages(result.pages)}, "
-                f"{_size(result.size_bytes)} in {result.seconds:.1f} s{safe}."
+                f"{format_bytes(result.size_bytes)} in {result.seconds:.1f} s{safe}."
             )
     ok = sum(1 for _, r in results if isinstance(r, ImportReport))
     title = "Import finished" if ok == len(results) else ("Import finished with problems" if ok else "Nothing imported")
     colour = COLOUR if ok == len(results) else discord.Colour.orange()
-    embed = discord.Embed(title=title, description="\n".join(lines), colour=colour)
-    if ok:
-        embed.set_footer(text="Try /campaign search to see what the panic button will draw on.")
-    return fit_embed(embed)
+    footer = "Try /campaign search to see what the panic button will draw on." if ok else ""
+    return fit_embed(title=title, description="\n".join(lines), footer=footer, colour=colour)
 
 
 class ForgetEverythingButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"campaign:forget-all:(?P<action>yes|no)"
+    PersistentItem[discord.ui.Button[Any]], template=r"campaign:forget-all:(?P<action>yes|no)"
 ):
     """Confirm (or cancel) forgetting every document of the guild; state comes from the interaction."""
 
@@ -141,23 +116,16 @@ class ForgetEverythingButton(
         )
         self.action = action
 
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ForgetEverythingButton:
-        return cls(match["action"])
-
-    @guarded
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def run(self, interaction: Interaction) -> None:
         await ensure_gm(interaction)
         assert interaction.guild_id is not None
         if self.action != "yes":
-            embed = discord.Embed(title="Nothing forgotten", description="Your notes are untouched.", colour=COLOUR)
+            embed = fit_embed(title="Nothing forgotten", description="Your notes are untouched.", colour=COLOUR)
             await interaction.response.edit_message(embed=embed, view=None)
             return
         await interaction.response.defer()
         count = await interaction.client.services.memory.forget_all(interaction.guild_id)
-        embed = discord.Embed(
+        embed = fit_embed(
             title="Campaign memory cleared",
             description=f"Forgot {count} document{'s' if count != 1 else ''} and all their passages.",
             colour=COLOUR,
@@ -273,27 +241,19 @@ class Campaign(
         token_alive = False
         await interaction.edit_original_response(
             embed=fit_embed(
-                discord.Embed(
-                    title="Still importing",
-                    description="This is a big one. I'll post the result in this channel when it's done.",
-                    colour=COLOUR,
-                )
+                title="Still importing",
+                description="This is a big one. I'll post the result in this channel when it's done.",
+                colour=COLOUR,
             )
         )
         try:
             results = await task
             embed = report_embed([(u.file_name, r) for u, r in zip(uploads, results, strict=True)])
         except UserFacingError as exc:
-            embed = fit_embed(discord.Embed(title=exc.title, description=exc.message, colour=discord.Colour.orange()))
+            embed = error_embed(exc.title, exc.message)
         except Exception:
             log.exception("guild %s: long import failed", guild_id)
-            embed = fit_embed(
-                discord.Embed(
-                    title="Import failed",
-                    description="Sorry, the import failed; your earlier notes are unchanged.",
-                    colour=discord.Colour.orange(),
-                )
-            )
+            embed = error_embed("Import failed", "Sorry, the import failed; your earlier notes are unchanged.")
         channel = interaction.channel
         if isinstance(channel, discord.abc.Messageable):
             await channel.send(content="Campaign import finished.", embed=embed)
@@ -322,16 +282,16 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         passages = await self.memory.search(interaction.guild_id, query, k=results)
-        embed = discord.Embed(title=f"Search: {query}", colour=COLOUR)
-        if not passages:
-            embed.description = "Nothing found. Import notes with `/campaign import` first, or try other words."
-        for number, passage in enumerate(passages, start=1):
-            embed.add_field(
-                name=f"{number}. {passage.citation()}",
-                value=f"{_cut(passage.text, Limits.FIELD_VALUE - 20)}\n-# score {passage.score:.2f}",
-                inline=False,
+        empty = "Nothing found. Import notes with `/campaign import` first, or try other words."
+        fields = [
+            EmbedField(
+                f"{number}. {passage.citation()}",
+                f"{truncate(passage.text, Limits.FIELD_VALUE - 20)}\n-# score {passage.score:.2f}",
             )
-        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
+            for number, passage in enumerate(passages, start=1)
+        ]
+        embed = fit_embed(title=f"Search: {query}", description="" if passages else empty, fields=fields, colour=COLOUR)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="status", description="Embedder, vector store and usage of campaign memory")
     @gm_only()
@@ -351,13 +311,13 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         info = await self.memory.forget_document(interaction.guild_id, document)
-        embed = discord.Embed(
+        embed = fit_embed(
             title="Forgotten",
             description=f"**{discord.utils.escape_markdown(info.file_name)}** and its {info.chunk_count} passages "
             "are gone from campaign memory.",
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="forget-everything", description="Forget every document (asks for confirmation)")
     @gm_only()
@@ -367,16 +327,16 @@ class Campaign(
         docs = await self.memory.list_documents(interaction.guild_id)
         if not docs:
             raise UserFacingError("There is nothing to forget: campaign memory is empty.", title="Nothing to forget")
-        view = discord.ui.View(timeout=None)
+        view = PanicView(timeout=None)
         view.add_item(ForgetEverythingButton("yes"))
         view.add_item(ForgetEverythingButton("no"))
-        embed = discord.Embed(
+        embed = fit_embed(
             title="Forget everything?",
             description=f"This deletes all {len(docs)} documents and their passages from this server's campaign "
             "memory. It can't be undone.",
             colour=discord.Colour.red(),
         )
-        await interaction.response.send_message(embed=fit_embed(embed), view=view, ephemeral=True)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
     @app_commands.command(name="visibility", description="Let players see a document's passages, or hide them again")
     @app_commands.describe(document="The document", player_safe="True: players may see it; False: GM only")
@@ -387,12 +347,12 @@ class Campaign(
         await interaction.response.defer(ephemeral=True, thinking=True)
         info = await self.memory.set_player_safe(interaction.guild_id, document, player_safe)
         who = "players and the GM" if player_safe else "the GM only"
-        embed = discord.Embed(
+        embed = fit_embed(
             title="Visibility changed",
             description=f"Passages of **{discord.utils.escape_markdown(info.file_name)}** are now for {who}.",
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @forget.autocomplete("document")
     @visibility.autocomplete("document")
@@ -403,7 +363,7 @@ class Campaign(
         needle = current.lower().strip()
         matching = [d for d in docs if needle in d.file_name.lower()] if needle else docs
         return [
-            app_commands.Choice(name=_cut(f"{d.file_name} ({d.chunk_count} passages)", 100), value=d.document_id)
+            app_commands.Choice(name=truncate(f"{d.file_name} ({d.chunk_count} passages)", 100), value=d.document_id)
             for d in matching[:25]
         ]
 
@@ -423,17 +383,17 @@ class Campaign(
 
 def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
     """`/campaign list`."""
-    embed = discord.Embed(title="Campaign memory", colour=COLOUR)
     if not docs:
-        embed.description = "No notes yet. Upload some with `/campaign import`."
-        return fit_embed(embed)
+        return fit_embed(
+            title="Campaign memory", description="No notes yet. Upload some with `/campaign import`.", colour=COLOUR
+        )
     lines = []
     for doc in docs:
         when = discord.utils.format_dt(doc.imported_at, "R")
         safe = " · 👁 player-safe" if doc.player_safe else ""
         lines.append(
             f"**{discord.utils.escape_markdown(doc.file_name)}** — {doc.kind}{_pages(doc.pages)}, "
-            f"{doc.chunk_count} passages, {_size(doc.size_bytes)}, imported {when}{safe}"
+            f"{doc.chunk_count} passages, {format_bytes(doc.size_bytes)}, imported {when}{safe}"
         )
     shown: list[str] = []
     used = 0
@@ -444,32 +404,37 @@ def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
             break
         shown.append(line)
         used += len(line) + 1
-    embed.description = "\n".join(shown)
     total = sum(d.chunk_count for d in docs)
-    embed.set_footer(text=f"{len(docs)} documents · {total} passages · {_size(sum(d.size_bytes for d in docs))}")
-    return fit_embed(embed)
+    size = format_bytes(sum(d.size_bytes for d in docs))
+    return fit_embed(
+        title="Campaign memory",
+        description="\n".join(shown),
+        footer=f"{len(docs)} documents · {total} passages · {size}",
+        colour=COLOUR,
+    )
 
 
 def status_embed(status: MemoryStatus) -> discord.Embed:
     """`/campaign status`."""
-    embed = discord.Embed(title="Campaign memory status", colour=COLOUR)
-    embed.add_field(name="Embedder", value=f"`{status.embedder}` ({status.dimension} dimensions)", inline=False)
-    embed.add_field(name="Vector store", value=status.store, inline=True)
     vectors = "unknown" if status.vectors < 0 else str(status.vectors)
-    embed.add_field(
-        name="Usage",
-        value=f"{status.documents} documents · {status.chunks} passages · {_size(status.bytes)} · {vectors} vectors",
-        inline=False,
+    usage = (
+        f"{status.documents} documents · {status.chunks} passages · {format_bytes(status.bytes)} · {vectors} vectors"
     )
-    embed.add_field(name="Largest upload", value=_size(status.upload_limit_bytes), inline=True)
+    fields = [
+        EmbedField("Embedder", f"`{status.embedder}` ({status.dimension} dimensions)"),
+        EmbedField("Vector store", status.store, inline=True),
+        EmbedField("Usage", usage),
+        EmbedField("Largest upload", format_bytes(status.upload_limit_bytes), inline=True),
+    ]
     if status.reindex_needed:
-        embed.add_field(
-            name="Re-indexing needed",
-            value=f"Notes were indexed with `{status.indexed_with}`; the next import re-embeds them "
-            "(or run `improv campaign reindex`).",
-            inline=False,
+        fields.append(
+            EmbedField(
+                "Re-indexing needed",
+                f"Notes were indexed with `{status.indexed_with}`; the next import re-embeds them "
+                "(or run `improv campaign reindex`).",
+            )
         )
-    return fit_embed(embed)
+    return fit_embed(title="Campaign memory status", fields=fields, colour=COLOUR)
 
 
 async def setup(bot: PanicBot) -> None:

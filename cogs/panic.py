@@ -12,22 +12,20 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, gm_only
-from bot.discord.client import PanicBot, PanicView, guarded
+from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, gm_only, has_gm_rights
+from bot.discord.client import PanicBot
 from bot.discord.render import EmbedField, fit_embed
+from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
-from bot.guilds import get_settings, update_settings
+from bot.guilds import GuildPrefs, change_prefs
 from bot.improv.engine import Improviser
-from bot.improv.kinds import KIND_LABELS, KINDS, Improv, Kind, parse_kind
-from bot.improv.prompts import Style
+from bot.improv.kinds import KIND_INFO, Improv, Kind, parse_kind
 from bot.improv.types import PanicRequest, PanicResult
 
 Interaction = discord.Interaction[PanicBot]
@@ -35,19 +33,22 @@ Interaction = discord.Interaction[PanicBot]
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
-SETTINGS_TTL = 30.0  # seconds a guild's settings are cached per process
-PREFS_SECONDS = 0.5  # longest the acknowledgement waits for a guild's settings before using the defaults
 MAX_SOURCES = 5
 
-HELP_TEXT = (
-    "**Caught off guard?** `/panic npc` (or location, tavern, encounter, loot, rumor, twist, names) answers in a "
-    "second or two with something table-ready, grounded in your own campaign notes and citing them.\n\n"
-    "• `/campaign import` — upload your notes (Markdown, text, PDF, DOCX)\n"
-    "• `/panic button` — post the big red button in this channel\n"
-    "• `/panic settings` — GM role, tone, length, who may panic\n"
-    "• `/billing status` — your plan and this month's usage\n\n"
-    "Answers are shown only to you until you press **Reveal to table**."
-)
+
+def help_text() -> str:
+    """`/panic help`: every kind with its description, then the other commands."""
+    kinds = "\n".join(f"• `/panic {kind}` — {info.description}" for kind, info in KIND_INFO.items())
+    return (
+        "**Caught off guard?** Each of these answers in a second or two with something table-ready, grounded in "
+        f"your own campaign notes and citing them:\n{kinds}\n\n"
+        "• `/campaign import` — upload your notes (Markdown, text, PDF, DOCX)\n"
+        "• `/panic button` — post the big red button in this channel\n"
+        "• `/panic settings` — GM role, tone, length, who may panic\n"
+        "• `/billing status` — your plan and this month's usage\n\n"
+        "Answers are shown only to you until you press **Reveal to table**."
+    )
+
 
 FALLBACK_TEXT = {
     "no_key": "no model configured",
@@ -66,79 +67,7 @@ TONES = ["balanced", "grim", "heroic", "whimsical", "horror", "noir", "comedic"]
 RATINGS = ["g", "pg", "pg13", "r"]
 
 
-# --- who may panic -------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class GuildPrefs:
-    """A snapshot of a guild's panic settings (cached briefly so the acknowledgement never waits on the DB)."""
-
-    gm_role_id: int | None
-    players_may_panic: bool
-    public_by_default: bool
-    style: Style
-    button_kind: Kind
-
-
-class PrefsCache:
-    """Per-process cache of `GuildPrefs`, dropped on change and after `SETTINGS_TTL`."""
-
-    def __init__(self) -> None:
-        self._items: dict[int, tuple[float, GuildPrefs]] = {}
-
-    async def get(self, bot: PanicBot, guild_id: int) -> GuildPrefs:
-        """The guild's prefs; with the database slow or down, the defaults (GMs are then told apart by their
-        permissions alone), so the panic still answers."""
-        hit = self._items.get(guild_id)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        try:
-            async with asyncio.timeout(PREFS_SECONDS):
-                prefs = await self._load(bot, guild_id)
-        except Exception as exc:
-            log.warning("guild %s: settings unavailable (%s); using the defaults", guild_id, type(exc).__name__)
-            return DEFAULT_PREFS
-        self._items[guild_id] = (now + SETTINGS_TTL, prefs)
-        return prefs
-
-    async def _load(self, bot: PanicBot, guild_id: int) -> GuildPrefs:
-        async with bot.services.sessionmaker.begin() as session:
-            row = await get_settings(session, guild_id)
-            try:
-                button_kind = parse_kind(row.button_kind)
-            except ValueError:
-                button_kind = "npc"
-            return GuildPrefs(
-                gm_role_id=row.gm_role_id,
-                players_may_panic=row.players_may_panic,
-                public_by_default=row.public_by_default,
-                style=Style(
-                    tone=row.tone,
-                    content_rating=row.content_rating,
-                    game_system=row.game_system,
-                    max_words=row.max_words,
-                ),
-                button_kind=button_kind,
-            )
-
-    def drop(self, guild_id: int) -> None:
-        self._items.pop(guild_id, None)
-
-
-DEFAULT_PREFS = GuildPrefs(
-    gm_role_id=None, players_may_panic=False, public_by_default=False, style=Style(), button_kind="npc"
-)
-
-
-def _is_gm(interaction: Interaction, prefs: GuildPrefs) -> bool:
-    perms = interaction.permissions
-    if perms.manage_guild or perms.administrator:
-        return True
-    user: Any = interaction.user
-    # `Member._roles` holds the ids even when the guild's roles are not cached (interactions without the guild)
-    roles = {role.id for role in getattr(user, "roles", [])} | set(getattr(user, "_roles", []))
-    return prefs.gm_role_id is not None and prefs.gm_role_id in roles
-
-
+# --- helpers ---------------------------------------------------------------------------------------------------
 def _cog(interaction: Interaction) -> Panic:
     cog = interaction.client.get_cog("Panic")
     if not isinstance(cog, Panic):
@@ -151,15 +80,6 @@ def _improviser(interaction: Interaction) -> Improviser:
     if improv is None:
         raise UserFacingError("Improvisation is not available on this bot right now.")
     return improv
-
-
-T = TypeVar("T")
-
-
-def _gm_only() -> Callable[[T], T]:
-    """`bot.discord.checks.gm_only()` with its type kept (the check itself is typed `Any`)."""
-    decorator: Callable[[T], T] = gm_only()
-    return decorator
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
@@ -190,8 +110,8 @@ def render_improv(
             lines.append(f"… and {len(sources) - MAX_SOURCES} more")
         fields.append(EmbedField("Sources", "\n".join(lines)))
     return fit_embed(
-        title=improv.title or KIND_LABELS[improv.kind],
-        author=KIND_LABELS[improv.kind],
+        title=improv.title or KIND_INFO[improv.kind].label,
+        author=KIND_INFO[improv.kind].label,
         fields=fields,
         footer=footer,
         colour=colour if colour is not None else discord.Colour.red(),
@@ -266,7 +186,7 @@ class ButtonPanel(PanicView):
         self.add_item(KindPicker())
 
 
-class PanicButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"panic:button:(?P<kind>[a-z]+)"):
+class PanicButton(PersistentItem[discord.ui.Button[Any]], template=r"panic:button:(?P<kind>[a-z]+)"):
     """The big red button: answers the clicker privately with the guild's default kind (or a fixed one)."""
 
     def __init__(self, kind: str = "default") -> None:
@@ -277,14 +197,7 @@ class PanicButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pan
         )
         self.kind = kind
 
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> PanicButton:
-        return cls(match["kind"])
-
-    @guarded
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def run(self, interaction: Interaction) -> None:
         cog = _cog(interaction)
         kind: Kind | None = None
         if self.kind != "default":
@@ -293,7 +206,7 @@ class PanicButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pan
         await cog.run_panic(interaction, kind, "", from_component=True)
 
 
-class KindPicker(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"panic:pick"):
+class KindPicker(PersistentItem[discord.ui.Select[Any]], template=r"panic:pick"):
     """Pick a kind: answers the picker privately with that kind."""
 
     def __init__(self) -> None:
@@ -301,19 +214,12 @@ class KindPicker(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"pani
             discord.ui.Select(
                 custom_id="panic:pick",
                 placeholder="…or pick what you need",
-                options=[discord.SelectOption(label=KIND_LABELS[k], value=k) for k in KINDS],
+                options=[discord.SelectOption(label=info.label, value=kind) for kind, info in KIND_INFO.items()],
                 row=1,
             )
         )
 
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> KindPicker:
-        return cls()
-
-    @guarded
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def run(self, interaction: Interaction) -> None:
         data: dict[str, Any] = dict(interaction.data or {})
         values = data.get("values") or []
         try:
@@ -323,7 +229,7 @@ class KindPicker(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"pani
         await _cog(interaction).run_panic(interaction, kind, "", from_component=True)
 
 
-class _ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"panic:(?P<action>x):(?P<id>\d+)"):
+class _ResultButton(PersistentItem[discord.ui.Button[Any]]):
     """Base of the follow-up buttons: carries the stored result's id."""
 
     action = ""
@@ -337,9 +243,7 @@ class _ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"p
         self.improv_id = improv_id
 
     @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> _ResultButton:
+    def from_match(cls, match: re.Match[str]) -> Self:
         return cls(int(match["id"]))
 
 
@@ -350,8 +254,7 @@ class RevealButton(_ResultButton, template=r"panic:reveal:(?P<id>\d+)"):
     label = "Reveal to table"
     style = discord.ButtonStyle.primary
 
-    @guarded
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def run(self, interaction: Interaction) -> None:
         await _cog(interaction).reveal(interaction, self.improv_id)
 
 
@@ -361,8 +264,7 @@ class RerollButton(_ResultButton, template=r"panic:reroll:(?P<id>\d+)"):
     action = "reroll"
     label = "Reroll"
 
-    @guarded
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def run(self, interaction: Interaction) -> None:
         await _cog(interaction).reroll(interaction, self.improv_id)
 
 
@@ -373,12 +275,11 @@ class SaveButton(_ResultButton, template=r"panic:save:(?P<id>\d+)"):
     label = "Save to campaign"
     style = discord.ButtonStyle.success
 
-    @guarded
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+    async def run(self, interaction: Interaction) -> None:
         await _cog(interaction).save(interaction, self.improv_id)
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+DYNAMIC_ITEMS: tuple[type[PersistentItem[Any]], ...] = (
     PanicButton,
     KindPicker,
     RevealButton,
@@ -398,7 +299,29 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
 
     def __init__(self, bot: PanicBot) -> None:
         self.bot = bot
-        self.prefs = PrefsCache()
+        self._add_kind_commands()
+
+    def _add_kind_commands(self) -> None:
+        """One `/panic <kind>` per kind of the registry, after `help` and before the other commands (the order
+        Discord lists them in)."""
+        group = self.__cog_app_commands_group__
+        assert group is not None
+        later = [command for command in group.commands if command.name != "help"]
+        for command in later:
+            group.remove_command(command.name)
+        for kind, info in KIND_INFO.items():
+            group.add_command(self._kind_command(kind, info.description, info.details_hint))
+        for command in later:
+            group.add_command(command)
+
+    def _kind_command(self, kind: Kind, description: str, details_hint: str) -> app_commands.Command[Any, ..., None]:
+        """`/panic <kind> [details]`."""
+
+        @app_commands.describe(details=details_hint)
+        async def panic_kind(interaction: Interaction, details: Details | None = None) -> None:
+            await self.run_panic(interaction, kind, details or "")
+
+        return app_commands.Command(name=kind, description=description, callback=panic_kind)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -411,8 +334,8 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         """The guild's prefs and whether answers must be player-safe; `NotGM` when the user may not panic."""
         if interaction.guild_id is None:
             raise NotGM("The panic button only works inside a server.")
-        prefs = await self.prefs.get(self.bot, interaction.guild_id)
-        if _is_gm(interaction, prefs):
+        prefs = await self.bot.prefs.get(interaction.guild_id)
+        if has_gm_rights(interaction, prefs):
             return prefs, False
         if prefs.players_may_panic:
             return prefs, True
@@ -523,54 +446,14 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
     @app_commands.command(name="help", description="What the panic button does and how to use it")
     async def help(self, interaction: Interaction) -> None:
         """Explain the bot, privately."""
-        embed = discord.Embed(title="Improv Panic Button", description=HELP_TEXT, colour=discord.Colour.red())
+        embed = fit_embed(title="Improv Panic Button", description=help_text(), colour=discord.Colour.red())
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @app_commands.command(name="npc", description="A character you can voice right now")
-    @app_commands.describe(details="Who? e.g. the blacksmith in Emberfall")
-    async def npc(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "npc", details or "")
-
-    @app_commands.command(name="location", description="A place the party just walked into")
-    @app_commands.describe(details="Where? e.g. a flooded crypt under the chapel")
-    async def location(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "location", details or "")
-
-    @app_commands.command(name="tavern", description="An inn with a keeper, patrons and a rumor")
-    @app_commands.describe(details="Anything it must have, e.g. a dockside dive")
-    async def tavern(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "tavern", details or "")
-
-    @app_commands.command(name="encounter", description="A fight or standoff ready to run")
-    @app_commands.describe(details="Where and against whom, e.g. bandits at the ford")
-    async def encounter(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "encounter", details or "")
-
-    @app_commands.command(name="loot", description="What is in the chest")
-    @app_commands.describe(details="Whose or where, e.g. the smuggler's strongbox")
-    async def loot(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "loot", details or "")
-
-    @app_commands.command(name="rumor", description="Three rumors, true and false")
-    @app_commands.describe(details="About what, e.g. the missing heir")
-    async def rumor(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "rumor", details or "")
-
-    @app_commands.command(name="twist", description="A plot twist for this scene")
-    @app_commands.describe(details="The scene, e.g. the party just got paid")
-    async def twist(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "twist", details or "")
-
-    @app_commands.command(name="names", description="Six names that fit")
-    @app_commands.describe(details="For whom, e.g. dwarven miners")
-    async def names(self, interaction: Interaction, details: Details | None = None) -> None:
-        await self.run_panic(interaction, "names", details or "")
-
     @app_commands.command(name="button", description="Post the big red panic button in this channel (GM only)")
-    @_gm_only()
+    @gm_only()
     async def button(self, interaction: Interaction) -> None:
         """A public message whose button and picker answer whoever clicks, privately."""
-        embed = discord.Embed(
+        embed = fit_embed(
             title="🚨 Improv Panic Button",
             description="Caught off guard? Press the button for the default kind, or pick what you need. "
             "Only you will see the answer.",
@@ -592,9 +475,9 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
     @app_commands.choices(
         tone=[app_commands.Choice(name=t, value=t) for t in TONES],
         content_rating=[app_commands.Choice(name=r.upper(), value=r) for r in RATINGS],
-        button_kind=[app_commands.Choice(name=KIND_LABELS[k], value=k) for k in KINDS],
+        button_kind=[app_commands.Choice(name=info.label, value=kind) for kind, info in KIND_INFO.items()],
     )
-    @_gm_only()
+    @gm_only()
     async def settings(
         self,
         interaction: Interaction,
@@ -627,21 +510,17 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             changes["max_words"] = length
         if button_kind is not None:
             changes["button_kind"] = button_kind.value
-        async with self.bot.services.sessionmaker.begin() as session:
-            row = (
-                await update_settings(session, interaction.guild_id, **changes)
-                if changes
-                else await get_settings(session, interaction.guild_id)
-            )
-            lines = [
-                f"**GM role:** {f'<@&{row.gm_role_id}>' if row.gm_role_id else 'anyone with Manage Server'}",
-                f"**Players may panic:** {'yes (player-safe notes only)' if row.players_may_panic else 'no'}",
-                f"**Answers:** {'public' if row.public_by_default else 'only to you'}",
-                f"**Tone:** {row.tone} · **Rating:** {row.content_rating.upper()} · "
-                f"**System:** {row.game_system or 'any'} · **Length:** {row.max_words} words",
-                f"**Button makes:** {KIND_LABELS.get(row.button_kind, row.button_kind)}",  # type: ignore[call-overload]
-            ]
-        self.prefs.drop(interaction.guild_id)
+        prefs = await change_prefs(self.bot.services.sessionmaker, interaction.guild_id, **changes)
+        self.bot.prefs.drop(interaction.guild_id)
+        style = prefs.style
+        lines = [
+            f"**GM role:** {f'<@&{prefs.gm_role_id}>' if prefs.gm_role_id else 'anyone with Manage Server'}",
+            f"**Players may panic:** {'yes (player-safe notes only)' if prefs.players_may_panic else 'no'}",
+            f"**Answers:** {'public' if prefs.public_by_default else 'only to you'}",
+            f"**Tone:** {style.tone} · **Rating:** {style.content_rating.upper()} · "
+            f"**System:** {style.game_system or 'any'} · **Length:** {style.max_words} words",
+            f"**Button makes:** {KIND_INFO[prefs.button_kind].label}",
+        ]
         embed = fit_embed(
             title="Panic settings updated" if changes else "Panic settings",
             description="\n".join(lines),

@@ -1,21 +1,39 @@
-"""Who may do what: GM-only commands and components (discord side)."""
+"""Who may do what: the one GM check behind every GM-only command and component, and the guild prefs it reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
 
-from bot.guilds import get_settings
+from bot.guilds import DEFAULT_PREFS, GuildPrefs
 
 if TYPE_CHECKING:
     from bot.discord.client import PanicBot
 
-__all__ = ["NotGM", "ensure_gm", "gm_only", "is_gm"]
+__all__ = [
+    "GM_ONLY_MESSAGE",
+    "NotGM",
+    "PrefsCache",
+    "ensure_gm",
+    "gm_only",
+    "guild_prefs",
+    "has_gm_rights",
+    "is_gm",
+    "role_ids",
+]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+SETTINGS_TTL = 30.0  # seconds a guild's prefs are cached per process
+PREFS_SECONDS = 0.5  # longest a check waits for a guild's prefs before using the defaults
 
 GM_ONLY_MESSAGE = (
     "Only the game master can do that here. Ask someone with **Manage Server** to set a GM role with "
@@ -29,21 +47,77 @@ class NotGM(app_commands.CheckFailure):
     title = "GM only"
 
 
-async def is_gm(interaction: discord.Interaction[PanicBot]) -> bool:
-    """True for members with Manage Server or the guild's configured GM role."""
+class PrefsCache:
+    """Per-process cache of `GuildPrefs`, dropped on change and after `ttl` seconds.
+
+    Reads wait at most `wait` seconds: with the database slow or down a check gets the defaults (GMs are then
+    told apart by their permissions alone), so a panic still answers.
+    """
+
+    def __init__(
+        self, load: Callable[[int], Awaitable[GuildPrefs]], *, ttl: float = SETTINGS_TTL, wait: float = PREFS_SECONDS
+    ) -> None:
+        self._load = load
+        self.ttl = ttl
+        self.wait = wait
+        self._items: dict[int, tuple[float, GuildPrefs]] = {}
+
+    async def get(self, guild_id: int) -> GuildPrefs:
+        """The guild's prefs (cached), or the defaults when they cannot be read in time."""
+        hit = self._items.get(guild_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            async with asyncio.timeout(self.wait):
+                prefs = await self._load(guild_id)
+        except Exception as exc:
+            log.warning("guild %s: settings unavailable (%s); using the defaults", guild_id, type(exc).__name__)
+            return DEFAULT_PREFS
+        self._items[guild_id] = (now + self.ttl, prefs)
+        return prefs
+
+    def drop(self, guild_id: int) -> None:
+        """Forget the guild's cached prefs (they just changed)."""
+        self._items.pop(guild_id, None)
+
+
+def role_ids(user: discord.User | discord.Member) -> set[int]:
+    """The ids of the roles a member holds (none for a user outside a guild)."""
+    if not isinstance(user, discord.Member):
+        return set()
+    # `Member.roles` only lists roles found in the guild's role cache, which an interaction's guild may not have
+    # (an uncached guild, or no guilds intent); the interaction payload's role ids are in `Member._roles` alone.
+    return {role.id for role in user.roles} | set(user._roles)
+
+
+def has_gm_rights(interaction: discord.Interaction[Any], prefs: GuildPrefs) -> bool:
+    """True for members with Manage Server or Administrator, or the guild's configured GM role."""
     if interaction.guild_id is None:
         return False
     perms = interaction.permissions
     if perms.manage_guild or perms.administrator:
         return True
-    user: Any = interaction.user
-    role_ids = {role.id for role in getattr(user, "roles", [])} | set(getattr(user, "_roles", []))
-    if not role_ids:
+    return prefs.gm_role_id is not None and prefs.gm_role_id in role_ids(interaction.user)
+
+
+async def guild_prefs(interaction: discord.Interaction[PanicBot]) -> GuildPrefs:
+    """The prefs of the interaction's guild (the defaults outside a guild)."""
+    if interaction.guild_id is None:
+        return DEFAULT_PREFS
+    return await interaction.client.prefs.get(interaction.guild_id)
+
+
+async def is_gm(interaction: discord.Interaction[PanicBot]) -> bool:
+    """True for a GM of the interaction's guild (see `has_gm_rights`)."""
+    if interaction.guild_id is None:
         return False
-    async with interaction.client.services.sessionmaker() as session:
-        settings = await get_settings(session, interaction.guild_id)
-        await session.commit()
-    return settings.gm_role_id is not None and settings.gm_role_id in role_ids
+    perms = interaction.permissions
+    if perms.manage_guild or perms.administrator:
+        return True
+    if not role_ids(interaction.user):
+        return False  # no role a GM role could be: no need to read the guild's prefs
+    return has_gm_rights(interaction, await guild_prefs(interaction))
 
 
 async def ensure_gm(interaction: discord.Interaction[PanicBot]) -> None:

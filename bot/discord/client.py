@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Self, TypeVar
+from collections.abc import Sequence
+from typing import Any, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.checks import PrefsCache
+from bot.discord.render import error_embed
 from bot.errors import UserFacingError
+from bot.guilds import load_prefs
 from bot.process import freeze_startup_objects
 from bot.services import Services
 
-__all__ = ["COGS", "PanicBot", "PanicBotBase", "PanicTree", "PanicView", "guarded", "report_error"]
+__all__ = ["COGS", "PanicBot", "PanicBotBase", "PanicTree", "report_error"]
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,6 @@ async def _reply(interaction: discord.Interaction[Any], embed: discord.Embed) ->
         await interaction.followup.send(embed=embed, ephemeral=True)
     else:
         await interaction.response.send_message(embed=embed, ephemeral=True)
-
-
-def error_embed(title: str, message: str) -> discord.Embed:
-    """The one look of an error shown to a user."""
-    return discord.Embed(title=title, description=message, colour=discord.Colour.orange())
 
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
@@ -89,30 +86,6 @@ class PanicTree(app_commands.CommandTree["PanicBot"]):
         await report_error(interaction, error)
 
 
-class PanicView(discord.ui.View):
-    """A view whose callback errors take the same route as command errors."""
-
-    async def on_error(self, interaction: Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:  # type: ignore[override]
-        await report_error(interaction, error)
-
-
-SelfT = TypeVar("SelfT")
-Callback = Callable[[SelfT, Interaction], Awaitable[None]]
-
-
-def guarded(func: Callback[SelfT]) -> Callback[SelfT]:
-    """Route a `DynamicItem` callback's errors to `report_error` (discord.py would only log them)."""
-
-    @functools.wraps(func)
-    async def wrapper(self: SelfT, interaction: Interaction) -> None:
-        try:
-            await func(self, interaction)
-        except Exception as exc:
-            await report_error(interaction, exc)
-
-    return wrapper
-
-
 class PanicBotBase(commands.Bot):
     """The whole bot on a plain, unsharded `commands.Bot`; `PanicBot` adds automatic sharding.
 
@@ -144,6 +117,7 @@ class PanicBotBase(commands.Bot):
             **options,
         )
         self.services = services
+        self.prefs = PrefsCache(lambda guild_id: load_prefs(services.sessionmaker, guild_id))
         self._sync_on_start = sync_commands
         self._cog_names = tuple(cogs)
 

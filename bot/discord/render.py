@@ -1,4 +1,5 @@
-"""One place that builds embeds within Discord's limits (discord.py checks none of them; Discord answers 400).
+"""The one embed builder: every embed the bot sends is made by `fit_embed`, within Discord's limits (discord.py
+checks none of them; Discord answers 400).
 
 Limits: title 256, description 4096, 25 fields of name 256 and value 1024, footer 2048, author 256, and 6000
 characters in total across all of them. Text past a limit is cut at a word boundary with an ellipsis; fields
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
-__all__ = ["EmbedField", "Limits", "embed_length", "fit_embed", "truncate"]
+__all__ = ["ERROR_COLOUR", "EmbedField", "Limits", "embed_length", "error_embed", "fit_embed", "truncate"]
 
 
 class Limits:
@@ -29,6 +30,7 @@ class Limits:
 
 
 ELLIPSIS = "…"
+ERROR_COLOUR = discord.Colour.orange()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +106,8 @@ def fit_embed(
     if footer:
         embed.set_footer(text=footer)
     return embed
+
+
+def error_embed(title: str, message: str) -> discord.Embed:
+    """The one look of an error shown to a user."""
+    return fit_embed(title=title, description=message, colour=ERROR_COLOUR)

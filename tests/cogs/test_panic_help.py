@@ -9,8 +9,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.discord.client import PanicView, guarded
 from bot.discord.offline.driver import DiscordDriver
+from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 
 
@@ -59,16 +59,15 @@ async def test_unexpected_error_shows_a_reference_and_logs_the_traceback(discord
 
 
 async def test_view_and_dynamic_item_errors_take_the_same_route(discord_sim: DiscordDriver) -> None:
-    class Broken(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"test:broken:(?P<n>\d+)"):
+    class Broken(PersistentItem[discord.ui.Button[Any]], template=r"test:broken:(?P<n>\d+)"):
         def __init__(self, n: int) -> None:
             super().__init__(discord.ui.Button(label="Break", custom_id=f"test:broken:{n}"))
 
         @classmethod
-        async def from_custom_id(cls, interaction: Any, item: Any, match: re.Match[str]) -> Broken:
+        def from_match(cls, match: re.Match[str]) -> Broken:
             return cls(int(match["n"]))
 
-        @guarded
-        async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def run(self, interaction: discord.Interaction) -> None:
             raise UserFacingError("Broken on purpose.")
 
     discord_sim.bot.add_dynamic_items(Broken)
