@@ -1,4 +1,5 @@
-"""The domain packages stay Discord-free: no discord, no cogs, no bot client, directly or transitively."""
+"""The layout holds: the domain packages stay Discord-free (directly or transitively), only the Discord door
+(bot/discord/ and cogs/) imports discord, and the cogs reach the database only through domain functions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_PACKAGES = ("bot/memory", "bot/improv", "bot/billing")
 FORBIDDEN = ("discord", "cogs", "bot.discord")
+DOOR = ("bot/discord", "cogs")
+COGS_FORBIDDEN = ("db", "sqlalchemy")
 
 
 def imported_modules(source: str, module: str) -> set[str]:
@@ -32,18 +35,36 @@ def imported_modules(source: str, module: str) -> set[str]:
     return found
 
 
-def forbidden_imports(source: str, module: str) -> set[str]:
-    """The imports of `source` that a domain module must not make."""
+def forbidden_imports(source: str, module: str, forbidden: tuple[str, ...] = FORBIDDEN) -> set[str]:
+    """The imports of `source` that are `forbidden` (by default: those a domain module must not make)."""
     return {
         name
         for name in imported_modules(source, module)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
     }
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
 
 
 def domain_files() -> list[Path]:
     files = [path for package in DOMAIN_PACKAGES for path in sorted((REPO_ROOT / package).rglob("*.py"))]
     assert files, "no domain modules found"
+    return files
+
+
+def files_outside_the_door() -> list[Path]:
+    files = [path for package in ("bot", "db") for path in sorted((REPO_ROOT / package).rglob("*.py"))]
+    outside = [path for path in files if not any(path.is_relative_to(REPO_ROOT / door) for door in DOOR)]
+    assert outside, "no modules found"
+    assert len(outside) < len(files), "no modules found in bot/discord/"
+    return outside
+
+
+def cog_files() -> list[Path]:
+    files = sorted((REPO_ROOT / "cogs").rglob("*.py"))
+    assert files, "no cogs found"
     return files
 
 
@@ -70,8 +91,23 @@ def test_checker_catches_every_forbidden_form() -> None:
 
 @pytest.mark.parametrize("path", domain_files(), ids=lambda path: str(path.relative_to(REPO_ROOT)))
 def test_domain_module_imports_nothing_from_discord(path: Path) -> None:
-    module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
-    assert forbidden_imports(path.read_text(encoding="utf-8"), module) == set()
+    assert forbidden_imports(path.read_text(encoding="utf-8"), module_name(path)) == set()
+
+
+def test_checker_tells_the_library_from_the_door_package() -> None:
+    source = "from bot.discord.client import PanicBot\nfrom discord import app_commands\nimport sqlalchemy.orm\n"
+    assert forbidden_imports(source, "bot.cli.core", ("discord",)) == {"discord", "discord.app_commands"}
+    assert forbidden_imports(source, "cogs.panic", COGS_FORBIDDEN) == {"sqlalchemy.orm"}
+
+
+@pytest.mark.parametrize("path", files_outside_the_door(), ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_only_the_door_imports_discord(path: Path) -> None:
+    assert forbidden_imports(path.read_text(encoding="utf-8"), module_name(path), ("discord",)) == set()
+
+
+@pytest.mark.parametrize("path", cog_files(), ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_cogs_reach_the_database_only_through_domain_functions(path: Path) -> None:
+    assert forbidden_imports(path.read_text(encoding="utf-8"), module_name(path), COGS_FORBIDDEN) == set()
 
 
 def test_importing_the_domain_does_not_load_discord() -> None:

@@ -16,19 +16,15 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import shlex
 import sys
 import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from discord import app_commands
-from discord.enums import AppCommandOptionType
-
 from bot.discord.client import PanicBot
-from bot.discord.offline.driver import GM, PLAYER, DiscordDriver, FakeRole, FakeUser
+from bot.discord.offline.command_line import parse_slash
+from bot.discord.offline.driver import GM, PLAYER, DiscordDriver, FakeUser
 from bot.discord.offline.fake_discord import FakeDiscord, StoredMessage
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -38,7 +34,6 @@ __all__ = ["Console", "register"]
 
 STATE_FILE = "console-discord.json"
 PROMPT = "improv> "
-_OPTION = re.compile(r"(?:^|\s)([a-z_][a-z0-9_]*):\s*")
 
 
 class ConsoleError(Exception):
@@ -53,64 +48,6 @@ class Console:
         self.out = out
         self.as_json = as_json
         self._seen: dict[int, int] = {m.id: len(m.history) for m in driver.fake.messages.values()}
-
-    # --- parsing -----------------------------------------------------------------------------------------
-    def _split_command(self, line: str) -> tuple[str, app_commands.Command[Any, ..., Any], str]:
-        words = line.lstrip("/").split()
-        tree = self.driver.bot.tree
-        node: Any = tree.get_command(words[0]) if words else None
-        if node is None:
-            names = ", ".join(f"/{c.name}" for c in tree.get_commands())
-            raise ConsoleError(f"unknown command {line.split()[0]!r}; try {names}")
-        used = 1
-        while isinstance(node, app_commands.Group):
-            if used >= len(words) or node.get_command(words[used]) is None:
-                subs = ", ".join(c.name for c in node.commands)
-                raise ConsoleError(f"/{node.qualified_name} needs a subcommand: {subs}")
-            node = node.get_command(words[used])
-            used += 1
-        rest = line.lstrip("/").split(None, used)[used] if len(words) > used else ""
-        return node.qualified_name, node, rest
-
-    def _convert(self, kind: AppCommandOptionType, raw: str) -> Any:
-        raw = raw.strip()
-        if kind is AppCommandOptionType.attachment:
-            path = Path(raw).expanduser()
-            if not path.is_file():
-                raise ConsoleError(f"no file {raw!r}")
-            return self.driver.attachment(path)
-        if kind is AppCommandOptionType.boolean:
-            return raw.lower() in {"1", "true", "yes", "y", "on"}
-        if kind is AppCommandOptionType.integer:
-            return int(raw)
-        if kind is AppCommandOptionType.number:
-            return float(raw)
-        if kind is AppCommandOptionType.role:
-            digits = re.sub(r"\D", "", raw)
-            return FakeRole(int(digits), "role") if digits else FakeRole(abs(hash(raw)) % 10**17 + 10**17, raw)
-        return raw
-
-    def _options(self, command: app_commands.Command[Any, ..., Any], rest: str) -> dict[str, Any]:
-        params = {p.display_name: p for p in command.parameters}
-        matches = [m for m in _OPTION.finditer(rest) if m.group(1) in params]
-        positional = rest[: matches[0].start()] if matches else rest
-        values: dict[str, Any] = {}
-        for i, match in enumerate(matches):
-            end = matches[i + 1].start() if i + 1 < len(matches) else len(rest)
-            param = params[match.group(1)]
-            values[param.name] = self._convert(param.type, rest[match.end() : end])
-        positional = positional.strip()
-        if positional:
-            free = [p for p in command.parameters if p.name not in values]
-            if free and free[0].type is AppCommandOptionType.attachment:
-                for param, word in zip(free, shlex.split(positional), strict=False):
-                    if param.type is AppCommandOptionType.attachment:
-                        values[param.name] = self._convert(param.type, word)
-            elif free:
-                values[free[0].name] = self._convert(free[0].type, positional)
-            else:
-                raise ConsoleError(f"/{command.qualified_name} takes no more options")
-        return values
 
     def _find_message(self, target: str) -> StoredMessage:
         for message in sorted(self.driver.fake.messages.values(), key=lambda m: -m.id):
@@ -142,8 +79,8 @@ class Console:
 
     async def _run(self, line: str) -> None:
         if line.startswith("/"):
-            name, command, rest = self._split_command(line)
-            await self.driver.slash(name, **self._options(command, rest))
+            name, options = parse_slash(self.driver, line)
+            await self.driver.slash(name, **options)
         elif line.startswith("click "):
             target = line.removeprefix("click ").strip()
             await self.driver.click(self._find_message(target), target)
