@@ -31,6 +31,7 @@ class Limits:
 
 ELLIPSIS = "…"
 ERROR_COLOUR = discord.Colour.orange()
+NOTE_ROOM = 24  # characters of the "… / N more not shown" field that ends a cut list of fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +93,9 @@ def fit_embed(
         if shown == Limits.FIELDS:
             break
         name = truncate(item.name, Limits.FIELD_NAME)
-        room = min(Limits.FIELD_VALUE, budget - len(name))
-        if room < 20 or (shown == Limits.FIELDS - 1 and index < len(usable) - 1):
+        more = index < len(usable) - 1  # then keep room to say how many fields were left out
+        room = min(Limits.FIELD_VALUE, budget - len(name) - (NOTE_ROOM if more else 0))
+        if room < 20 or (shown == Limits.FIELDS - 1 and more):
             left = len(usable) - index
             note_name, note_value = "…", f"{left} more not shown"
             if budget >= len(note_name) + len(note_value):

@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.discord.offline.driver import DiscordDriver
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
+from bot.improv.kinds import KIND_INFO
 
 
 async def test_panic_help_answers_privately_with_the_kinds(discord_sim: DiscordDriver) -> None:
@@ -21,6 +22,37 @@ async def test_panic_help_answers_privately_with_the_kinds(discord_sim: DiscordD
     assert embed["title"] == "Improv Panic Button"
     for word in ("npc", "tavern", "/campaign import", "/panic button"):
         assert word in embed["description"]
+
+
+async def test_panic_help_lists_every_kind_with_its_description(discord_sim: DiscordDriver) -> None:
+    text = (await discord_sim.slash("panic help")).message.embeds[0]["description"]
+    for kind, info in KIND_INFO.items():
+        assert f"`/panic {kind}` — {info.description}" in text
+
+
+def test_every_kind_has_its_command_with_the_registrys_texts(discord_sim: DiscordDriver) -> None:
+    group = discord_sim.bot.tree.get_command("panic")
+    assert isinstance(group, app_commands.Group)
+    payload = {option["name"]: option for option in group.to_dict(discord_sim.bot.tree)["options"]}
+    for kind, info in KIND_INFO.items():
+        assert payload[kind]["description"] == info.description
+        [details] = payload[kind]["options"]
+        assert details == {
+            "type": discord.AppCommandOptionType.string.value,
+            "name": "details",
+            "description": info.details_hint,
+            "required": False,
+            "min_length": 1,
+            "max_length": 300,
+        }
+    kinds = list(KIND_INFO)
+    assert list(payload) == ["help", *kinds, "button", "settings"]
+
+
+async def test_the_kind_picker_offers_every_kind(discord_sim: DiscordDriver) -> None:
+    panel = (await discord_sim.slash("panic button")).message
+    picker = discord_sim.find_component(panel, "panic:pick")
+    assert [(o["label"], o["value"]) for o in picker["options"]] == [(i.label, k) for k, i in KIND_INFO.items()]
 
 
 def _add(driver: DiscordDriver, func: Any) -> None:

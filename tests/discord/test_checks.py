@@ -1,0 +1,61 @@
+"""The GM check's guild prefs: cached per process, dropped on change, the defaults when they cannot be read."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.discord.checks import PrefsCache
+from bot.guilds import DEFAULT_PREFS, GuildPrefs
+from bot.improv.prompts import Style
+
+GUILD = 42
+PREFS = GuildPrefs(gm_role_id=7, players_may_panic=True, public_by_default=False, style=Style(), button_kind="loot")
+
+
+class Loader:
+    """Counts loads; answers `PREFS`, raises, or never answers."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+        self.calls = 0
+
+    async def __call__(self, guild_id: int) -> GuildPrefs:
+        self.calls += 1
+        if self.mode == "fail":
+            raise ConnectionRefusedError("database down")
+        if self.mode == "hang":
+            await asyncio.Event().wait()
+        return PREFS
+
+
+async def test_prefs_are_read_once_then_served_from_the_cache() -> None:
+    load = Loader()
+    cache = PrefsCache(load)
+    assert await cache.get(GUILD) == PREFS
+    assert await cache.get(GUILD) == PREFS
+    assert load.calls == 1
+
+
+async def test_dropped_or_expired_prefs_are_read_again() -> None:
+    load = Loader()
+    cache = PrefsCache(load)
+    await cache.get(GUILD)
+    cache.drop(GUILD)
+    await cache.get(GUILD)
+    assert load.calls == 2
+    expired = PrefsCache(load, ttl=0)
+    await expired.get(GUILD)
+    await expired.get(GUILD)
+    assert load.calls == 4
+
+
+@pytest.mark.parametrize("mode", ["fail", "hang"])
+async def test_unreadable_prefs_are_the_defaults_and_not_cached(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    load = Loader(mode)
+    cache = PrefsCache(load, wait=0.05)
+    assert await cache.get(GUILD) == DEFAULT_PREFS
+    load.mode = "ok"
+    assert await cache.get(GUILD) == PREFS
+    assert "using the defaults" in caplog.text
