@@ -44,7 +44,7 @@ class FileTooLarge(ImportProblem):
     def __init__(self, file_name: str, size: int, max_bytes: int) -> None:
         super().__init__(
             file_name,
-            f"**{file_name}** is {format_bytes(size)}, over the {format_bytes(max_bytes)} limit. "
+            f"**{file_name}** is {_human(size)}, over the {_human(max_bytes)} limit. "
             "Split it into smaller files and import them separately.",
         )
         self.size = size
@@ -106,3 +106,7 @@ class EmbedderUnavailable(UserFacingError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"Campaign memory can't index text right now: {detail}", title="Memory unavailable")
+
+
+def _human(size: int) -> str:
+    return format_bytes(size)
