@@ -23,10 +23,10 @@ from bot.discord.client import PanicBot
 from bot.discord.render import EmbedField, fit_embed
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
-from bot.guilds import GuildPrefs, change_prefs
 from bot.improv.engine import Improviser
 from bot.improv.kinds import KIND_INFO, Improv, Kind, parse_kind
 from bot.improv.types import PanicRequest, PanicResult
+from bot.prefs import GuildPrefs, change_prefs
 
 Interaction = discord.Interaction[PanicBot]
 

@@ -6,9 +6,9 @@ import argparse
 import json
 
 from bot.errors import UserFacingError
-from bot.guilds import load_prefs
 from bot.improv.kinds import KINDS, parse_kind
 from bot.improv.types import PanicRequest, PanicResult
+from bot.prefs import load_prefs
 from bot.services import Services
 
 __all__ = ["register"]

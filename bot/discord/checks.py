@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import discord
 from discord import app_commands
 
-from bot.guilds import DEFAULT_PREFS, GuildPrefs
+from bot.prefs import DEFAULT_PREFS, GuildPrefs
 
 if TYPE_CHECKING:
     from bot.discord.client import PanicBot

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.discord.checks import PrefsCache
 from bot.discord.render import error_embed
 from bot.errors import UserFacingError
-from bot.guilds import load_prefs
+from bot.prefs import load_prefs
 from bot.process import freeze_startup_objects
 from bot.services import Services
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from bot.discord.checks import PrefsCache
-from bot.guilds import DEFAULT_PREFS, GuildPrefs
 from bot.improv.prompts import Style
+from bot.prefs import DEFAULT_PREFS, GuildPrefs
 
 GUILD = 42
 PREFS = GuildPrefs(gm_role_id=7, players_may_panic=True, public_by_default=False, style=Style(), button_kind="loot")

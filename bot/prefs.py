@@ -1,0 +1,66 @@
+"""A guild's panic preferences as the doors (Discord, CLI) use them: read from and written to its settings row
+(`bot.guilds`) over a sessionmaker; no discord."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.guilds import get_settings, update_settings
+from bot.improv.kinds import Kind, parse_kind
+from bot.improv.prompts import Style
+from db.models import GuildSettings
+
+__all__ = ["DEFAULT_PREFS", "GuildPrefs", "change_prefs", "load_prefs", "prefs_from_row", "style_from_row"]
+
+DEFAULT_BUTTON_KIND: Kind = "npc"
+
+
+@dataclass(frozen=True, slots=True)
+class GuildPrefs:
+    """A snapshot of a guild's panic settings."""
+
+    gm_role_id: int | None
+    players_may_panic: bool
+    public_by_default: bool
+    style: Style
+    button_kind: Kind
+
+
+DEFAULT_PREFS = GuildPrefs(
+    gm_role_id=None, players_may_panic=False, public_by_default=False, style=Style(), button_kind=DEFAULT_BUTTON_KIND
+)
+
+
+def style_from_row(row: GuildSettings) -> Style:
+    """The generation preferences held in a settings row."""
+    return Style(tone=row.tone, content_rating=row.content_rating, game_system=row.game_system, max_words=row.max_words)
+
+
+def prefs_from_row(row: GuildSettings) -> GuildPrefs:
+    """A settings row as `GuildPrefs` (a button kind that is no longer a kind falls back to the default)."""
+    try:
+        button_kind = parse_kind(row.button_kind)
+    except ValueError:
+        button_kind = DEFAULT_BUTTON_KIND
+    return GuildPrefs(
+        gm_role_id=row.gm_role_id,
+        players_may_panic=row.players_may_panic,
+        public_by_default=row.public_by_default,
+        style=style_from_row(row),
+        button_kind=button_kind,
+    )
+
+
+async def load_prefs(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> GuildPrefs:
+    """The guild's prefs, its settings row created with defaults on first use."""
+    async with sessionmaker.begin() as session:
+        return prefs_from_row(await get_settings(session, guild_id))
+
+
+async def change_prefs(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, **changes: Any) -> GuildPrefs:
+    """Change some settings of a guild (`update_settings` keys) in one transaction; the prefs afterwards."""
+    async with sessionmaker.begin() as session:
+        return prefs_from_row(await update_settings(session, guild_id, **changes))
