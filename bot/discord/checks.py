@@ -1,11 +1,8 @@
-"""Who may do what: the one GM check behind every GM-only command and component, and the guild prefs it reads."""
+"""Who may do what: the one GM check behind every GM-only command and component."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -19,7 +16,6 @@ if TYPE_CHECKING:
 __all__ = [
     "GM_ONLY_MESSAGE",
     "NotGM",
-    "PrefsCache",
     "ensure_gm",
     "gm_only",
     "guild_prefs",
@@ -28,12 +24,7 @@ __all__ = [
     "role_ids",
 ]
 
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
-
-SETTINGS_TTL = 30.0  # seconds a guild's prefs are cached per process
-PREFS_SECONDS = 0.5  # longest a check waits for a guild's prefs before using the defaults
 
 GM_ONLY_MESSAGE = (
     "Only the game master can do that here. Ask someone with **Manage Server** to set a GM role with "
@@ -45,41 +36,6 @@ class NotGM(app_commands.CheckFailure):
     """The user is not a GM of this guild (or not in a guild); the message says how to become one."""
 
     title = "GM only"
-
-
-class PrefsCache:
-    """Per-process cache of `GuildPrefs`, dropped on change and after `ttl` seconds.
-
-    Reads wait at most `wait` seconds: with the database slow or down a check gets the defaults (GMs are then
-    told apart by their permissions alone), so a panic still answers.
-    """
-
-    def __init__(
-        self, load: Callable[[int], Awaitable[GuildPrefs]], *, ttl: float = SETTINGS_TTL, wait: float = PREFS_SECONDS
-    ) -> None:
-        self._load = load
-        self.ttl = ttl
-        self.wait = wait
-        self._items: dict[int, tuple[float, GuildPrefs]] = {}
-
-    async def get(self, guild_id: int) -> GuildPrefs:
-        """The guild's prefs (cached), or the defaults when they cannot be read in time."""
-        hit = self._items.get(guild_id)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        try:
-            async with asyncio.timeout(self.wait):
-                prefs = await self._load(guild_id)
-        except Exception as exc:
-            log.warning("guild %s: settings unavailable (%s); using the defaults", guild_id, type(exc).__name__)
-            return DEFAULT_PREFS
-        self._items[guild_id] = (now + self.ttl, prefs)
-        return prefs
-
-    def drop(self, guild_id: int) -> None:
-        """Forget the guild's cached prefs (they just changed)."""
-        self._items.pop(guild_id, None)
 
 
 def role_ids(user: discord.User | discord.Member) -> set[int]:

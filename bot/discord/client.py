@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.checks import PrefsCache
+from bot.discord.prefs_cache import PrefsCache
 from bot.discord.render import error_embed
 from bot.errors import UserFacingError
 from bot.prefs import load_prefs

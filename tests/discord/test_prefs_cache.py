@@ -1,4 +1,4 @@
-"""The GM check's guild prefs: cached per process, dropped on change, the defaults when they cannot be read."""
+"""The prefs behind the GM check: cached per process, dropped on change, the defaults when they cannot be read."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.discord.checks import PrefsCache
+from bot.discord.prefs_cache import PrefsCache
 from bot.improv.prompts import Style
 from bot.prefs import DEFAULT_PREFS, GuildPrefs
 
