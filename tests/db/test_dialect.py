@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.dialect import dialect_name, insert_for
+from db.dialect import dialect_name, greatest_for, insert_for
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade
 from db.models import Guild
@@ -50,3 +50,18 @@ async def test_the_upsert_ignores_a_conflict_on_sqlite(tmp_path: Path) -> None:
             assert (await conn.execute(select(Guild.name).where(Guild.id == 7))).scalars().all() == ["first"]
     finally:
         await engine.dispose()
+
+
+async def test_greatest_picks_the_larger_value_on_sqlite(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.sqlite3'}")
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(greatest_for(conn)(literal(3), literal(8), literal(5)))) == 8
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_greatest_picks_the_larger_value_on_postgres(pg_engine: AsyncEngine) -> None:
+    async with pg_engine.connect() as conn:
+        assert await conn.scalar(select(greatest_for(conn)(literal(3), literal(8), literal(5)))) == 8
