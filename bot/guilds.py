@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import inspect, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.dialect import insert_for
 from db.models import Guild, GuildSettings
 
 __all__ = ["ensure_guild", "get_settings", "update_settings"]
@@ -19,7 +18,7 @@ _EDITABLE = frozenset(attr.key for attr in inspect(GuildSettings).column_attrs) 
 
 async def ensure_guild(session: AsyncSession, guild_id: int, name: str | None = None) -> None:
     """Create the guild and its settings row if missing; safe under concurrent callers."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     values: dict[str, Any] = {"id": guild_id, "name": (name or "")[:100]}
     await session.execute(insert(Guild).values(**values).on_conflict_do_nothing())
     await session.execute(insert(GuildSettings).values(guild_id=guild_id).on_conflict_do_nothing())

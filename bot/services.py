@@ -7,18 +7,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.billing.config import BillingConfig, PaddleApiConfig
 from bot.billing.service import BillingService, build_billing
 from bot.improv.engine import Improviser, build_improviser
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from bot.memory.service import CampaignMemory, build_memory
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
-from db.engine import create_engine, create_sessionmaker
+from db.engine import create_engine, create_sessionmaker, create_webhook_engine
 
-__all__ = ["Services", "open_services"]
+__all__ = ["Services", "billing_config", "open_services"]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,26 @@ class Services:
         }
 
 
+def billing_config(settings: Settings) -> BillingConfig:
+    """Billing's part of the settings."""
+    api = None
+    if settings.paddle_api_key is not None:
+        api = PaddleApiConfig(settings.paddle_api_key, settings.paddle_environment, settings.paddle_api_base_url)
+    return BillingConfig(
+        plans=settings.paddle_plans,
+        webhook_secrets=tuple(settings.paddle_webhook_secret),
+        signature_tolerance_seconds=settings.paddle_signature_tolerance_seconds,
+        past_due_grace=timedelta(days=settings.paddle_past_due_grace_days),
+        entitlement_cache_seconds=settings.entitlement_cache_seconds,
+        paddle_api=api,
+    )
+
+
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open every service named by `settings` and close them all on exit."""
+async def open_services(settings: Settings, *, webhook_pool: bool = False) -> AsyncIterator[Services]:
+    """Open every service named by `settings` and close them all on exit.
+
+    `webhook_pool` (the web process): Paddle webhooks get their own connection pool (`db.engine`)."""
     async with AsyncExitStack() as stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.sqlalchemy_url)
@@ -62,7 +81,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         tasks = BackgroundTasks()
 
         sessionmaker = create_sessionmaker(engine)
-        billing = build_billing(settings, sessionmaker, kv)
+        webhook_engine = create_webhook_engine(settings.sqlalchemy_url) if webhook_pool else None
+        if webhook_engine is not None:
+            stack.push_async_callback(webhook_engine.dispose)
+        billing = build_billing(billing_config(settings), sessionmaker, kv, webhook_engine=webhook_engine)
         stack.push_async_callback(billing.aclose)
         # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
         memory = build_memory(

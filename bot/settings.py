@@ -264,11 +264,6 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'improv.sqlite3').resolve()}"
 
     @property
-    def billing_enabled(self) -> bool:
-        """Whether Paddle is configured; when it is not (self-hosting) every guild is unlimited."""
-        return self.paddle_api_key is not None or bool(self.paddle_webhook_secret)
-
-    @property
     def is_sqlite(self) -> bool:
         """Whether the database is the embedded SQLite file."""
         return self.sqlalchemy_url.startswith("sqlite")

@@ -10,25 +10,16 @@ import sys
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.logs import configure_logging
 from bot.process import freeze_startup_objects
 from bot.services import Services, open_services
-from bot.settings import Settings
-from db.engine import create_engine
+from bot.settings import ConfigError, Settings, load_settings
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "main", "serve"]
 
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
-
-# The webhook's own connection pool in the web process. No pre-ping: it costs a round trip per delivery, and a
-# connection that died anyway (database restarted) fails that delivery with 503, Paddle retries, and SQLAlchemy
-# drops the whole stale pool on that first disconnect error. Small on purpose: a delivery is four short round
-# trips, and more concurrent transactions than this only compete for the host's cores inside PostgreSQL
-# (bench webhooks, 32 deliveries in flight on 2 shared cores: ~1,100/s through 8 connections, ~900/s through 24);
-# the rest wait here for a connection, in order.
-WEBHOOK_POOL_SIZE = 8
-WEBHOOK_POOL_OVERFLOW = 0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -75,18 +66,10 @@ def create_app(services: Services) -> web.Application:
 
 
 async def serve(settings: Settings) -> None:
-    """Open the services and serve until cancelled; refuses to start without a Paddle notification secret."""
+    """Open the web process's services and serve until cancelled; refuses to start without a Paddle notification
+    secret."""
     settings.require("paddle_webhook_secret")
-    async with open_services(settings) as services, contextlib.AsyncExitStack() as stack:
-        if not settings.is_sqlite:  # SQLite has no pool to tune
-            webhook_engine = create_engine(
-                settings.sqlalchemy_url,
-                pool_pre_ping=False,
-                pool_size=WEBHOOK_POOL_SIZE,
-                max_overflow=WEBHOOK_POOL_OVERFLOW,
-            )
-            stack.push_async_callback(webhook_engine.dispose)
-            services.billing.use_webhook_engine(webhook_engine)
+    async with open_services(settings, webhook_pool=True) as services, contextlib.AsyncExitStack() as stack:
         runner = web.AppRunner(create_app(services), access_log=None)
         await runner.setup()
         freeze_startup_objects()
@@ -98,10 +81,17 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
-    """`python -m bot.web`."""
-    from bot.cli import main as cli_main
-
-    return cli_main(["web"])
+    """`python -m bot.web` (the Procfile's web process; `improv web` serves the same way)."""
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(f"improv: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 if __name__ == "__main__":

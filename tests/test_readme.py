@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.improv.kinds import KINDS
 from bot.settings import Settings, env_name
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -50,3 +51,14 @@ def test_the_two_commands_exist_and_are_executable() -> None:
         path = root / script
         assert path.is_file(), script
         assert path.stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def readme_kinds(text: str) -> list[str]:
+    """The kinds the README's "Panic kinds" bullet names (`/panic npc`, `location`, …), in order."""
+    start = text.index("**Panic kinds**")
+    bullet = text[start : text.index("\n- ", start)]
+    return re.findall(r"`(?:/panic )?([a-z]+)`", bullet.split(", each with")[0])
+
+
+def test_readme_names_every_kind_of_the_registry() -> None:
+    assert readme_kinds(README.read_text(encoding="utf-8")) == list(KINDS)

@@ -24,7 +24,7 @@ from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 from sqlalchemy import Insert, Select, Table, Update, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.billing.events import (
@@ -38,6 +38,7 @@ from bot.billing.events import (
 from bot.billing.ledger import ledger_values, record_event
 from bot.billing.plans import PlanCatalog
 from db.base import utcnow
+from db.dialect import insert_for
 from db.models.billing import BillingCheckout, BillingSubscription, WebhookEvent
 
 __all__ = ["Applied", "Outcome", "apply_event"]
@@ -99,13 +100,7 @@ class _Statements:
 
 
 def _build(dialect: str) -> _Statements:
-    insert: Any
-    if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    insert = insert_for(dialect)
     # Create the row when missing, else take its row lock with a no-op update; either way return its current
     # values. One round trip instead of INSERT … DO NOTHING then SELECT … FOR UPDATE, and PostgreSQL's
     # ON CONFLICT DO UPDATE always locks (and returns) the newest committed version of the row.

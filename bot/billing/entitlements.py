@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +25,7 @@ from bot.billing.plans import SELF_HOSTED, Plan, PlanCatalog
 from bot.billing.types import QuotaDecision
 from bot.kv import KeyValue
 from db.base import utcnow
+from db.dialect import greatest_for
 from db.models.billing import BillingSubscription, BillingUsage
 
 __all__ = ["BillingEntitlements", "GuildPlan", "month_bounds", "resolve_plan"]
@@ -222,7 +223,7 @@ class BillingEntitlements:
         """Raise each guild's database count to the given value in one transaction (never lower it: the count is
         monotonic per period, so out-of-order or repeated saves are harmless)."""
         async with self._sessionmaker.begin() as session:
-            greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+            greatest = greatest_for(session)
             for (guild_id, period_start), used in usage.items():
                 await session.execute(
                     insert_ignore(

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.base import utcnow
+from db.dialect import insert_for
 from db.models.billing import WebhookEvent
 
 __all__ = ["insert_ignore", "ledger_values", "record_event"]
@@ -18,12 +18,7 @@ __all__ = ["insert_ignore", "ledger_values", "record_event"]
 def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any], *index: str) -> Insert:
     """`INSERT … ON CONFLICT (index) DO NOTHING` for the session's dialect."""
     target: Table = table.__table__ if hasattr(table, "__table__") else table
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(target).values(**values).on_conflict_do_nothing(index_elements=list(index))
-    if dialect == "sqlite":
-        return sqlite.insert(target).values(**values).on_conflict_do_nothing(index_elements=list(index))
-    raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return insert_for(session)(target).values(**values).on_conflict_do_nothing(index_elements=list(index))
 
 
 _RECORD: dict[str, Insert] = {}
@@ -33,10 +28,8 @@ def _record_statement(dialect: str) -> Insert:
     """`INSERT INTO webhook_events … ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, built once per dialect."""
     stmt = _RECORD.get(dialect)
     if stmt is None:
-        if dialect not in ("postgresql", "sqlite"):
-            raise RuntimeError(f"unsupported database dialect {dialect!r}")
         table: Table = WebhookEvent.__table__  # type: ignore[assignment]
-        base = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        base = insert_for(dialect)(table)
         stmt = _RECORD[dialect] = base.on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
     return stmt
 

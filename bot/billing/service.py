@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.billing.checkout import PaddleGateway
+from bot.billing.config import BillingConfig
 from bot.billing.entitlements import BillingEntitlements, GuildPlan
 from bot.billing.plans import Plan, PlanCatalog
 from bot.billing.types import QuotaDecision
 from bot.billing.webhook import WebhookReply, process_webhook
 from bot.errors import UserFacingError
 from bot.kv import KeyValue
-from bot.settings import Settings
 from db.models.billing import BillingCheckout
 
 __all__ = ["BillingService", "BillingStatus", "build_billing"]
@@ -69,35 +69,36 @@ class BillingService:
 
     def __init__(
         self,
-        settings: Settings,
+        config: BillingConfig,
         sessionmaker: async_sessionmaker[AsyncSession],
         kv: KeyValue,
         gateway: PaddleGateway | None = None,
         webhook_engine: AsyncEngine | None = None,
     ) -> None:
-        self.settings = settings
-        self.plans: PlanCatalog = settings.paddle_plans
+        self.config = config
+        self.plans: PlanCatalog = config.plans
         self._sessionmaker = sessionmaker
         if webhook_engine is None:
             bind = sessionmaker.kw.get("bind")
             if not isinstance(bind, AsyncEngine):
                 raise TypeError("BillingService needs a sessionmaker bound to an AsyncEngine, or a webhook_engine")
             webhook_engine = bind
-        self._webhook_engine = webhook_engine
+        # the engine webhooks are applied through: the sessionmaker's, or the web process's own pool
+        self.webhook_engine = webhook_engine
         self.gateway = gateway
         self.entitlements = BillingEntitlements(
             plans=self.plans,
             sessionmaker=sessionmaker,
             kv=kv,
-            billing_enabled=settings.billing_enabled,
-            grace=timedelta(days=settings.paddle_past_due_grace_days),
-            cache_seconds=settings.entitlement_cache_seconds,
+            billing_enabled=config.enabled,
+            grace=config.past_due_grace,
+            cache_seconds=config.entitlement_cache_seconds,
         )
 
     @property
     def enabled(self) -> bool:
         """False when self-hosted (no Paddle configured): everyone is unlimited."""
-        return self.settings.billing_enabled
+        return self.config.enabled
 
     async def aclose(self) -> None:
         """Save queued usage and release the Paddle client's connections."""
@@ -165,18 +166,14 @@ class BillingService:
         return await gateway.portal_url(plan.customer_id, plan.subscription_id)
 
     # --- web -----------------------------------------------------------------------------------------
-    def use_webhook_engine(self, engine: AsyncEngine) -> None:
-        """Apply webhooks through `engine` (the web process gives them their own pool, see `bot.web`)."""
-        self._webhook_engine = engine
-
     async def handle_webhook(self, body: bytes, signature: str | None) -> WebhookReply:
         """Verify, parse and apply one Paddle delivery (see `bot.billing.webhook`)."""
         reply = await process_webhook(
             body,
             signature,
-            secrets=self.settings.paddle_webhook_secret,
-            tolerance_seconds=self.settings.paddle_signature_tolerance_seconds,
-            engine=self._webhook_engine,
+            secrets=self.config.webhook_secrets,
+            tolerance_seconds=self.config.signature_tolerance_seconds,
+            engine=self.webhook_engine,
             plans=self.plans,
         )
         if reply.applied is not None and reply.applied.guild_id is not None:
@@ -184,13 +181,17 @@ class BillingService:
         return reply
 
 
-def build_billing(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], kv: KeyValue) -> BillingService:
-    """The billing service for `settings` (a Paddle API client only when an API key is configured)."""
+def build_billing(
+    config: BillingConfig,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    kv: KeyValue,
+    *,
+    webhook_engine: AsyncEngine | None = None,
+) -> BillingService:
+    """The billing service for `config` (a Paddle API client only when the API is configured); webhooks go
+    through `webhook_engine` when given, else through the sessionmaker's engine."""
+    api = config.paddle_api
     gateway = None
-    if settings.paddle_api_key is not None:
-        gateway = PaddleGateway(
-            settings.paddle_api_key.get_secret_value(),
-            environment=settings.paddle_environment,
-            base_url=settings.paddle_api_base_url,
-        )
-    return BillingService(settings, sessionmaker, kv, gateway)
+    if api is not None:
+        gateway = PaddleGateway(api.api_key.get_secret_value(), environment=api.environment, base_url=api.base_url)
+    return BillingService(config, sessionmaker, kv, gateway, webhook_engine)

@@ -1,7 +1,7 @@
 """The `improv` command line: run the bot or the web endpoint, migrate, sync commands, and the domain commands.
 
-Each subcommand module exposes `register(subparsers)`; handlers are `async def handler(args, services)` or, for
-commands that manage services themselves, `async def handler(args, settings)` marked `needs_services=False`.
+Each subcommand module exposes `register(subparsers)` and adds its commands with `bot.cli.commands.add_command`
+(never importing this package, which imports them).
 """
 
 from __future__ import annotations
@@ -10,48 +10,26 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.logs import configure_logging
-from bot.services import Services, open_services
+from bot.services import open_services
 from bot.settings import ConfigError, Settings, load_settings
 
-__all__ = ["add_command", "main"]
-
-ServiceHandler = Callable[[argparse.Namespace, Services], Awaitable[int | None]]
-SettingsHandler = Callable[[argparse.Namespace, Settings], Awaitable[int | None]]
-
-
-def add_command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    handler: ServiceHandler | SettingsHandler,
-    *,
-    help: str,
-    needs_services: bool = True,
-    migrate: bool = True,
-    quiet: bool = False,
-) -> argparse.ArgumentParser:
-    """Add a subcommand whose handler gets opened (and, by default, migrated) services or the settings.
-
-    `quiet` commands (the console, JSON-printing commands) log only warnings unless `--verbose`.
-    """
-    parser = sub.add_parser(name, help=help, description=help)
-    parser.set_defaults(handler=handler, needs_services=needs_services, migrate=migrate, quiet=quiet)
-    return parser
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `improv` parser."""
-    from bot.cli import core
+    from bot.cli import billing, campaign, console, core, panic
 
     parser = argparse.ArgumentParser(prog="improv", description="Improv Panic Button")
     parser.add_argument("--data-dir", type=Path, help="directory for local state (IMPROV_DATA_DIR)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in core.modules():
+    for module in (core, console, billing, campaign, panic):
         module.register(sub)
     return parser
 

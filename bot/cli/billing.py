@@ -25,7 +25,7 @@ async def billing_status(args: argparse.Namespace, services: Services) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `improv billing …`."""
-    from bot.cli import add_command
+    from bot.cli.commands import add_command
 
     billing = sub.add_parser("billing", help="plans, subscriptions and usage per guild")
     billing_sub = billing.add_subparsers(dest="billing_command", required=True, metavar="COMMAND")

@@ -177,7 +177,7 @@ async def campaign_reindex(args: argparse.Namespace, services: Services) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `improv campaign …`."""
-    from bot.cli import add_command
+    from bot.cli.commands import add_command
 
     campaign = sub.add_parser("campaign", help="import and search a guild's campaign notes")
     campaign_sub = campaign.add_subparsers(dest="campaign_command", required=True, metavar="COMMAND")

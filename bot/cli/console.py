@@ -246,7 +246,7 @@ async def _interactive(console: Console, *, greet: bool) -> None:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `improv console`."""
-    from bot.cli import add_command
+    from bot.cli.commands import add_command
 
     parser = add_command(
         sub,

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-from types import ModuleType
 
+from bot.cli.commands import add_command
 from bot.services import Services
 from bot.settings import ConfigError, Settings
 
-__all__ = ["modules", "register"]
+__all__ = ["register"]
 
 log = logging.getLogger(__name__)
-
-# Subcommand modules, each with `register(subparsers)`.
-SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "bot.cli.core",
-    "bot.cli.console",
-    "bot.cli.billing",
-    "bot.cli.campaign",
-    "bot.cli.panic",
-)
-
-
-def modules() -> list[ModuleType]:
-    """The subcommand modules, imported."""
-    return [importlib.import_module(name) for name in SUBCOMMAND_MODULES]
 
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,8 +70,6 @@ async def sync_commands(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the core subcommands."""
-    from bot.cli import add_command
-
     run = add_command(sub, "run", run_bot, help="run the Discord bot (needs DISCORD_TOKEN)", needs_services=False)
     run.add_argument("--sync", action="store_true", help="sync the slash commands once at startup")
     add_command(sub, "web", run_web, help="serve the Paddle webhook endpoint and /healthz", needs_services=False)

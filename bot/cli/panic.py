@@ -63,7 +63,7 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `improv panic`."""
-    from bot.cli import add_command
+    from bot.cli.commands import add_command
 
     parser = add_command(sub, "panic", panic, help="improvise one answer for a guild, as the panic button would")
     parser.add_argument("kind", choices=KINDS, metavar="KIND", help=f"one of: {', '.join(KINDS)}")

@@ -1,4 +1,5 @@
-"""The web process refuses to start without a notification secret; `improv billing status --json`."""
+"""The web process: its own webhook pool, refusing to start without a notification secret; `improv billing
+status --json`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,39 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from bot.cli import main as cli_main
+from bot.services import open_services
 from bot.settings import ConfigError
+from bot.web import main as web_main
 from bot.web import serve
+from db.engine import WEBHOOK_POOL_SIZE
 from tests.conftest import embedded_settings
+
+
+@pytest.mark.postgres
+async def test_the_web_process_applies_webhooks_through_its_own_small_pool(tmp_path: Path, pg_url: str) -> None:
+    settings = embedded_settings(tmp_path / "data", database_url=pg_url)
+    async with open_services(settings, webhook_pool=True) as services:
+        engine = services.billing.webhook_engine
+        assert engine is not services.engine
+        assert engine.url == services.engine.url
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.size() == WEBHOOK_POOL_SIZE == 8
+        assert (pool._max_overflow, pool._pre_ping) == (0, False)  # no overflow, no pre-ping (pinned SQLAlchemy)
+
+
+@pytest.mark.postgres
+async def test_other_processes_apply_webhooks_through_the_main_engine(tmp_path: Path, pg_url: str) -> None:
+    async with open_services(embedded_settings(tmp_path / "data", database_url=pg_url)) as services:
+        assert services.billing.webhook_engine is services.engine
+
+
+async def test_on_sqlite_the_web_process_shares_the_main_engine(tmp_path: Path) -> None:
+    async with open_services(embedded_settings(tmp_path / "data"), webhook_pool=True) as services:
+        assert services.billing.webhook_engine is services.engine
 
 
 async def test_web_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
@@ -24,6 +53,15 @@ def test_improv_web_exits_with_one_line_naming_the_secret(
     monkeypatch.setenv("IMPROV_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PADDLE_WEBHOOK_SECRET", raising=False)
     assert cli_main(["web"]) == 2
+    assert capsys.readouterr().err.strip() == "improv: PADDLE_WEBHOOK_SECRET is not set"
+
+
+def test_python_m_bot_web_exits_with_one_line_naming_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IMPROV_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PADDLE_WEBHOOK_SECRET", raising=False)
+    assert web_main() == 2
     assert capsys.readouterr().err.strip() == "improv: PADDLE_WEBHOOK_SECRET is not set"
 
 

@@ -23,7 +23,7 @@ from bot.billing.plans import Plan, PlanCatalog
 from bot.billing.service import BillingService
 from bot.billing.simulate import signed, subscription_event, transaction_event
 from bot.kv import KeyValue, MemoryKeyValue
-from bot.services import open_services
+from bot.services import billing_config, open_services
 from bot.settings import Settings
 from bot.web import create_app
 from db.base import utcnow
@@ -79,7 +79,7 @@ def billing_settings(tmp_path: Path, **overrides: Any) -> Settings:
 async def web(tmp_path: Path, pg_engine: AsyncEngine) -> AsyncIterator[Web]:
     settings = billing_settings(tmp_path)
     async with open_services(settings) as services:
-        services.billing = BillingService(settings, create_sessionmaker(pg_engine), services.kv)
+        services.billing = BillingService(billing_config(settings), create_sessionmaker(pg_engine), services.kv)
         server = TestServer(create_app(services), host="127.0.0.1")
         await server.start_server()
         try:
@@ -491,7 +491,7 @@ async def test_database_down_is_503_so_paddle_retries(tmp_path: Path) -> None:
     dead = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/improv_dead", connect_args={"timeout": 2})
     try:
         async with open_services(settings) as services:
-            services.billing = BillingService(settings, create_sessionmaker(dead), services.kv)
+            services.billing = BillingService(billing_config(settings), create_sessionmaker(dead), services.kv)
             server = TestServer(create_app(services), host="127.0.0.1")
             await server.start_server()
             try:
