@@ -28,7 +28,6 @@ from bot.memory.errors import (
     NoTextLayer,
     UnsupportedFile,
 )
-from bot.sizes import format_bytes
 
 __all__ = [
     "ALLOWED_CONTENT_TYPES",
@@ -610,7 +609,7 @@ def _check_docx_archive(file_name: str, data: bytes) -> None:
         raise DocumentTooComplex(file_name, f"{len(infos)} parts inside")
     total = sum(info.file_size for info in infos)
     if total > DOCX_MAX_UNCOMPRESSED:
-        raise DocumentTooComplex(file_name, f"{format_bytes(total)} when unpacked")
+        raise DocumentTooComplex(file_name, f"{total / 1024 / 1024:.0f} MB when unpacked")
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > DOCX_MAX_RATIO * max(info.compress_size, 1):
             raise DocumentTooComplex(
