@@ -1,4 +1,5 @@
-"""The Discord door: `PanicBot`, its command tree with the one error handler, and error routing for components."""
+"""The Discord client: `PanicBot`, its command tree, and `report_error`, the one error route (views and persistent
+items in `bot.discord.views` use it too)."""
 
 from __future__ import annotations
 
