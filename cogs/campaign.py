@@ -1,5 +1,5 @@
 """`/campaign`: import, list, search, forget and inspect the guild's campaign notes (thin glue over
-`bot.memory.service.CampaignMemory`)."""
+`bot.memory.CampaignMemory`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot import render
 from bot.checks import ensure_gm, gm_only, is_gm
 from bot.client import PanicBot, guarded
 from bot.errors import UserFacingError
-from bot.memory.service import (
+from bot.memory import (
     CampaignMemory,
     DocumentInfo,
     ImportProgress,

@@ -98,6 +98,10 @@ class VectorStore(Protocol):
     async def delete_guild(self, guild_id: int) -> None:
         """Remove all of this guild's vectors."""
 
+    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+        """Remove this guild's vectors at `location`, where an earlier configuration recorded them (after they
+        were re-embedded into the current one); a location this store cannot reach is left alone."""
+
     async def count(self, guild_id: int) -> int:
         """Number of vectors stored for this guild (may lag on eventually consistent stores)."""
 
@@ -342,6 +346,10 @@ class LocalVectorStore:
             await asyncio.to_thread(shutil.rmtree, self._dir(guild_id), True)
             self._invalidate(guild_id)
 
+    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+        if location == self.location(guild_id):
+            await self.delete_guild(guild_id)
+
     async def count(self, guild_id: int) -> int:
         loaded = await self._matrix(guild_id)
         return 0 if loaded is None else len(loaded.ids)
@@ -583,6 +591,10 @@ class PineconeVectorStore:
 
     async def delete_guild(self, guild_id: int) -> None:
         await self.delete_namespace_at(self.host_for(guild_id), guild_id)
+
+    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+        if location.startswith("pinecone:"):
+            await self.delete_namespace_at(location.removeprefix("pinecone:"), guild_id)
 
     async def delete_namespace_at(self, host: str, guild_id: int) -> None:
         """Delete a guild's namespace on a given index (also used after a guild moved to another index)."""
