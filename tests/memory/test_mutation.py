@@ -10,8 +10,25 @@ from bot.memory.types import memory_version_key
 from tests.memory.memory_support import NOTES_V1, Rig, new_guild
 
 
+class Interrupted(RuntimeError):
+    """Raised inside a mutation by these tests."""
+
+
 async def _version(rig: Rig, guild_id: int) -> int:
     return int(await rig.kv.get(memory_version_key(guild_id)) or 0)
+
+
+async def _delete_rows_then_fail(rig: Rig, guild_id: int, document_id: str) -> None:
+    async with rig.memory.mutation(guild_id) as m, m.transaction() as tx:
+        await tx.delete_document(document_id)
+        raise Interrupted
+
+
+async def _forget_then_fail(rig: Rig, guild_id: int, document_id: str) -> None:
+    async with rig.memory.mutation(guild_id) as m:
+        await m.forget_document(document_id)
+        m.rebuild_roster()
+        raise Interrupted
 
 
 async def test_a_committed_write_drops_the_rows_another_process_cached(rig: Rig) -> None:
@@ -40,10 +57,8 @@ async def test_a_failed_transaction_changes_nothing_and_bumps_nothing(rig: Rig) 
     guild = new_guild()
     harbor = await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
     version = await _version(rig, guild)
-    with pytest.raises(RuntimeError, match="changed my mind"):
-        async with rig.memory.mutation(guild) as m, m.transaction() as tx:
-            await tx.delete_document(harbor.document_id)
-            raise RuntimeError("changed my mind")
+    with pytest.raises(Interrupted):
+        await _delete_rows_then_fail(rig, guild, harbor.document_id)
     assert await _version(rig, guild) == version
     assert [d.file_name for d in await rig.memory.list_documents(guild)] == ["harbor.md"]
 
@@ -65,11 +80,8 @@ async def test_the_roster_is_rebuilt_when_asked_and_the_mutation_ends_cleanly(ri
     harbor = await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
     assert "Salty Eel" in await rig.memory.roster(guild)
 
-    with pytest.raises(RuntimeError):
-        async with rig.memory.mutation(guild) as m:
-            await m.forget_document(harbor.document_id)
-            m.rebuild_roster()
-            raise RuntimeError("interrupted")
+    with pytest.raises(Interrupted):
+        await _forget_then_fail(rig, guild, harbor.document_id)
     assert "Salty Eel" in await rig.memory.roster(guild)  # not rebuilt: the mutation failed
 
     await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
