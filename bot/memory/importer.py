@@ -117,7 +117,7 @@ class Importer:
         for number, upload in enumerate(uploads, start=1):
             try:
                 parsing.check_upload(upload.file_name, upload.content_type, len(upload.data), limit)
-                report = await self.import_one(
+                report = await self._import_one(
                     m, upload, player_safe, _Slot(number, len(uploads), progress), kind_override=None
                 )
             except UserFacingError as exc:
@@ -131,7 +131,7 @@ class Importer:
     async def import_note(self, m: Mutation, upload: Upload, *, player_safe: bool) -> ImportReport:
         """Import a note the bot wrote itself (no upload checks; its kind is "note")."""
         await self._prepare(m)
-        report = await self.import_one(m, upload, player_safe, _Slot(1, 1, None), kind_override="note")
+        report = await self._import_one(m, upload, player_safe, _Slot(1, 1, None), kind_override="note")
         if not report.embedding_skipped:
             m.rebuild_roster()
         return report
@@ -142,7 +142,7 @@ class Importer:
         await self._indexer.ensure_index(m, progress=None)
 
     # --- one file -------------------------------------------------------------------------------------------
-    async def import_one(
+    async def _import_one(
         self, m: Mutation, upload: Upload, player_safe: bool, slot: _Slot, *, kind_override: str | None
     ) -> ImportReport:
         """Import one checked file (see the module docstring)."""
@@ -168,8 +168,9 @@ class Importer:
             # visible from here, in this and every other process: not at the end of a batch of files
             await m.swap_in(pending, chunks, kind, size, pages, player_safe)
         except BaseException:
-            chunk_ids = [c.chunk_id for c in chunks]
-            await asyncio.shield(m.abandon(pending.row_id, new_id, chunk_ids, was_ready=pending.was_ready))
+            if not pending.visible:  # a failure after the swap committed keeps the new version
+                chunk_ids = [c.chunk_id for c in chunks]
+                await asyncio.shield(m.abandon(pending.row_id, new_id, chunk_ids, was_ready=pending.was_ready))
             raise
 
         report = ImportReport(

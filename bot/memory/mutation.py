@@ -114,9 +114,14 @@ class Mutation:
     async def swap_in(
         self, pending: PendingImport, chunks: Sequence[Chunk], kind: str, size: int, pages: int | None, safe: bool
     ) -> None:
-        """Make the pending version visible in one transaction, then delete the old version's vectors."""
-        async with self.transaction() as tx:
-            old_chunk_ids = await tx.swap(pending, chunks, kind, size, pages, safe)
+        """Make the pending version visible in one transaction (`pending.visible` tells whether that committed,
+        should anything fail), then delete the old version's vectors."""
+        tx: CampaignWrites | None = None
+        try:
+            async with self.transaction() as tx:
+                old_chunk_ids = await tx.swap(pending, chunks, kind, size, pages, safe)
+        finally:
+            pending.visible = tx is not None and tx.committed
         old_id = pending.old_id
         if old_id is not None and old_id != pending.new_id:
             try:

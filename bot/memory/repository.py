@@ -28,13 +28,15 @@ __all__ = ["CampaignRepository", "CampaignWrites", "PendingImport", "Row", "head
 Row = tuple[str, str, str, int | None, str, str, bool]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingImport:
-    """A document row marked as importing a new version (`new_id`); `old_id` is the visible version, if any."""
+    """A document row marked as importing a new version (`new_id`); `old_id` is the visible version, if any.
+    `visible` becomes True once the swap to the new version has committed (from then on it must not be abandoned)."""
 
     row_id: int
     new_id: str
     old_id: str | None
+    visible: bool = False
 
     @property
     def was_ready(self) -> bool:
@@ -52,7 +54,9 @@ class CampaignRepository:
     async def begin(self, guild_id: int) -> AsyncIterator[CampaignWrites]:
         """One write transaction of one guild, committed on exit (for `Mutation.transaction` only)."""
         async with self.sessionmaker.begin() as session:
-            yield CampaignWrites(session, guild_id)
+            writes = CampaignWrites(session, guild_id)
+            yield writes
+        writes.committed = True
 
     # --- documents ------------------------------------------------------------------------------------------
     async def ready_document(self, guild_id: int, document_id: str) -> CampaignDocument | None:
@@ -204,12 +208,13 @@ class CampaignRepository:
 
 class CampaignWrites:
     """The writes of one transaction of one guild. `visible` becomes True once a write changes what search or
-    the roster read (a swap, a deletion, a player-safe flag, the index record)."""
+    the roster read (a swap, a deletion, a player-safe flag, the index record); `committed` once it committed."""
 
     def __init__(self, session: AsyncSession, guild_id: int) -> None:
         self.session = session
         self.guild_id = guild_id
         self.visible = False
+        self.committed = False
 
     async def start_import(
         self, new_id: str, file_name: str, kind: str, size: int, pages: int | None, player_safe: bool

@@ -194,6 +194,30 @@ async def test_next_import_cleans_up_after_a_crashed_one(rig: Rig) -> None:
     assert harbor.pending_document_id is None
 
 
+class KeyValueDown(RuntimeError):
+    """Injected key-value failure."""
+
+
+class IncrFails(MemoryKeyValue):
+    """A key-value store whose counters fail (the notes version cannot be bumped)."""
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        raise KeyValueDown(key)
+
+
+async def test_a_failure_after_the_swap_committed_keeps_the_new_version(rig: Rig) -> None:
+    guild = new_guild()
+    await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
+    broken = CampaignMemory(rig.sessionmaker, IncrFails(), rig.store, rig.embedder, MemoryConfig(embed_batch=2))
+    with pytest.raises(KeyValueDown):
+        await broken.import_file(guild, "harbor.md", None, NOTES_V2)  # swapped in, then the version bump fails
+    (doc,) = await rig.document_rows(guild)
+    assert doc.pending_document_id is None
+    texts = " ".join(p.text for p in await rig.make().search(guild, "tavern run by", k=10))
+    assert "Petra Vane" in texts  # its vectors were kept
+    assert "Marnie Quill" not in texts
+
+
 # --- locking, limits, bad input --------------------------------------------------------------------------------
 
 
