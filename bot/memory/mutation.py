@@ -21,6 +21,7 @@ from bot.memory.chunking import Chunk
 from bot.memory.config import MemoryContext
 from bot.memory.errors import ImportBusy
 from bot.memory.repository import CampaignWrites, PendingImport
+from bot.memory.roster import extract_canon_names
 from bot.memory.types import memory_version_key
 
 __all__ = ["Mutation", "MutationOpener", "guild_lock", "lock_key", "open_mutation"]
@@ -96,8 +97,6 @@ class Mutation:
         if not self._roster_wanted:
             return
         self._roster_wanted = False
-        from bot.memory.roster import extract_canon_names
-
         chunks = await self._ctx.repo.visible_chunks(self.guild_id)
         names = await asyncio.to_thread(extract_canon_names, chunks) if chunks else []
         async with self.transaction() as tx:
