@@ -21,7 +21,7 @@ from sqlalchemy import insert
 
 from bench._corpus import WORDS, unit_rows
 from bot.kv import MemoryKeyValue
-from bot.memory.service import CampaignMemory
+from bot.memory import CampaignMemory
 from bot.memory.stores import LocalVectorStore, VectorRecord
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade

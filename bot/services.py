@@ -15,8 +15,9 @@ from bot.billing.config import BillingConfig, PaddleApiConfig
 from bot.billing.service import BillingService, build_billing
 from bot.improv.engine import Improviser, build_improviser
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
-from bot.memory.service import CampaignMemory, build_memory
-from bot.settings import Settings
+from bot.memory import CampaignMemory, MemoryConfig
+from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorStore
+from bot.settings import ConfigError, Settings
 from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker, create_webhook_engine
 
@@ -87,16 +88,8 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         billing = build_billing(billing_config(settings), sessionmaker, kv, webhook_engine=webhook_engine)
         stack.push_async_callback(billing.aclose)
         # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
-        memory = build_memory(
-            settings,
-            engine,
-            sessionmaker,
-            kv,
-            stack,
-            upload_limit=billing.upload_limit_bytes if billing.enabled else None,
-            memory_limit=billing.memory_limit_bytes if billing.enabled else None,
-            background=tasks,
-        )
+        memory = _build_memory(settings, sessionmaker, kv, billing, tasks)
+        stack.push_async_callback(memory.aclose)
         services = Services(
             settings=settings,
             engine=engine,
@@ -114,3 +107,42 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         stack.push_async_callback(tasks.aclose)
         log.info("services: %s", services.describe())
         yield services
+
+
+def _build_memory(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    kv: KeyValue,
+    billing: BillingService,
+    tasks: BackgroundTasks,
+) -> CampaignMemory:
+    """Campaign memory with the configured vector store (Pinecone when chosen or, with `auto`, when key and hosts
+    are set; else local files) and embedder. The plan's limits apply when billing is on, else MAX_UPLOAD_MB and
+    no memory cap."""
+    from bot.memory.embedders import build_embedder, choose_embedder
+
+    store: VectorStore
+    have_pinecone = settings.pinecone_api_key is not None and bool(settings.pinecone_index_hosts)
+    if settings.vector_store == "pinecone" or (settings.vector_store == "auto" and have_pinecone):
+        if settings.pinecone_api_key is None:
+            raise ConfigError("PINECONE_API_KEY is not set (VECTOR_STORE=pinecone)")
+        if not settings.pinecone_index_hosts:
+            raise ConfigError("PINECONE_INDEX_HOSTS is not set (VECTOR_STORE=pinecone)")
+        store = PineconeVectorStore(settings.pinecone_api_key.get_secret_value(), settings.pinecone_index_hosts)
+    else:
+        store = LocalVectorStore(settings.data_dir / "vectors")
+    openai_key = settings.openai_api_key
+    kind = choose_embedder(
+        settings.embedder, openai_key=openai_key is not None, pinecone_key=settings.pinecone_api_key is not None
+    )
+    api_key = openai_key.get_secret_value() if openai_key is not None else None
+    return CampaignMemory(
+        sessionmaker,
+        kv,
+        store,
+        build_embedder(kind, api_key=api_key, base_url=settings.openai_base_url),
+        MemoryConfig(max_upload_bytes=settings.max_upload_mb * 1024 * 1024),
+        upload_limit=billing.upload_limit_bytes if billing.enabled else None,
+        memory_limit=billing.memory_limit_bytes if billing.enabled else None,
+        background=tasks,
+    )

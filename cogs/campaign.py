@@ -1,5 +1,5 @@
 """`/campaign`: import, list, search, forget and inspect the guild's campaign notes (thin glue over
-`bot.memory.service.CampaignMemory`)."""
+`bot.memory.CampaignMemory`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot.discord.client import PanicBot
 from bot.discord.render import EmbedField, Limits, error_embed, fit_embed, truncate
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
-from bot.memory.service import (
+from bot.memory import (
     CampaignMemory,
     DocumentInfo,
     ImportProgress,

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.errors import UserFacingError
-from bot.memory.service import ImportProgress, ImportReport, Upload
+from bot.memory import ImportProgress, ImportReport, Upload
 from bot.services import Services
 
 __all__ = ["register"]

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,6 @@ from bot.memory.errors import EmbedderUnavailable
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-    from bot.settings import Settings
 
 __all__ = [
     "LOCAL_MODEL_SHA256",
@@ -343,32 +342,35 @@ class OpenAIEmbedder:
 # --------------------------------------------------------------------------------------------------
 
 
-def choose_embedder(settings: Settings) -> str:
-    """Which embedder to use, "local" or "openai" from `EMBEDDER` (auto: OpenAI only with both OpenAI and Pinecone keys)."""
-    has_openai = settings.openai_api_key is not None
-    if settings.embedder == "openai":
-        if has_openai:
+def choose_embedder(choice: str, *, openai_key: bool, pinecone_key: bool) -> Literal["local", "openai"]:
+    """Which embedder `EMBEDDER=choice` means: "openai" needs an OpenAI key; "auto" is OpenAI only with both an
+    OpenAI and a Pinecone key; anything else is the local model."""
+    if choice == "openai":
+        if openai_key:
             return "openai"
         log.warning("EMBEDDER=openai but OPENAI_API_KEY is not set: using the local embedder")
         return "local"
-    if settings.embedder == "auto" and has_openai and settings.pinecone_api_key is not None:
+    if choice == "auto" and openai_key and pinecone_key:
         return "openai"
     return "local"
 
 
-def build_embedder(settings: Settings, *, client: AsyncOpenAI | None = None) -> Embedder:
-    """The configured embedder; an OpenAI client is created (and owned) when none is passed."""
-    if choose_embedder(settings) == "local":
+def build_embedder(
+    kind: Literal["local", "openai"],
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    client: AsyncOpenAI | None = None,
+) -> Embedder:
+    """The embedder of `kind`; for OpenAI a client is created from `api_key` and `base_url` (and owned) when none
+    is passed."""
+    if kind == "local":
         return LocalEmbedder()
     owns = client is None
     if client is None:
         from openai import AsyncOpenAI
 
-        assert settings.openai_api_key is not None
-        client = AsyncOpenAI(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            timeout=30.0,
-            max_retries=3,
-        )
+        if api_key is None:
+            raise ValueError("the OpenAI embedder needs an API key")
+        client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=30.0, max_retries=3)
     return OpenAIEmbedder(client, owns_client=owns)

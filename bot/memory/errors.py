@@ -1,4 +1,5 @@
-"""Friendly errors for campaign-memory input problems (each names the file; shown to the GM as they are)."""
+"""Friendly errors of campaign memory: input problems (each names the file), a busy guild, a full plan, an unknown
+document. Shown to the GM as they are."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from bot.sizes import format_bytes
 
 __all__ = [
     "CorruptDocument",
+    "DocumentNotFound",
     "DocumentTooComplex",
     "EmbedderUnavailable",
     "EmptyDocument",
     "EncryptedDocument",
     "FileTooLarge",
+    "ImportBusy",
     "ImportProblem",
+    "MemoryFull",
     "NoTextLayer",
     "UnsupportedFile",
 ]
@@ -106,6 +110,37 @@ class EmbedderUnavailable(UserFacingError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"Campaign memory can't index text right now: {detail}", title="Memory unavailable")
+
+
+class ImportBusy(UserFacingError):
+    """Another import (or forget) of this guild is running."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another import is still running for this server. Wait for it to finish, then try again.",
+            title="Import already running",
+        )
+
+
+class MemoryFull(UserFacingError):
+    """The guild's plan keeps fewer bytes of notes than this import would need."""
+
+    def __init__(self, file_name: str, needed: int, limit: int) -> None:
+        super().__init__(
+            f"**{file_name}** doesn't fit: your notes would take {needed / 1048576:.1f} MB and this server's plan "
+            f"keeps {limit / 1048576:.1f} MB. Forget a document with `/campaign forget`, or upgrade the plan.",
+            title="Campaign memory is full",
+        )
+
+
+class DocumentNotFound(UserFacingError):
+    """No such document in this guild's memory."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"There is no document **{what}** in this server's campaign memory. `/campaign list` shows them all.",
+            title="No such document",
+        )
 
 
 def _human(size: int) -> str:

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Literal, Protocol
 
-__all__ = ["Passage", "Retriever", "memory_version_key"]
+__all__ = [
+    "DocumentInfo",
+    "ImportProgress",
+    "ImportReport",
+    "MemoryLimit",
+    "MemoryStatus",
+    "Passage",
+    "ProgressFn",
+    "Retriever",
+    "Upload",
+    "UploadLimit",
+    "memory_version_key",
+]
+
+UploadLimit = Callable[[int], Awaitable[int]]  # guild id -> largest file it may import (a plan's limit)
+MemoryLimit = Callable[[int], Awaitable[int | None]]  # guild id -> bytes of notes it may keep (None: no cap)
+ProgressFn = Callable[["ImportProgress"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +70,81 @@ class Retriever(Protocol):
 def memory_version_key(guild_id: int) -> str:
     """Key-value key bumped (with `kv.incr`) whenever a guild's notes change; pools key on its value."""
     return f"campaign:{guild_id}:version"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file handed to `CampaignMemory.import_files`."""
+
+    file_name: str
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Where an import stands; sent to the progress callback after parsing and after each embedded batch."""
+
+    file_name: str
+    file_number: int  # 1-based among the files of this import
+    file_count: int
+    stage: Literal["parsing", "embedding", "saving", "done"]
+    pages_parsed: int = 0
+    pages_total: int | None = None
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What one import did. `outcome`: imported (new file), replaced (new version of a file), unchanged (same
+    bytes as the current version: no embedding), duplicate (same bytes already imported under another name)."""
+
+    file_name: str
+    document_id: str
+    kind: str
+    outcome: Literal["imported", "replaced", "unchanged", "duplicate"]
+    chunks: int
+    pages: int | None
+    size_bytes: int
+    embedded: int  # chunks embedded by this import (0 when nothing had to be)
+    player_safe: bool
+    seconds: float
+    duplicate_of: str | None = None
+
+    @property
+    def embedding_skipped(self) -> bool:
+        """True when the content was already known and no embedding call was made."""
+        return self.outcome in ("unchanged", "duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A visible document of a guild, for `/campaign list`."""
+
+    document_id: str
+    file_name: str
+    kind: str
+    size_bytes: int
+    pages: int | None
+    chunk_count: int
+    player_safe: bool
+    imported_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStatus:
+    """Usage and configuration of a guild's memory, for `/campaign status`."""
+
+    embedder: str
+    dimension: int
+    store: str
+    location: str
+    documents: int
+    chunks: int
+    bytes: int
+    vectors: int
+    reindex_needed: bool
+    upload_limit_bytes: int
+    indexed_with: str | None = None

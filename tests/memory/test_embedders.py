@@ -23,7 +23,6 @@ from bot.memory.embedders import (
     find_local_model,
 )
 from bot.memory.errors import EmbedderUnavailable
-from bot.settings import Settings
 from tests.fakes.openai import FakeOpenAI, running_openai
 
 
@@ -32,12 +31,6 @@ def local() -> LocalEmbedder:
     embedder = LocalEmbedder()
     embedder.load()
     return embedder
-
-
-def _settings(**values: object) -> Settings:
-    base: dict[str, object] = {"openai_api_key": None, "pinecone_api_key": None, "embedder": "auto"}
-    base.update(values)
-    return Settings.model_validate(base)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -211,23 +204,22 @@ async def test_openai_empty_input_makes_no_request(fake_openai: FakeOpenAI) -> N
 
 
 @pytest.mark.parametrize(
-    ("values", "expected"),
+    ("choice", "openai_key", "pinecone_key", "expected"),
     [
-        ({}, "local"),
-        ({"openai_api_key": "sk-real-looking"}, "local"),
-        ({"openai_api_key": "sk-real-looking", "pinecone_api_key": "pc-real"}, "openai"),
-        ({"openai_api_key": "sk-real-looking", "pinecone_api_key": "pc-real", "embedder": "local"}, "local"),
-        ({"openai_api_key": "sk-real-looking", "embedder": "openai"}, "openai"),
-        ({"embedder": "openai"}, "local"),
+        ("auto", False, False, "local"),
+        ("auto", True, False, "local"),
+        ("auto", True, True, "openai"),
+        ("local", True, True, "local"),
+        ("openai", True, False, "openai"),
+        ("openai", False, False, "local"),
     ],
 )
-def test_choose_embedder(values: dict[str, object], expected: str) -> None:
-    assert choose_embedder(_settings(**values)) == expected
+def test_choose_embedder(choice: str, openai_key: bool, pinecone_key: bool, expected: str) -> None:
+    assert choose_embedder(choice, openai_key=openai_key, pinecone_key=pinecone_key) == expected
 
 
 async def test_build_embedder_uses_the_configured_server(fake_openai: FakeOpenAI) -> None:
-    settings = _settings(openai_api_key=fake_openai.api_key, openai_base_url=fake_openai.base_url, embedder="openai")
-    embedder = build_embedder(settings)
+    embedder = build_embedder("openai", api_key=fake_openai.api_key, base_url=fake_openai.base_url)
     try:
         assert isinstance(embedder, OpenAIEmbedder)
         assert (await embedder.embed(["hello"])).shape == (1, 1536)
@@ -236,4 +228,4 @@ async def test_build_embedder_uses_the_configured_server(fake_openai: FakeOpenAI
 
 
 def test_build_embedder_defaults_to_local() -> None:
-    assert isinstance(build_embedder(_settings()), LocalEmbedder)
+    assert isinstance(build_embedder("local"), LocalEmbedder)

@@ -259,3 +259,29 @@ async def test_local_store_keeps_a_loaded_guild_current_without_rereading_files(
     assert [h.chunk_id for h in await store.query(GUILD_A, unit(3), 5, player_safe_only=False)] == ["b:0"]
     fresh = LocalVectorStore(tmp_path)  # and the files agree with the cache
     assert [h.chunk_id for h in await fresh.query(GUILD_A, unit(3), 5, player_safe_only=False)] == ["b:0"]
+
+
+async def test_pinecone_deletes_a_guild_at_its_previous_index_only() -> None:
+    async with running_indexes(2, DIM) as (old, new):
+        before = PineconeVectorStore(API_KEY, [old.host])
+        after = PineconeVectorStore(API_KEY, [new.host])
+        try:
+            await before.upsert(GUILD_A, records("a", [1]))
+            await after.upsert(GUILD_A, records("a", [1]))
+            await after.delete_guild_at(GUILD_A, "local")  # a location it cannot reach is left alone
+            await after.delete_guild_at(GUILD_A, before.location(GUILD_A))
+            assert namespace_for(GUILD_A) not in old.namespaces
+            assert namespace_for(GUILD_A) in new.namespaces
+            assert await after.count(GUILD_A) == 1
+        finally:
+            await before.aclose()
+            await after.aclose()
+
+
+async def test_local_store_deletes_a_guild_only_at_its_own_location(tmp_path: Path) -> None:
+    store = LocalVectorStore(tmp_path / "vectors")
+    await store.upsert(GUILD_A, records("a", [1, 2]))
+    await store.delete_guild_at(GUILD_A, "pinecone:index-1.example")
+    assert await store.count(GUILD_A) == 2
+    await store.delete_guild_at(GUILD_A, store.location(GUILD_A))
+    assert await store.count(GUILD_A) == 0

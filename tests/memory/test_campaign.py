@@ -3,108 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.kv import MemoryKeyValue
+from bot.memory import CampaignMemory, DocumentNotFound, ImportBusy, ImportProgress, MemoryConfig, MemoryFull, Upload
 from bot.memory.errors import EmptyDocument, FileTooLarge, UnsupportedFile
-from bot.memory.service import CampaignMemory, ImportBusy, ImportProgress, MemoryFull, Upload
-from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorStore
+from bot.memory.indexing import vector_record
+from bot.memory.mutation import lock_key
+from bot.memory.stores import LocalVectorStore
 from bot.memory.types import memory_version_key
 from bot.tasks import BackgroundTasks
 from db.engine import create_sessionmaker
 from db.models.campaign import CampaignChunk, CampaignDocument
-from tests.fakes.pinecone import API_KEY, running_indexes
-from tests.memory.memory_support import EmbedderBroke, FailingEmbedder, HashingEmbedder
-
-DIM = 256
-_guild_ids = itertools.count(900_000_000_000_000_001)
-
-
-def new_guild() -> int:
-    return next(_guild_ids)
-
-
-NOTES_V1 = b"""# Harbor Town
-
-## The Salty Eel
-
-The Salty Eel is a tavern run by Marnie Quill. She waters the ale and sells rumours about the smugglers.
-
-## The Lighthouse
-
-The lighthouse keeper Oswin Tarrow keeps a logbook of every ship that passes at night.
-"""
-
-NOTES_V2 = b"""# Harbor Town
-
-## The Drowned Bell
-
-The Drowned Bell is a tavern run by Petra Vane since the fire. She serves eel pie and knows the tide tables.
-
-## The Lighthouse
-
-The lighthouse keeper Oswin Tarrow keeps a logbook of every ship that passes at night.
-"""
-
-
-def many_sections(prefix: str, n: int) -> bytes:
-    parts = [f"# {prefix} gazetteer\n"]
-    for i in range(n):
-        parts.append(f"\n## {prefix} place {i}\n\nThe {prefix} place number {i} has a well, a mill and a shrine {i}.\n")
-    return "".join(parts).encode()
-
-
-@dataclass
-class Rig:
-    memory: CampaignMemory
-    store: VectorStore
-    embedder: HashingEmbedder
-    kv: MemoryKeyValue
-    engine: AsyncEngine
-    make: Callable[..., CampaignMemory]
-
-    async def chunk_rows(self, guild_id: int) -> list[CampaignChunk]:
-        async with self.memory.sessionmaker() as session:
-            return list(
-                (await session.execute(select(CampaignChunk).where(CampaignChunk.guild_id == guild_id))).scalars()
-            )
-
-    async def document_rows(self, guild_id: int) -> list[CampaignDocument]:
-        async with self.memory.sessionmaker() as session:
-            return list(
-                (await session.execute(select(CampaignDocument).where(CampaignDocument.guild_id == guild_id))).scalars()
-            )
-
-
-@pytest_asyncio.fixture(loop_scope="session", params=["local", "pinecone"])
-async def rig(request: pytest.FixtureRequest, sqlite_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Rig]:
-    sessionmaker = create_sessionmaker(sqlite_engine)
-    kv = MemoryKeyValue()
-    embedder = HashingEmbedder(DIM)
-    async with running_indexes(1, DIM) as fakes:
-        store: VectorStore
-        if request.param == "local":
-            store = LocalVectorStore(tmp_path / "vectors")
-        else:
-            store = PineconeVectorStore(API_KEY, [fakes[0].host])
-
-        def make(**kwargs: object) -> CampaignMemory:
-            options: dict[str, object] = {"embed_batch": 2}
-            options.update(kwargs)
-            emb = options.pop("embedder", embedder)
-            return CampaignMemory(sessionmaker, kv, store, emb, **options)  # type: ignore[arg-type]
-
-        yield Rig(make(), store, embedder, kv, sqlite_engine, make)
-        await store.aclose()
-
+from tests.memory.memory_support import (
+    DIM,
+    NOTES_V1,
+    NOTES_V2,
+    EmbedderBroke,
+    FailingEmbedder,
+    HashingEmbedder,
+    Rig,
+    many_sections,
+    new_guild,
+)
 
 # --- import and search ---------------------------------------------------------------------------------------
 
@@ -250,13 +175,14 @@ async def test_next_import_cleans_up_after_a_crashed_one(rig: Rig) -> None:
     # what a process killed between upsert and swap leaves: the marker and the new version's vectors
     from bot.memory.chunking import chunk_document, document_id_for
     from bot.memory.parsing import parse_document
-    from bot.memory.service import _record
 
     orphan_id = document_id_for(NOTES_V2)
     chunks = chunk_document(parse_document("harbor.md", NOTES_V2), orphan_id)
     vectors = await rig.embedder.embed([c.embed_text for c in chunks])
-    await rig.store.upsert(guild, [_record(c, v, "harbor.md", False) for c, v in zip(chunks, vectors, strict=True)])
-    async with rig.memory.sessionmaker.begin() as session:
+    await rig.store.upsert(
+        guild, [vector_record(c, v, "harbor.md", False) for c, v in zip(chunks, vectors, strict=True)]
+    )
+    async with rig.sessionmaker.begin() as session:
         (doc,) = (await session.execute(select(CampaignDocument).where(CampaignDocument.guild_id == guild))).scalars()
         doc.pending_document_id = orphan_id
     assert await rig.store.count(guild) == old.chunks + len(chunks)
@@ -268,19 +194,43 @@ async def test_next_import_cleans_up_after_a_crashed_one(rig: Rig) -> None:
     assert harbor.pending_document_id is None
 
 
+class KeyValueDown(RuntimeError):
+    """Injected key-value failure."""
+
+
+class IncrFails(MemoryKeyValue):
+    """A key-value store whose counters fail (the notes version cannot be bumped)."""
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        raise KeyValueDown(key)
+
+
+async def test_a_failure_after_the_swap_committed_keeps_the_new_version(rig: Rig) -> None:
+    guild = new_guild()
+    await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
+    broken = CampaignMemory(rig.sessionmaker, IncrFails(), rig.store, rig.embedder, MemoryConfig(embed_batch=2))
+    with pytest.raises(KeyValueDown):
+        await broken.import_file(guild, "harbor.md", None, NOTES_V2)  # swapped in, then the version bump fails
+    (doc,) = await rig.document_rows(guild)
+    assert doc.pending_document_id is None
+    texts = " ".join(p.text for p in await rig.make().search(guild, "tavern run by", k=10))
+    assert "Petra Vane" in texts  # its vectors were kept
+    assert "Marnie Quill" not in texts
+
+
 # --- locking, limits, bad input --------------------------------------------------------------------------------
 
 
 async def test_one_import_per_guild_at_a_time(rig: Rig) -> None:
     guild, other = new_guild(), new_guild()
-    token = await rig.kv.acquire(CampaignMemory._lock_key(guild), 60)
+    token = await rig.kv.acquire(lock_key(guild), 60)
     assert token is not None
     try:
         with pytest.raises(ImportBusy):
             await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
         assert (await rig.memory.import_file(other, "harbor.md", None, NOTES_V1)).outcome == "imported"
     finally:
-        await rig.kv.release(CampaignMemory._lock_key(guild), token)
+        await rig.kv.release(lock_key(guild), token)
     assert (await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)).outcome == "imported"
 
 
@@ -299,8 +249,6 @@ async def test_bad_files_give_their_error_and_keep_earlier_data(rig: Rig) -> Non
 
 
 async def test_several_files_at_once_report_each(rig: Rig) -> None:
-    from bot.memory.service import Upload
-
     guild = new_guild()
     results = await rig.memory.import_files(
         guild,
@@ -337,8 +285,7 @@ async def test_plan_hooks_limit_upload_and_memory_size(rig: Rig) -> None:
 async def test_cached_rows_follow_every_change_seen_by_a_searching_process(rig: Rig) -> None:
     guild = new_guild()
     searcher = rig.make()  # another process: shares database, kv and store, not the in-process caches
-    small = rig.make()
-    small.row_cache_guild_chunks = 1  # too big to cache: reads the candidates' rows per search
+    small = rig.make(row_cache_guild_chunks=1)  # too big to cache: reads the candidates' rows per search
     await rig.memory.import_file(guild, "harbor.md", None, NOTES_V1)
     for memory in (searcher, small):
         assert "Marnie Quill" in " ".join(p.text for p in await memory.search(guild, "tavern run by", k=10))
@@ -451,8 +398,6 @@ async def test_forget_one_document_keeps_the_others(rig: Rig) -> None:
     assert [d.file_name for d in await rig.memory.list_documents(guild)] == ["other.md"]
     assert all(p.file == "other.md" for p in await rig.memory.search(guild, "Salty Eel tavern Marnie", k=5))
     assert {r.document_id for r in await rig.chunk_rows(guild)} != {harbor.document_id}
-    from bot.memory.service import DocumentNotFound
-
     with pytest.raises(DocumentNotFound):
         await rig.memory.forget_document(guild, harbor.document_id)
 
@@ -560,8 +505,6 @@ async def test_two_guilds_never_see_each_others_notes(rig: Rig) -> None:
             assert "Corvin" not in passage.text
             assert "cinder" not in passage.text
     assert {d.file_name for d in await rig.memory.list_documents(guild_b)} == {"frogs.md"}
-    from bot.memory.service import DocumentNotFound
-
     court = (await rig.memory.list_documents(guild_a))[0]
     with pytest.raises(DocumentNotFound):
         await rig.memory.forget_document(guild_b, court.document_id)  # another guild's id is unknown here
@@ -575,19 +518,16 @@ async def test_two_guilds_never_see_each_others_notes(rig: Rig) -> None:
 
 @pytest.mark.postgres
 async def test_import_replace_and_forget_on_postgres(pg_engine: AsyncEngine, tmp_path: Path) -> None:
+    sessionmaker = create_sessionmaker(pg_engine)
     memory = CampaignMemory(
-        create_sessionmaker(pg_engine),
-        MemoryKeyValue(),
-        LocalVectorStore(tmp_path),
-        HashingEmbedder(DIM),
-        embed_batch=2,
+        sessionmaker, MemoryKeyValue(), LocalVectorStore(tmp_path), HashingEmbedder(DIM), MemoryConfig(embed_batch=2)
     )
     guild = new_guild()
     await memory.import_file(guild, "harbor.md", None, NOTES_V1)
     second = await memory.import_file(guild, "harbor.md", None, NOTES_V2)
     assert second.outcome == "replaced"
     assert "Petra Vane" in (await memory.search(guild, "Drowned Bell tavern", k=1))[0].text
-    async with memory.sessionmaker() as session:
+    async with sessionmaker() as session:
         count = (
             await session.execute(select(func.count(CampaignChunk.id)).where(CampaignChunk.guild_id == guild))
         ).scalar_one()

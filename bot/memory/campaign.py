@@ -1,0 +1,263 @@
+"""`CampaignMemory`: the one object the doors (cogs, CLI, panic path) use for a guild's campaign notes.
+
+A thin facade over the parts, each with one responsibility: `CampaignRepository` (all SQL), `Mutation` (every
+write: lock, commit, version bump, store, roster), `Importer` (the import pipeline), `Retrieval` (search and
+its caches) and `Indexer` (re-embedding after an embedder or store switch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import UserFacingError
+from bot.kv import KeyValue
+from bot.memory.chunking import document_id_for
+from bot.memory.config import MemoryConfig, MemoryContext
+from bot.memory.embedders import Embedder
+from bot.memory.errors import EmptyDocument
+from bot.memory.importer import Importer
+from bot.memory.indexing import Indexer
+from bot.memory.mutation import Mutation, lock_key, open_mutation
+from bot.memory.repository import CampaignRepository
+from bot.memory.retrieval import Retrieval
+from bot.memory.stores import VectorStore
+from bot.memory.types import (
+    DocumentInfo,
+    ImportReport,
+    MemoryLimit,
+    MemoryStatus,
+    Passage,
+    ProgressFn,
+    Upload,
+    UploadLimit,
+)
+from bot.tasks import BackgroundTasks
+
+__all__ = ["CampaignMemory"]
+
+log = logging.getLogger(__name__)
+
+
+class CampaignMemory:
+    """Per-guild campaign memory: every method takes the guild id and touches nothing of any other guild."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        kv: KeyValue,
+        store: VectorStore,
+        embedder: Embedder,
+        config: MemoryConfig | None = None,
+        *,
+        upload_limit: UploadLimit | None = None,
+        memory_limit: MemoryLimit | None = None,
+        background: BackgroundTasks | None = None,
+    ) -> None:
+        self._ctx = MemoryContext(CampaignRepository(sessionmaker), kv, store, embedder, config or MemoryConfig())
+        self._indexer = Indexer(self._ctx, self.mutation, background)
+        self._retrieval = Retrieval(self._ctx, self._indexer.schedule)
+        self._importer = Importer(self._ctx, self._indexer, upload_limit=upload_limit, memory_limit=memory_limit)
+
+    # --- what it runs on ----------------------------------------------------------------------------------
+    @property
+    def kv(self) -> KeyValue:
+        """The key-value store holding the guild locks and notes versions."""
+        return self._ctx.kv
+
+    @property
+    def store(self) -> VectorStore:
+        """The vector store."""
+        return self._ctx.store
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder of notes and queries."""
+        return self._ctx.embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder) -> None:
+        self._ctx.embedder = embedder
+        self._retrieval.forget_query_vectors()
+
+    @property
+    def config(self) -> MemoryConfig:
+        """Limits and tuning."""
+        return self._ctx.config
+
+    @property
+    def embed_batch(self) -> int:
+        """Chunks per embedding call."""
+        return self._ctx.config.embed_batch
+
+    @embed_batch.setter
+    def embed_batch(self, size: int) -> None:
+        self._ctx.config = dataclasses.replace(self._ctx.config, embed_batch=size)
+
+    @staticmethod
+    def _lock_key(guild_id: int) -> str:
+        """Key of the guild's write lock (tests hold it to stand for a running import)."""
+        return lock_key(guild_id)
+
+    def mutation(self, guild_id: int, *, wait: float = 0.0, lock: bool = True) -> AbstractAsyncContextManager[Mutation]:
+        """The one way to change a guild's notes: `async with memory.mutation(guild_id) as m:` holds the guild's
+        lock (waiting up to `wait` seconds, else `ImportBusy`), and each of `m`'s writes commits, bumps the notes
+        version and updates the store; `m.rebuild_roster()` rebuilds the roster on a clean exit."""
+        return open_mutation(self._ctx, guild_id, self._retrieval.invalidate, wait=wait, lock=lock)
+
+    # --- import ---------------------------------------------------------------------------------------------
+    async def upload_limit_bytes(self, guild_id: int) -> int:
+        """The largest file this guild may import."""
+        return await self._importer.upload_limit_bytes(guild_id)
+
+    async def check_upload(self, guild_id: int, file_name: str, content_type: str | None, size: int) -> None:
+        """Refuse a file from its name, type and size alone (before anything is downloaded)."""
+        await self._importer.check_upload(guild_id, file_name, content_type, size)
+
+    async def import_file(
+        self,
+        guild_id: int,
+        file_name: str,
+        content_type: str | None,
+        data: bytes,
+        *,
+        player_safe: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> ImportReport:
+        """Import one file (see bot/memory/importer.py); raises an `ImportProblem` for bad input."""
+        reports = await self.import_files(
+            guild_id, [Upload(file_name, content_type, data)], player_safe=player_safe, progress=progress
+        )
+        outcome = reports[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def import_files(
+        self,
+        guild_id: int,
+        uploads: Sequence[Upload],
+        *,
+        player_safe: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> list[ImportReport | UserFacingError]:
+        """Import several files under one lock, in order; a bad file gives its error and the rest go on."""
+        limit = await self.upload_limit_bytes(guild_id)
+        async with self.mutation(guild_id) as m:
+            return await self._importer.import_files(
+                m, uploads, limit=limit, player_safe=player_safe, progress=progress
+            )
+
+    async def save_note(
+        self,
+        guild_id: int,
+        title: str,
+        text: str,
+        *,
+        player_safe: bool = False,
+        author: str | None = None,
+    ) -> ImportReport:
+        """Keep an improvisation the GM approved as a Markdown note, searchable like any import."""
+        title = " ".join(title.split())[:120] or "Saved improvisation"
+        body = text.strip()
+        if not body:
+            raise EmptyDocument(title)
+        byline = f"\n\n*Saved by {author}.*" if author else ""
+        data = f"# {title}\n\n{body}{byline}\n".encode()
+        upload = Upload(f"note-{_slug(title)}-{document_id_for(data)[:8]}.md", "text/markdown", data)
+        async with self.mutation(guild_id, wait=self.config.lock_wait) as m:
+            return await self._importer.import_note(m, upload, player_safe=player_safe)
+
+    async def reindex(self, guild_id: int, *, progress: ProgressFn | None = None) -> None:
+        """Re-embed this guild's notes now if the embedder or the store location changed."""
+        await self._indexer.reindex(guild_id, progress=progress)
+
+    # --- retrieval ------------------------------------------------------------------------------------------
+    async def search(
+        self,
+        guild_id: int,
+        query: str,
+        k: int = 5,
+        *,
+        player_safe_only: bool = False,
+        context: Sequence[str] = (),
+    ) -> list[Passage]:
+        """The best `k` passages of this guild's visible notes for `query` (steered by `context`), best first."""
+        return await self._retrieval.search(guild_id, query, k, player_safe_only=player_safe_only, context=context)
+
+    async def roster(self, guild_id: int) -> list[str]:
+        """Canon names of this guild's campaign (rebuilt after every change)."""
+        return await self._retrieval.roster(guild_id)
+
+    async def list_documents(self, guild_id: int) -> list[DocumentInfo]:
+        """The guild's visible documents, by file name."""
+        return await self._ctx.repo.list_documents(guild_id)
+
+    async def find_document(self, guild_id: int, key: str) -> DocumentInfo:
+        """A visible document by content hash (or its prefix) or by file name."""
+        return await self._ctx.repo.find_document(guild_id, key)
+
+    async def status(self, guild_id: int) -> MemoryStatus:
+        """Embedder, store and usage of this guild's memory."""
+        docs, chunks, size = await self._ctx.repo.usage(guild_id)
+        record = await self._ctx.repo.record(guild_id)
+        store, embedder = self._ctx.store, self._ctx.embedder
+        try:
+            vectors = await store.count(guild_id)
+        except Exception:
+            log.exception("guild %s: could not count vectors", guild_id)
+            vectors = -1
+        stale = record is not None and not self._indexer.matches(record.embedder_id, record.store_location, guild_id)
+        return MemoryStatus(
+            embedder=embedder.id,
+            dimension=embedder.dimension,
+            store=store.name,
+            location=store.location(guild_id),
+            documents=docs,
+            chunks=chunks,
+            bytes=size,
+            vectors=vectors,
+            reindex_needed=docs > 0 and stale,
+            upload_limit_bytes=await self.upload_limit_bytes(guild_id),
+            indexed_with=record.embedder_id if record is not None else None,
+        )
+
+    # --- changes --------------------------------------------------------------------------------------------
+    async def forget_document(self, guild_id: int, document_id: str) -> DocumentInfo:
+        """Delete one document (by content hash or file name) with its chunks and vectors."""
+        async with self.mutation(guild_id, wait=self.config.lock_wait) as m:
+            info = await self.find_document(guild_id, document_id)
+            await m.forget_document(info.document_id)
+            m.rebuild_roster()
+        return info
+
+    async def forget_all(self, guild_id: int) -> int:
+        """Delete every document of the guild; returns how many there were."""
+        async with self.mutation(guild_id, wait=self.config.lock_wait) as m:
+            return await m.forget_all()
+
+    async def delete_guild(self, guild_id: int) -> None:
+        """Remove everything of a guild the bot left (does not wait for a running import)."""
+        async with self.mutation(guild_id, lock=False) as m:
+            await m.forget_all()
+
+    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> DocumentInfo:
+        """Mark a document player-safe (or GM-only again); retrieval for players filters on it."""
+        async with self.mutation(guild_id, wait=self.config.lock_wait) as m:
+            info = await self.find_document(guild_id, document_id)
+            await m.set_player_safe(info.document_id, player_safe)
+        return dataclasses.replace(info, player_safe=player_safe)
+
+    async def aclose(self) -> None:
+        """Close the store and the embedder."""
+        await self._ctx.store.aclose()
+        await self._ctx.embedder.aclose()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "note"

@@ -1,0 +1,155 @@
+"""Vectors for chunks: embedding in batches and upserting them (imports use it too), the guild's index record
+(which embedder, which vector location), and re-embedding a guild's notes after either changed.
+
+A guild whose record names another embedder or location is re-embedded from its chunk rows (no file is parsed
+again): under its lock by the next import or `reindex`, or in the background after a search found the
+mismatch (search answers without notes meanwhile: vector spaces are never mixed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.memory.chunking import Chunk
+from bot.memory.config import MemoryContext
+from bot.memory.errors import ImportBusy
+from bot.memory.mutation import Mutation, MutationOpener
+from bot.memory.stores import VectorRecord
+from bot.memory.types import ImportProgress, ProgressFn
+from bot.tasks import BackgroundTasks
+from db.models.campaign import CampaignMemoryRecord
+
+__all__ = ["Indexer", "embed_and_upsert", "notify", "vector_record"]
+
+log = logging.getLogger(__name__)
+
+
+async def notify(progress: ProgressFn | None, update: ImportProgress) -> None:
+    """Send a progress update; a failed progress message never fails the work it reports on."""
+    if progress is None:
+        return
+    try:
+        await progress(update)
+    except Exception:
+        log.warning("progress callback failed", exc_info=True)
+
+
+def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], file_name: str, player_safe: bool) -> VectorRecord:
+    """A chunk's vector with the metadata stores filter on (and, where they keep it, cite from)."""
+    extra: dict[str, str | int | float | bool] = {"file": file_name, "heading": chunk.heading, "text": chunk.text}
+    if chunk.page is not None:
+        extra["page"] = chunk.page
+    return VectorRecord(
+        chunk_id=chunk.chunk_id,
+        document_id=chunk.document_id,
+        vector=np.asarray(vector, dtype=np.float32),
+        player_safe=player_safe,
+        extra=extra,
+    )
+
+
+async def embed_and_upsert(
+    ctx: MemoryContext,
+    guild_id: int,
+    chunks: Sequence[Chunk],
+    file_name: str,
+    player_safe: bool,
+    progress: ProgressFn | None,
+    number: int,
+    count: int,
+    pages: int | None,
+) -> None:
+    """Embed `chunks` in batches and upsert their vectors, reporting progress after each batch."""
+    done = 0
+    batch_size = ctx.config.embed_batch
+    for start in range(0, len(chunks), batch_size):
+        batch = chunks[start : start + batch_size]
+        vectors = await ctx.embedder.embed([c.embed_text for c in batch])
+        await ctx.store.upsert(
+            guild_id, [vector_record(c, v, file_name, player_safe) for c, v in zip(batch, vectors, strict=True)]
+        )
+        done += len(batch)
+        await notify(
+            progress, ImportProgress(file_name, number, count, "embedding", pages or 0, pages, done, len(chunks))
+        )
+
+
+class Indexer:
+    """Keeps each guild's vectors in the current embedder's space at the current store location."""
+
+    def __init__(self, ctx: MemoryContext, open_mutation: MutationOpener, background: BackgroundTasks | None) -> None:
+        self._ctx = ctx
+        self._open_mutation = open_mutation
+        # where a guild found indexed by another embedder (or stored elsewhere) gets re-embedded after a search
+        self.background = background
+        self._reindexing: set[int] = set()
+
+    def matches(self, embedder_id: str, store_location: str, guild_id: int) -> bool:
+        """True when vectors recorded as (`embedder_id`, `store_location`) are searchable as configured now."""
+        return embedder_id == self._ctx.embedder.id and store_location == self._ctx.store.location(guild_id)
+
+    async def ensure_index(self, m: Mutation, *, progress: ProgressFn | None) -> None:
+        """Record embedder and location for the guild; re-embed its chunks first when either changed."""
+        record = await self._ctx.repo.record(m.guild_id)
+        if record is not None and self.matches(record.embedder_id, record.store_location, m.guild_id):
+            return
+        if record is not None:
+            await self._reembed(m, record, progress)
+        await m.save_record(record.canon_names if record is not None else ())
+
+    async def _reembed(self, m: Mutation, record: CampaignMemoryRecord, progress: ProgressFn | None) -> None:
+        ctx, guild_id = self._ctx, m.guild_id
+        location = ctx.store.location(guild_id)
+        log.info(
+            "guild %s: re-embedding (was %s at %s, now %s at %s)",
+            guild_id,
+            record.embedder_id,
+            record.store_location,
+            ctx.embedder.id,
+            location,
+        )
+        if record.store_location == location:
+            await ctx.store.delete_guild(guild_id)
+        docs = await ctx.repo.list_documents(guild_id)
+        for number, doc in enumerate(docs, start=1):
+            chunks = await ctx.repo.visible_chunks(guild_id, doc.document_id)
+            await embed_and_upsert(
+                ctx, guild_id, chunks, doc.file_name, doc.player_safe, progress, number, len(docs), doc.pages
+            )
+        if record.store_location != location:
+            try:
+                await ctx.store.delete_guild_at(guild_id, record.store_location)
+            except Exception:
+                log.exception("guild %s: could not delete its vectors at %s", guild_id, record.store_location)
+
+    def schedule(self, guild_id: int, indexed_with: str) -> None:
+        """Re-embed the guild in the background (once at a time), if this memory has somewhere to run it."""
+        if guild_id in self._reindexing:
+            return
+        log.warning(
+            "guild %s: notes embedded with %s; re-embedding with %s", guild_id, indexed_with, self._ctx.embedder.id
+        )
+        if self.background is None:
+            return
+        self._reindexing.add(guild_id)
+        self.background.spawn(self._reindex_in_background(guild_id), name=f"reindex-{guild_id}")
+
+    async def _reindex_in_background(self, guild_id: int) -> None:
+        try:
+            await self.reindex(guild_id)
+            log.info("guild %s: notes re-embedded with %s", guild_id, self._ctx.embedder.id)
+        except ImportBusy:
+            pass  # an import is running: it re-embeds the guild's notes itself
+        except Exception:
+            log.warning("guild %s: re-embedding failed; the next search tries again", guild_id, exc_info=True)
+        finally:
+            self._reindexing.discard(guild_id)
+
+    async def reindex(self, guild_id: int, *, progress: ProgressFn | None = None) -> None:
+        """Re-embed this guild's notes now if the embedder or the store location changed."""
+        async with self._open_mutation(guild_id) as m:
+            await self.ensure_index(m, progress=progress)

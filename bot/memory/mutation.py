@@ -1,0 +1,168 @@
+"""Every write to a guild's campaign memory goes through one `Mutation`.
+
+`open_mutation` takes the guild's lock (one import, forget or change at a time, across processes) and yields
+a `Mutation`. Its verbs each do a whole write, in this order: commit one transaction, then (when the
+transaction changed what search or the roster read) drop this process's cached rows and bump the guild's notes
+version so every other process drops them too, then update the vector store. Asked with `rebuild_roster()`,
+the roster is rebuilt from the visible chunks when the mutation ends without error. New verbs write through
+`transaction()`, so none can skip the version bump.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from bot.kv import KeyValue
+from bot.memory.chunking import Chunk
+from bot.memory.config import MemoryContext
+from bot.memory.errors import ImportBusy
+from bot.memory.repository import CampaignWrites, PendingImport
+from bot.memory.roster import extract_canon_names
+from bot.memory.types import memory_version_key
+
+__all__ = ["Mutation", "MutationOpener", "guild_lock", "lock_key", "open_mutation"]
+
+log = logging.getLogger(__name__)
+
+Invalidate = Callable[[int], None]  # drops this process's cached rows of a guild
+
+
+def lock_key(guild_id: int) -> str:
+    """Key-value key of a guild's write lock."""
+    return f"campaign:{int(guild_id)}:import-lock"
+
+
+@asynccontextmanager
+async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0.0) -> AsyncIterator[str]:
+    """Hold the guild's write lock, waiting up to `wait` seconds for it; `ImportBusy` when it stays taken."""
+    deadline = time.monotonic() + wait
+    while True:
+        token = await kv.acquire(lock_key(guild_id), ttl)
+        if token is not None:
+            break
+        if time.monotonic() >= deadline:
+            raise ImportBusy()
+        await asyncio.sleep(0.25)
+    try:
+        yield token
+    finally:
+        await asyncio.shield(kv.release(lock_key(guild_id), token))
+
+
+@asynccontextmanager
+async def open_mutation(
+    ctx: MemoryContext, guild_id: int, invalidate: Invalidate, *, wait: float = 0.0, lock: bool = True
+) -> AsyncIterator[Mutation]:
+    """A mutation of the guild's notes under its lock (`lock=False`: without it, for removing a guild the bot
+    left while an import may still run). The roster, when asked for, is rebuilt on a clean exit."""
+    async with AsyncExitStack() as stack:
+        if lock:
+            await stack.enter_async_context(guild_lock(ctx.kv, guild_id, ttl=ctx.config.import_lock_ttl, wait=wait))
+        mutation = Mutation(ctx, guild_id, invalidate)
+        yield mutation
+        await mutation.finish()
+
+
+MutationOpener = Callable[[int], AbstractAsyncContextManager["Mutation"]]
+
+
+class Mutation:
+    """The writes to one guild's notes while its lock is held (see the module docstring)."""
+
+    def __init__(self, ctx: MemoryContext, guild_id: int, invalidate: Invalidate) -> None:
+        self.guild_id = guild_id
+        self._ctx = ctx
+        self._invalidate = invalidate
+        self._roster_wanted = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[CampaignWrites]:
+        """One database transaction; once it commits a visible change, caches drop and the version is bumped."""
+        async with self._ctx.repo.begin(self.guild_id) as writes:
+            yield writes
+        if writes.visible:
+            self._invalidate(self.guild_id)
+            await self._ctx.kv.incr(memory_version_key(self.guild_id))
+
+    def rebuild_roster(self) -> None:
+        """Rebuild the guild's roster of canon names when this mutation ends without error."""
+        self._roster_wanted = True
+
+    async def finish(self) -> None:
+        """End of the mutation: the roster, if asked for (called by `open_mutation`)."""
+        if not self._roster_wanted:
+            return
+        self._roster_wanted = False
+        chunks = await self._ctx.repo.visible_chunks(self.guild_id)
+        names = await asyncio.to_thread(extract_canon_names, chunks) if chunks else []
+        async with self.transaction() as tx:
+            await tx.set_canon_names(names)
+
+    # --- imports ----------------------------------------------------------------------------------------------
+    async def start_import(
+        self, new_id: str, file_name: str, kind: str, size: int, pages: int | None, player_safe: bool
+    ) -> PendingImport:
+        """Mark a new version of `file_name` in flight (invisible until `swap_in`)."""
+        async with self.transaction() as tx:
+            return await tx.start_import(new_id, file_name, kind, size, pages, player_safe)
+
+    async def swap_in(
+        self, pending: PendingImport, chunks: Sequence[Chunk], kind: str, size: int, pages: int | None, safe: bool
+    ) -> None:
+        """Make the pending version visible in one transaction (`pending.visible` tells whether that committed,
+        should anything fail), then delete the old version's vectors."""
+        tx: CampaignWrites | None = None
+        try:
+            async with self.transaction() as tx:
+                old_chunk_ids = await tx.swap(pending, chunks, kind, size, pages, safe)
+        finally:
+            pending.visible = tx is not None and tx.committed
+        old_id = pending.old_id
+        if old_id is not None and old_id != pending.new_id:
+            try:
+                await self._ctx.store.delete_document(self.guild_id, old_id, old_chunk_ids)
+            except Exception:  # invisible already (search joins to visible rows); the space is reclaimed later
+                log.exception("guild %s: could not delete old vectors of %s", self.guild_id, old_id)
+
+    async def abandon(self, row_id: int, new_id: str, chunk_ids: list[str], *, was_ready: bool) -> None:
+        """Undo an import that failed before its swap: its vectors go, the previous version stays."""
+        try:
+            await self._ctx.store.delete_document(self.guild_id, new_id, chunk_ids)
+        except Exception:
+            log.exception("guild %s: could not delete vectors of the failed import %s", self.guild_id, new_id)
+            return  # the marker stays, so the next import retries the clean-up
+        async with self.transaction() as tx:
+            await tx.drop_pending(row_id, was_ready=was_ready)
+
+    # --- changes ----------------------------------------------------------------------------------------------
+    async def forget_document(self, document_id: str) -> None:
+        """Delete one document's rows, then its vectors (a store failure is logged: they are invisible)."""
+        async with self.transaction() as tx:
+            chunk_ids = await tx.delete_document(document_id)
+        try:
+            await self._ctx.store.delete_document(self.guild_id, document_id, chunk_ids)
+        except Exception:
+            log.exception("guild %s: could not delete vectors of %s", self.guild_id, document_id)
+
+    async def forget_all(self) -> int:
+        """Delete every document and the index record, then all the guild's vectors; returns how many documents."""
+        async with self.transaction() as tx:
+            count = await tx.delete_all()
+        await self._ctx.store.delete_guild(self.guild_id)
+        return count
+
+    async def set_player_safe(self, document_id: str, player_safe: bool) -> None:
+        """Set a document's player-safe flag on its rows, then on its vectors."""
+        async with self.transaction() as tx:
+            await tx.set_player_safe(document_id, player_safe)
+        await self._ctx.store.set_player_safe(self.guild_id, document_id, player_safe)
+
+    async def save_record(self, canon_names: Sequence[str] = ()) -> None:
+        """Record the current embedder and vector location as the guild's index (after re-embedding into them)."""
+        embedder, store = self._ctx.embedder, self._ctx.store
+        async with self.transaction() as tx:
+            await tx.save_record(embedder.id, embedder.dimension, store.location(self.guild_id), canon_names)

@@ -1,0 +1,419 @@
+"""All SQL on a guild's campaign documents, chunks and index record.
+
+`CampaignRepository` reads (each read its own short session). Writes exist only on `CampaignWrites`, one
+transaction of one guild, which only `Mutation.transaction()` opens (bot/memory/mutation.py): a write that
+changes what search or the roster read marks the transaction `visible`, and the mutation bumps the notes
+version once it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.guilds import ensure_guild
+from bot.memory.chunking import HEADING_SEPARATOR, Chunk
+from bot.memory.errors import DocumentNotFound
+from bot.memory.types import DocumentInfo
+from db.base import utcnow
+from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord, DocumentStatus
+
+__all__ = ["CampaignRepository", "CampaignWrites", "PendingImport", "Row", "heading_path"]
+
+# What search reads of a visible chunk: chunk id, text, heading, page, document id, file name, player-safe.
+Row = tuple[str, str, str, int | None, str, str, bool]
+
+
+@dataclass(slots=True)
+class PendingImport:
+    """A document row marked as importing a new version (`new_id`); `old_id` is the visible version, if any.
+    `visible` becomes True once the swap to the new version has committed (from then on it must not be abandoned)."""
+
+    row_id: int
+    new_id: str
+    old_id: str | None
+    visible: bool = False
+
+    @property
+    def was_ready(self) -> bool:
+        """True when the file already had a visible version (the import replaces it)."""
+        return self.old_id is not None
+
+
+class CampaignRepository:
+    """Reads of campaign memory; every query is scoped to one guild."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    @asynccontextmanager
+    async def begin(self, guild_id: int) -> AsyncIterator[CampaignWrites]:
+        """One write transaction of one guild, committed on exit (for `Mutation.transaction` only)."""
+        async with self.sessionmaker.begin() as session:
+            writes = CampaignWrites(session, guild_id)
+            yield writes
+        writes.committed = True
+
+    # --- documents ------------------------------------------------------------------------------------------
+    async def ready_document(self, guild_id: int, document_id: str) -> CampaignDocument | None:
+        """The visible document whose current version has this content hash."""
+        async with self.sessionmaker() as session:
+            result = await session.execute(
+                select(CampaignDocument).where(
+                    CampaignDocument.guild_id == guild_id,
+                    CampaignDocument.document_id == document_id,
+                    CampaignDocument.status == DocumentStatus.READY,
+                )
+            )
+            return result.scalar_one_or_none()
+
+    async def list_documents(self, guild_id: int) -> list[DocumentInfo]:
+        """The guild's visible documents, by file name (case-insensitive)."""
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(CampaignDocument)
+                    .where(CampaignDocument.guild_id == guild_id, CampaignDocument.status == DocumentStatus.READY)
+                    .order_by(func.lower(CampaignDocument.file_name))
+                )
+            ).scalars()
+            return [document_info(r) for r in rows]
+
+    async def find_document(self, guild_id: int, key: str) -> DocumentInfo:
+        """A visible document by content hash (or a prefix of 6+ characters) or by file name."""
+        key = key.strip()
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(CampaignDocument).where(
+                        CampaignDocument.guild_id == guild_id, CampaignDocument.status == DocumentStatus.READY
+                    )
+                )
+            ).scalars()
+            docs = list(rows)
+        for exact in (
+            [d for d in docs if d.document_id == key],
+            [d for d in docs if d.file_name == key],
+            [d for d in docs if d.file_name.lower() == key.lower()],
+            [d for d in docs if len(key) >= 6 and d.document_id.startswith(key)],
+        ):
+            if len(exact) == 1:
+                return document_info(exact[0])
+        raise DocumentNotFound(key or "(empty)")
+
+    async def usage(self, guild_id: int) -> tuple[int, int, int]:
+        """Visible documents, chunks and bytes of the guild."""
+        async with self.sessionmaker() as session:
+            docs, chunks, size = (
+                await session.execute(
+                    select(
+                        func.count(CampaignDocument.id),
+                        func.coalesce(func.sum(CampaignDocument.chunk_count), 0),
+                        func.coalesce(func.sum(CampaignDocument.size_bytes), 0),
+                    ).where(CampaignDocument.guild_id == guild_id, CampaignDocument.status == DocumentStatus.READY)
+                )
+            ).one()
+        return int(docs), int(chunks), int(size)
+
+    async def stored_bytes(self, guild_id: int, *, except_file: str) -> int:
+        """Bytes of the guild's visible documents other than `except_file` (which an import would replace)."""
+        async with self.sessionmaker() as session:
+            total = (
+                await session.execute(
+                    select(func.coalesce(func.sum(CampaignDocument.size_bytes), 0)).where(
+                        CampaignDocument.guild_id == guild_id,
+                        CampaignDocument.status == DocumentStatus.READY,
+                        CampaignDocument.file_name != except_file,
+                    )
+                )
+            ).scalar_one()
+        return int(total)
+
+    async def interrupted_imports(self, guild_id: int) -> list[CampaignDocument]:
+        """Documents an import left marked (first import still importing, or a pending new version)."""
+        async with self.sessionmaker() as session:
+            return list(
+                (
+                    await session.execute(
+                        select(CampaignDocument).where(
+                            CampaignDocument.guild_id == guild_id,
+                            (CampaignDocument.status == DocumentStatus.IMPORTING)
+                            | CampaignDocument.pending_document_id.is_not(None),
+                        )
+                    )
+                ).scalars()
+            )
+
+    # --- index record ---------------------------------------------------------------------------------------
+    async def record(self, guild_id: int) -> CampaignMemoryRecord | None:
+        """The guild's index record (embedder, vector location, roster), if it has one."""
+        async with self.sessionmaker() as session:
+            return await session.get(CampaignMemoryRecord, guild_id)
+
+    # --- chunks ---------------------------------------------------------------------------------------------
+    async def visible_chunks(self, guild_id: int, document_id: str | None = None) -> list[Chunk]:
+        """Chunks of the visible versions (of one document, or all), in document and reading order."""
+        async with self.sessionmaker() as session:
+            query = (
+                select(CampaignChunk)
+                .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
+                .where(
+                    CampaignChunk.guild_id == guild_id,
+                    CampaignDocument.guild_id == guild_id,
+                    CampaignDocument.status == DocumentStatus.READY,
+                    CampaignChunk.document_id == CampaignDocument.document_id,
+                )
+                .order_by(CampaignChunk.document_row_id, CampaignChunk.index)
+            )
+            if document_id is not None:
+                query = query.where(CampaignChunk.document_id == document_id)
+            rows = (await session.execute(query)).scalars().all()
+        return [_chunk_from_row(r) for r in rows]
+
+    async def visible_rows(self, guild_id: int, chunk_ids: list[str] | None, *, limit: int | None = None) -> list[Row]:
+        """Search rows of the guild's chunks of *visible* versions: those of `chunk_ids`, or all (at most `limit`)."""
+        query = (
+            select(
+                CampaignChunk.chunk_id,
+                CampaignChunk.text,
+                CampaignChunk.heading,
+                CampaignChunk.page,
+                CampaignChunk.document_id,
+                CampaignDocument.file_name,
+                CampaignDocument.player_safe,
+            )
+            .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
+            .where(
+                CampaignChunk.guild_id == guild_id,
+                CampaignDocument.guild_id == guild_id,
+                CampaignDocument.status == DocumentStatus.READY,
+                CampaignChunk.document_id == CampaignDocument.document_id,
+            )
+        )
+        if chunk_ids is not None:
+            query = query.where(CampaignChunk.chunk_id.in_(chunk_ids))
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.sessionmaker() as session:
+            result = await session.execute(query)
+            return [
+                (chunk_id, text, heading, page, document_id, file_name, bool(safe))
+                for chunk_id, text, heading, page, document_id, file_name, safe in result
+            ]
+
+
+class CampaignWrites:
+    """The writes of one transaction of one guild. `visible` becomes True once a write changes what search or
+    the roster read (a swap, a deletion, a player-safe flag, the index record); `committed` once it committed."""
+
+    def __init__(self, session: AsyncSession, guild_id: int) -> None:
+        self.session = session
+        self.guild_id = guild_id
+        self.visible = False
+        self.committed = False
+
+    async def start_import(
+        self, new_id: str, file_name: str, kind: str, size: int, pages: int | None, player_safe: bool
+    ) -> PendingImport:
+        """Mark `new_id` in flight for `file_name` (a new row, or the pending version of an existing one), so a
+        crash can be cleaned up by the next import. Invisible: search still sees the previous version only."""
+        session, guild_id = self.session, self.guild_id
+        row = (
+            await session.execute(
+                select(CampaignDocument).where(
+                    CampaignDocument.guild_id == guild_id, CampaignDocument.file_name == file_name
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            await ensure_guild(session, guild_id)
+            row = CampaignDocument(
+                guild_id=guild_id,
+                document_id=new_id,
+                file_name=file_name,
+                kind=kind,
+                size_bytes=size,
+                pages=pages,
+                chunk_count=0,
+                player_safe=player_safe,
+                status=DocumentStatus.IMPORTING,
+            )
+            session.add(row)
+            await session.flush()
+        else:
+            row.pending_document_id = new_id
+        return PendingImport(row.id, new_id, row.document_id if row.status == DocumentStatus.READY else None)
+
+    async def swap(
+        self, pending: PendingImport, chunks: Sequence[Chunk], kind: str, size: int, pages: int | None, safe: bool
+    ) -> list[str]:
+        """Make the pending version the visible one (chunk rows in, document row flipped, old chunk rows out);
+        returns the old version's chunk ids, whose vectors go after the commit."""
+        session, guild_id, old_id, new_id = self.session, self.guild_id, pending.old_id, pending.new_id
+        old_chunk_ids: list[str] = []
+        if old_id is not None and old_id != new_id:
+            old_chunk_ids = await self._chunk_ids(old_id)
+        # rows of this content left by an interrupted attempt are replaced
+        await session.execute(
+            delete(CampaignChunk).where(CampaignChunk.guild_id == guild_id, CampaignChunk.document_id == new_id)
+        )
+        if old_id is not None:
+            await session.execute(
+                delete(CampaignChunk).where(CampaignChunk.guild_id == guild_id, CampaignChunk.document_id == old_id)
+            )
+        session.add_all(
+            CampaignChunk(
+                guild_id=guild_id,
+                document_row_id=pending.row_id,
+                document_id=new_id,
+                chunk_id=c.chunk_id,
+                index=c.index,
+                text=c.text,
+                heading=c.heading,
+                page=c.page,
+            )
+            for c in chunks
+        )
+        await session.execute(
+            update(CampaignDocument)
+            .where(CampaignDocument.id == pending.row_id, CampaignDocument.guild_id == guild_id)
+            .values(
+                document_id=new_id,
+                pending_document_id=None,
+                status=DocumentStatus.READY,
+                kind=kind,
+                size_bytes=size,
+                pages=pages,
+                chunk_count=len(chunks),
+                player_safe=safe,
+                imported_at=utcnow(),
+            )
+        )
+        self.visible = True
+        return old_chunk_ids
+
+    async def drop_pending(self, row_id: int, *, was_ready: bool) -> None:
+        """Forget an abandoned version: clear the marker of a replaced file, or delete a first import's row."""
+        if was_ready:
+            await self.session.execute(
+                update(CampaignDocument)
+                .where(CampaignDocument.id == row_id, CampaignDocument.guild_id == self.guild_id)
+                .values(pending_document_id=None)
+            )
+        else:
+            await self.session.execute(
+                delete(CampaignDocument).where(
+                    CampaignDocument.id == row_id,
+                    CampaignDocument.guild_id == self.guild_id,
+                    CampaignDocument.status == DocumentStatus.IMPORTING,
+                )
+            )
+
+    async def delete_document(self, document_id: str) -> list[str]:
+        """Delete a visible document with its chunk rows; returns their chunk ids (for the store)."""
+        chunk_ids = await self._chunk_ids(document_id)
+        await self.session.execute(
+            delete(CampaignDocument).where(
+                CampaignDocument.guild_id == self.guild_id, CampaignDocument.document_id == document_id
+            )
+        )
+        self.visible = True
+        return chunk_ids
+
+    async def delete_all(self) -> int:
+        """Delete every document, chunk and the index record of the guild; returns how many documents were visible."""
+        count = (
+            await self.session.execute(
+                select(func.count(CampaignDocument.id)).where(
+                    CampaignDocument.guild_id == self.guild_id, CampaignDocument.status == DocumentStatus.READY
+                )
+            )
+        ).scalar_one()
+        await self.session.execute(delete(CampaignDocument).where(CampaignDocument.guild_id == self.guild_id))
+        await self.session.execute(delete(CampaignMemoryRecord).where(CampaignMemoryRecord.guild_id == self.guild_id))
+        self.visible = True
+        return int(count)
+
+    async def set_player_safe(self, document_id: str, player_safe: bool) -> None:
+        """Set a document's player-safe flag."""
+        await self.session.execute(
+            update(CampaignDocument)
+            .where(CampaignDocument.guild_id == self.guild_id, CampaignDocument.document_id == document_id)
+            .values(player_safe=player_safe)
+        )
+        self.visible = True
+
+    async def save_record(
+        self, embedder_id: str, dimension: int, location: str, canon_names: Sequence[str] = ()
+    ) -> None:
+        """Record which embedder indexed the guild and where its vectors live (`canon_names` for a new record)."""
+        await ensure_guild(self.session, self.guild_id)
+        current = await self.session.get(CampaignMemoryRecord, self.guild_id)
+        if current is None:
+            self.session.add(
+                CampaignMemoryRecord(
+                    guild_id=self.guild_id,
+                    embedder_id=embedder_id,
+                    dimension=dimension,
+                    store_location=location,
+                    canon_names=list(canon_names),
+                )
+            )
+        else:
+            current.embedder_id = embedder_id
+            current.dimension = dimension
+            current.store_location = location
+        self.visible = True
+
+    async def set_canon_names(self, names: Sequence[str]) -> None:
+        """Replace the guild's roster (kept on its index record; nothing happens without one)."""
+        record = await self.session.get(CampaignMemoryRecord, self.guild_id)
+        if record is not None:
+            record.canon_names = list(names)
+            self.visible = True
+
+    async def _chunk_ids(self, document_id: str) -> list[str]:
+        return list(
+            (
+                await self.session.execute(
+                    select(CampaignChunk.chunk_id).where(
+                        CampaignChunk.guild_id == self.guild_id, CampaignChunk.document_id == document_id
+                    )
+                )
+            ).scalars()
+        )
+
+
+def document_info(row: CampaignDocument) -> DocumentInfo:
+    """The plain view of a document row."""
+    return DocumentInfo(
+        document_id=row.document_id,
+        file_name=row.file_name,
+        kind=row.kind,
+        size_bytes=row.size_bytes,
+        pages=row.pages,
+        chunk_count=row.chunk_count,
+        player_safe=row.player_safe,
+        imported_at=row.imported_at,
+        updated_at=row.updated_at,
+    )
+
+
+def heading_path(heading: str) -> tuple[str, ...]:
+    """A stored heading ("A › B") as its path of headings."""
+    return tuple(part for part in heading.split(HEADING_SEPARATOR) if part) if heading else ()
+
+
+def _chunk_from_row(row: CampaignChunk) -> Chunk:
+    return Chunk(
+        chunk_id=row.chunk_id,
+        document_id=row.document_id,
+        index=row.index,
+        text=row.text,
+        heading_path=heading_path(row.heading),
+        page=row.page,
+    )

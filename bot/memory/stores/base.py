@@ -1,0 +1,87 @@
+"""The vector store protocol and the values it takes and returns.
+
+Vectors are float32 and L2-normalised by the embedder, so cosine similarity is a dot product. Chunk text and
+citations live in the database (`db.models.campaign`); a store keeps what it needs to filter: the document id
+and the player-safe flag (Pinecone also carries the citation fields as metadata, within its limits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["MetadataValue", "Vector", "VectorHit", "VectorRecord", "VectorStore", "VectorStoreError"]
+
+Vector = npt.NDArray[np.float32]
+MetadataValue = str | int | float | bool
+
+
+class VectorStoreError(RuntimeError):
+    """The store could not complete a write or a query (after its own retries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VectorRecord:
+    """One chunk's vector and filterable metadata. `extra` (file, heading, page, text …) goes to stores that
+    keep metadata; values must not be None."""
+
+    chunk_id: str
+    document_id: str
+    vector: Vector
+    player_safe: bool = False
+    extra: Mapping[str, MetadataValue] = field(default_factory=dict)
+
+
+class VectorHit(NamedTuple):
+    """A query match: `(chunk_id, score, metadata)`; metadata has at least `document_id` and `player_safe`."""
+
+    chunk_id: str
+    score: float
+    metadata: dict[str, Any]
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Per-guild vector storage. No method ever reads or writes another guild's vectors."""
+
+    name: str
+
+    def location(self, guild_id: int) -> str:
+        """Where this guild's vectors live (recorded per guild; a change means re-embedding)."""
+
+    async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
+        """Insert or overwrite records by chunk id."""
+
+    async def query(
+        self,
+        guild_id: int,
+        vector: Vector,
+        k: int,
+        *,
+        player_safe_only: bool,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[VectorHit]:
+        """The `k` nearest records of this guild, best first, optionally filtered."""
+
+    async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+        """Remove every vector of one document version (`chunk_ids` names ones a lagging listing may miss)."""
+
+    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
+        """Change the visibility flag carried by every vector of one document."""
+
+    async def delete_guild(self, guild_id: int) -> None:
+        """Remove all of this guild's vectors."""
+
+    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+        """Remove this guild's vectors at `location`, where an earlier configuration recorded them (after they
+        were re-embedded into the current one); a location this store cannot reach is left alone."""
+
+    async def count(self, guild_id: int) -> int:
+        """Number of vectors stored for this guild (may lag on eventually consistent stores)."""
+
+    async def aclose(self) -> None:
+        """Release clients and caches."""

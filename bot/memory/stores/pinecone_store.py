@@ -1,0 +1,228 @@
+"""`PineconeVectorStore`: Pinecone serverless, one namespace per guild, guilds jump-hashed over several indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from bot.memory.stores.base import Vector, VectorHit, VectorRecord, VectorStoreError
+
+__all__ = ["PineconeVectorStore", "jump_hash", "namespace_for"]
+
+log = logging.getLogger(__name__)
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Jump consistent hash (Lamping & Veach 2014): a bucket in `[0, buckets)` for `key`.
+
+    When the bucket list grows at the end from n to n + 1, only about 1/(n + 1) of the keys move, and all of
+    them move to the new bucket; no key ever moves between existing buckets.
+    """
+    if buckets < 1:
+        raise ValueError("buckets must be at least 1")
+    key &= 0xFFFFFFFFFFFFFFFF
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & 0xFFFFFFFFFFFFFFFF
+        j = int((b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+    return b
+
+
+def namespace_for(guild_id: int) -> str:
+    """The Pinecone namespace holding one guild's vectors."""
+    return f"guild-{int(guild_id)}"
+
+
+UPSERT_BATCH = 50  # 50 × (1536 floats at 6 decimals ≈ 15 KB + ≤ 8 KB metadata) stays far below 2 MB
+MAX_TEXT_METADATA = 8_000  # characters of chunk text kept in Pinecone metadata (limit is 40 KB per record)
+DELETE_BATCH = 1_000
+
+
+class PineconeVectorStore:
+    """Pinecone serverless: one namespace per guild (`guild-<id>`) in one of several indexes.
+
+    A Starter project caps an index at 100 namespaces, so `hosts` may list several indexes; a guild's index is
+    `hosts[jump_hash(guild_id, len(hosts))]`. Append new hosts at the end: a guild whose index changes is
+    re-embedded into the new one by bot.memory.indexing (the location is recorded per guild), everybody else stays.
+    Pinecone is eventually consistent: nothing here relies on reading its own writes.
+    """
+
+    name = "pinecone"
+
+    def __init__(self, api_key: str, hosts: Sequence[str], *, timeout: float = 20.0) -> None:
+        from pinecone import AsyncPinecone
+
+        if not hosts:
+            raise ValueError("PINECONE_INDEX_HOSTS is empty")
+        self.hosts = [h.strip() for h in hosts if h.strip()]
+        self._client = AsyncPinecone(api_key=api_key, timeout=timeout)
+        self._indexes: dict[str, Any] = {}
+        self._open_lock = asyncio.Lock()
+
+    def host_for(self, guild_id: int) -> str:
+        """The index host serving this guild."""
+        return self.hosts[jump_hash(int(guild_id), len(self.hosts))]
+
+    def location(self, guild_id: int) -> str:
+        return f"pinecone:{self.host_for(guild_id)}"
+
+    async def _index(self, host: str) -> Any:
+        index = self._indexes.get(host)
+        if index is None:
+            async with self._open_lock:
+                index = self._indexes.get(host)
+                if index is None:
+                    index = await self._client.index(host=host)
+                    self._indexes[host] = index
+        return index
+
+    async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
+        if not records:
+            return
+        index = await self._index(self.host_for(guild_id))
+        vectors = [self._to_wire(guild_id, r) for r in records]
+        namespace = namespace_for(guild_id)
+        response = await index.upsert(
+            vectors=vectors, namespace=namespace, batch_size=UPSERT_BATCH, show_progress=False, max_concurrency=4
+        )
+        if response.has_errors:
+            log.warning(
+                "pinecone upsert: %d of %d vectors failed, retrying once", response.failed_item_count, len(vectors)
+            )
+            retry = await index.upsert(
+                vectors=response.failed_items,
+                namespace=namespace,
+                batch_size=UPSERT_BATCH,
+                show_progress=False,
+                max_concurrency=2,
+            )
+            if retry.has_errors:
+                first = retry.errors[0].error if retry.errors else None
+                raise VectorStoreError(f"Pinecone refused {retry.failed_item_count} vectors: {first}")
+
+    @staticmethod
+    def _vector_id(document_id: str, chunk_id: str) -> str:
+        """Vector ids start with the document id so `list(prefix=document_id)` finds a document's vectors."""
+        return chunk_id if chunk_id.startswith(document_id) else f"{document_id}:{chunk_id}"
+
+    def _to_wire(self, guild_id: int, record: VectorRecord) -> dict[str, Any]:
+        metadata: dict[str, Any] = {}
+        for key, value in record.extra.items():
+            if value is None:
+                continue
+            if isinstance(value, str) and key == "text":
+                value = value[:MAX_TEXT_METADATA]
+            metadata[key] = value
+        metadata.update(
+            guild_id=str(guild_id),
+            document_id=record.document_id,
+            chunk_id=record.chunk_id,
+            player_safe=bool(record.player_safe),
+        )
+        values = np.round(np.asarray(record.vector, dtype=np.float64), 6).tolist()
+        return {"id": self._vector_id(record.document_id, record.chunk_id), "values": values, "metadata": metadata}
+
+    async def query(
+        self,
+        guild_id: int,
+        vector: Vector,
+        k: int,
+        *,
+        player_safe_only: bool,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[VectorHit]:
+        if k <= 0 or (document_ids is not None and not document_ids):
+            return []
+        index = await self._index(self.host_for(guild_id))
+        clauses: list[dict[str, Any]] = [{"guild_id": {"$eq": str(guild_id)}}]
+        if player_safe_only:
+            clauses.append({"player_safe": {"$eq": True}})
+        if document_ids is not None:
+            clauses.append({"document_id": {"$in": list(document_ids)}})
+        flt = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        response = await index.query(
+            top_k=min(k, 1000),
+            vector=np.asarray(vector, dtype=np.float64).round(6).tolist(),
+            namespace=namespace_for(guild_id),
+            filter=flt,
+            include_metadata=True,
+        )
+        hits: list[VectorHit] = []
+        for match in response.matches:
+            metadata = dict(match.metadata or {})
+            if metadata.get("guild_id") != str(guild_id):  # defence in depth: never return another guild's data
+                log.error("pinecone returned a vector of another guild in namespace %s", namespace_for(guild_id))
+                continue
+            chunk_id = str(metadata.get("chunk_id") or match.id)
+            hits.append(VectorHit(chunk_id, float(match.score), metadata))
+        return hits
+
+    async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+        index = await self._index(self.host_for(guild_id))
+        namespace = namespace_for(guild_id)
+        ids = {self._vector_id(document_id, c) for c in chunk_ids}
+        try:
+            async for page in index.list(prefix=document_id, namespace=namespace):
+                ids.update(item.id for item in page.vectors if item.id)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+        for batch in _batched(sorted(ids), DELETE_BATCH):
+            try:
+                await index.delete(ids=batch, namespace=namespace)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+
+    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
+        index = await self._index(self.host_for(guild_id))
+        await index.update(
+            filter={"document_id": {"$eq": document_id}},
+            set_metadata={"player_safe": bool(player_safe)},
+            namespace=namespace_for(guild_id),
+        )
+
+    async def delete_guild(self, guild_id: int) -> None:
+        await self.delete_namespace_at(self.host_for(guild_id), guild_id)
+
+    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+        if location.startswith("pinecone:"):
+            await self.delete_namespace_at(location.removeprefix("pinecone:"), guild_id)
+
+    async def delete_namespace_at(self, host: str, guild_id: int) -> None:
+        """Delete a guild's namespace on a given index (also used after a guild moved to another index)."""
+        index = await self._index(host)
+        try:
+            await index.delete_namespace(name=namespace_for(guild_id))
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+
+    async def count(self, guild_id: int) -> int:
+        index = await self._index(self.host_for(guild_id))
+        stats = await index.describe_index_stats()
+        summary = stats.namespaces.get(namespace_for(guild_id))
+        return int(summary.vector_count) if summary is not None else 0
+
+    async def aclose(self) -> None:
+        for index in self._indexes.values():
+            with contextlib.suppress(Exception):
+                await index.close()
+        self._indexes.clear()
+        await self._client.close()
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    from pinecone.errors import NotFoundError
+
+    return isinstance(exc, NotFoundError)
+
+
+def _batched(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
