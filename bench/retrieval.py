@@ -1,7 +1,7 @@
 """Retrieval quality: hit@1/5/10 of BM25, dense and the production pipeline over a folder of campaign prose.
 
 Run: `.venv/bin/python -m bench retrieval` scores the corpus in the repository (`tests/data`: the Cairn setting
-Vald in several formats, the queries about it); `--corpus DIR` scores a larger folder laid out like it
+Vald as Markdown and text) on the queries about it; `--corpus DIR` scores a larger folder laid out like it
 (docs/benchmarks.md says where the 38-file corpus comes from). Only queries with an expected file in the corpus
 count. The first run embeds every chunk (minutes on 2 cores for the large corpus); embeddings are cached under
 bench/out/ by chunk-text hash, so later runs take seconds.
