@@ -19,13 +19,13 @@ pytest_plugins = ["tests.fixtures_services"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+TEST_DATA = REPO_ROOT / "tests" / "data"
+
+
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The read-only test data beside the repository (`../shared/data`)."""
-    path = REPO_ROOT.parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.fail(f"test data not found at {path}")
-    return path
+def test_data() -> Path:
+    """The test data kept in the repository (`tests/data`; origins and licences in its README.md)."""
+    return TEST_DATA
 
 
 def embedded_settings(data_dir: Path, **overrides: object) -> Settings:

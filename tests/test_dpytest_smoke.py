@@ -1,4 +1,4 @@
-"""dpytest smoke test: the bot boots with its real cogs and real `setup_hook` (facts in DISCORD_TESTING.md).
+"""dpytest smoke test: the bot boots with its real cogs and real `setup_hook` (facts in docs/discord-facts.md).
 
 dpytest refuses sharded clients, so this boots `PanicBotBase` (everything `PanicBot` does, without
 `AutoShardedBot`). It has no interaction support; slash commands are driven by the harness in tests/support.
@@ -30,7 +30,7 @@ async def dpy_bot(services: Services) -> AsyncIterator[PanicBotBase]:
     bot = PanicBotBase.from_services(services, intents=intents)
     await bot._async_setup_hook()
     dpytest.configure(bot)
-    bot._connection._command_tree = bot.tree  # configure() unlinks the tree (DISCORD_TESTING.md)
+    bot._connection._command_tree = bot.tree  # configure() unlinks the tree (docs/discord-facts.md)
     await bot.setup_hook()
     try:
         yield bot

@@ -1,6 +1,6 @@
 """Apply one verified, parsed webhook event inside the caller's transaction.
 
-Rules (see docs in PADDLE.md):
+Rules (the facts behind them are in docs/paddle-facts.md):
 - the event id goes into the ledger in the same transaction as the effect; a duplicate has no effect;
 - a subscription snapshot replaces the stored one only when its `occurred_at` is newer (order is not guaranteed);
 - the guild is bound through the server-side checkout record (`transaction id → guild`), never through

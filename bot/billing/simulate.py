@@ -1,6 +1,6 @@
 """Paddle-shaped, correctly signed webhook deliveries (for tests, the benchmark and local trials).
 
-The shapes follow Paddle's own example payloads (see `shared/data/paddle/openapi-webhook-examples`), trimmed to
+The shapes follow Paddle's own example payloads (see `tests/data/paddle/openapi-webhook-examples`), trimmed to
 the fields a subscription or transaction snapshot always carries.
 """
 

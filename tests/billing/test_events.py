@@ -17,20 +17,20 @@ from bot.billing.events import (
 )
 
 
-def _envelopes(shared_data: Path) -> list[Path]:
-    paddle = shared_data / "paddle"
+def _envelopes(test_data: Path) -> list[Path]:
+    paddle = test_data / "paddle"
     return sorted((paddle / "openapi-webhook-examples").glob("*.json")) + sorted((paddle / "node-sdk").glob("*.json"))
 
 
-def test_examples_are_present(shared_data: Path) -> None:
-    names = {p.stem for p in (shared_data / "paddle" / "openapi-webhook-examples").glob("*.json")}
+def test_examples_are_present(test_data: Path) -> None:
+    names = {p.stem for p in (test_data / "paddle" / "openapi-webhook-examples").glob("*.json")}
     assert {"subscription.created", "subscription.canceled", "transaction.completed"} <= names
     assert len(names) >= 20
 
 
-def test_every_official_example_parses(shared_data: Path) -> None:
+def test_every_official_example_parses(test_data: Path) -> None:
     seen = 0
-    for path in _envelopes(shared_data):
+    for path in _envelopes(test_data):
         payload = json.loads(path.read_text())
         envelope = Envelope.model_validate(payload)
         assert envelope.occurred_at.tzinfo is not None, path.name
@@ -45,8 +45,8 @@ def test_every_official_example_parses(shared_data: Path) -> None:
     assert seen >= 35
 
 
-def test_python_sdk_entities_parse_when_wrapped(shared_data: Path) -> None:
-    for path in sorted((shared_data / "paddle" / "python-sdk" / "notification-entity").glob("*.json")):
+def test_python_sdk_entities_parse_when_wrapped(test_data: Path) -> None:
+    for path in sorted((test_data / "paddle" / "python-sdk" / "notification-entity").glob("*.json")):
         event_type = path.stem
         data = json.loads(path.read_text())
         envelope = Envelope.model_validate(
@@ -58,9 +58,9 @@ def test_python_sdk_entities_parse_when_wrapped(shared_data: Path) -> None:
             TransactionData.model_validate(envelope.data)
 
 
-def test_events_list_envelopes_parse(shared_data: Path) -> None:
+def test_events_list_envelopes_parse(test_data: Path) -> None:
     for name in ("python-sdk/api-responses/events_list_default.json", "go-sdk/events.json"):
-        events = json.loads((shared_data / "paddle" / name).read_text())["data"]
+        events = json.loads((test_data / "paddle" / name).read_text())["data"]
         assert events
         for item in events:
             Envelope.model_validate(item)
@@ -74,10 +74,8 @@ def test_unknown_event_type_parses_as_generic_envelope() -> None:
     assert envelope.notification_id is None
 
 
-def test_subscription_snapshot_fields(shared_data: Path) -> None:
-    payload = json.loads(
-        (shared_data / "paddle" / "openapi-webhook-examples" / "subscription.created.json").read_text()
-    )
+def test_subscription_snapshot_fields(test_data: Path) -> None:
+    payload = json.loads((test_data / "paddle" / "openapi-webhook-examples" / "subscription.created.json").read_text())
     sub = SubscriptionData.model_validate(payload["data"])
     assert sub.status == "active"
     assert sub.transaction_id == "txn_01hv8wptq8987qeep44cyrewp9"
@@ -86,10 +84,8 @@ def test_subscription_snapshot_fields(shared_data: Path) -> None:
     assert sub.current_billing_period.ends_at > sub.current_billing_period.starts_at
 
 
-def test_canceled_snapshot_has_no_period(shared_data: Path) -> None:
-    payload = json.loads(
-        (shared_data / "paddle" / "openapi-webhook-examples" / "subscription.canceled.json").read_text()
-    )
+def test_canceled_snapshot_has_no_period(test_data: Path) -> None:
+    payload = json.loads((test_data / "paddle" / "openapi-webhook-examples" / "subscription.canceled.json").read_text())
     sub = SubscriptionData.model_validate(payload["data"])
     assert sub.status == "canceled"
     assert sub.current_billing_period is None

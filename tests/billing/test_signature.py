@@ -21,14 +21,14 @@ NO_CLOCK = float("inf")
 SECRET = "pdl_ntfset_test_secret_for_improv"
 
 
-def _body(shared_data: Path, name: str) -> bytes:
+def _body(test_data: Path, name: str) -> bytes:
     # the README: the signed body is the file without its trailing newline
-    return (shared_data / "paddle" / "python-sdk" / "signed" / name).read_bytes().rstrip(b"\n")
+    return (test_data / "paddle" / "python-sdk" / "signed" / name).read_bytes().rstrip(b"\n")
 
 
 @pytest.mark.parametrize(("name", "header"), VECTORS)
-def test_paddle_signed_vectors_verify(shared_data: Path, name: str, header: str) -> None:
-    parsed = verify(header, _body(shared_data, name), [SecretStr(PADDLE_SECRET)], tolerance_seconds=NO_CLOCK)
+def test_paddle_signed_vectors_verify(test_data: Path, name: str, header: str) -> None:
+    parsed = verify(header, _body(test_data, name), [SecretStr(PADDLE_SECRET)], tolerance_seconds=NO_CLOCK)
     assert parsed.timestamp == int(header.split(";")[0].removeprefix("ts="))
 
 
@@ -38,16 +38,16 @@ def test_node_sdk_inline_vector_verifies() -> None:
 
 
 @pytest.mark.parametrize(("name", "header"), VECTORS)
-def test_paddle_vectors_are_stale_under_the_default_tolerance(shared_data: Path, name: str, header: str) -> None:
+def test_paddle_vectors_are_stale_under_the_default_tolerance(test_data: Path, name: str, header: str) -> None:
     with pytest.raises(SignatureError, match="tolerance") as info:
-        verify(header, _body(shared_data, name), [PADDLE_SECRET])
+        verify(header, _body(test_data, name), [PADDLE_SECRET])
     assert not info.value.malformed
 
 
-def test_reserialised_body_is_rejected(shared_data: Path) -> None:
+def test_reserialised_body_is_rejected(test_data: Path) -> None:
     import json
 
-    body = _body(shared_data, "special_chars_payload.json")
+    body = _body(test_data, "special_chars_payload.json")
     reserialised = json.dumps(json.loads(body), ensure_ascii=False).encode()
     assert reserialised != body
     with pytest.raises(SignatureError, match="does not match"):

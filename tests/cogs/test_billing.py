@@ -36,8 +36,8 @@ class Sim:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def paddle_sim(tmp_path: Path, shared_data: Path) -> AsyncIterator[Sim]:
-    async with running_paddle(shared_data) as paddle:
+async def paddle_sim(tmp_path: Path, test_data: Path) -> AsyncIterator[Sim]:
+    async with running_paddle(test_data) as paddle:
         settings = embedded_settings(
             tmp_path / "data",
             paddle_api_key=API_KEY,

@@ -48,8 +48,8 @@ VALD = [
 
 
 @pytest.mark.parametrize("relative", VALD)
-async def test_import_each_format_then_search_cites_it(sim: DiscordDriver, shared_data: Path, relative: str) -> None:
-    path = shared_data / relative
+async def test_import_each_format_then_search_cites_it(sim: DiscordDriver, test_data: Path, relative: str) -> None:
+    path = test_data / relative
     ex = await sim.slash("campaign import", file=sim.attachment(path))
     assert ex.ephemeral
     report = ex.message.embeds[0]
@@ -71,7 +71,7 @@ async def test_import_each_format_then_search_cites_it(sim: DiscordDriver, share
         assert "›" in first["name"]
 
 
-async def test_progress_message_is_edited_and_throttled(sim: DiscordDriver, shared_data: Path) -> None:
+async def test_progress_message_is_edited_and_throttled(sim: DiscordDriver, test_data: Path) -> None:
     clock = [0.0]
 
     class SlowHashing(HashingEmbedder):
@@ -82,7 +82,7 @@ async def test_progress_message_is_edited_and_throttled(sim: DiscordDriver, shar
     sim.bot.services.memory.embedder = SlowHashing(384)
     sim.bot.services.memory.embed_batch = 4
     cog(sim).throttle_factory = lambda: ProgressThrottle(1.0, clock=lambda: clock[0])
-    ex = await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.txt"))
+    ex = await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/derived/vald.txt"))
     progress = [
         e for e in ex.message.edits if e.get("embeds") and e["embeds"][0]["title"] == "Importing campaign notes"
     ]
@@ -93,8 +93,8 @@ async def test_progress_message_is_edited_and_throttled(sim: DiscordDriver, shar
     assert ex.message.embeds[0]["title"] == "Import finished"
 
 
-async def test_identical_reimport_says_nothing_was_reembedded(sim: DiscordDriver, shared_data: Path) -> None:
-    file = sim.attachment(shared_data / "cairn/players-guide/vald.md")
+async def test_identical_reimport_says_nothing_was_reembedded(sim: DiscordDriver, test_data: Path) -> None:
+    file = sim.attachment(test_data / "cairn/players-guide/vald.md")
     await sim.slash("campaign import", file=file)
     embedder = sim.bot.services.memory.embedder
     assert isinstance(embedder, HashingEmbedder)
@@ -112,8 +112,8 @@ def _zip_bomb_docx() -> bytes:
     return buffer.getvalue()
 
 
-async def test_bad_inputs_get_their_message_and_keep_earlier_data(sim: DiscordDriver, shared_data: Path) -> None:
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+async def test_bad_inputs_get_their_message_and_keep_earlier_data(sim: DiscordDriver, test_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
     before = await sim.slash("campaign list")
     cases: list[tuple[object, str]] = [
         (sim.attachment("map.png", b"\x89PNG\r\n", "image/png"), "isn't a file type I can read"),
@@ -134,10 +134,10 @@ async def test_bad_inputs_get_their_message_and_keep_earlier_data(sim: DiscordDr
     assert before.message.embeds[0]["description"].split("\n")[0] in after.message.embeds[0]["description"]
 
 
-async def test_failure_half_way_keeps_the_previous_version(sim: DiscordDriver, shared_data: Path) -> None:
+async def test_failure_half_way_keeps_the_previous_version(sim: DiscordDriver, test_data: Path) -> None:
     from tests.memory.memory_support import FailingEmbedder
 
-    path = shared_data / "cairn/players-guide/vald.md"
+    path = test_data / "cairn/players-guide/vald.md"
     await sim.slash("campaign import", file=sim.attachment(path))
     sim.bot.services.memory.embedder = FailingEmbedder(ok_batches=2, dimension=384)
     sim.bot.services.memory.embed_batch = 2  # fails after two batches of two passages
@@ -152,20 +152,20 @@ async def test_failure_half_way_keeps_the_previous_version(sim: DiscordDriver, s
     assert all("Brass Owl" not in f["value"] for f in none.message.embeds[0].get("fields", []))
 
 
-async def test_busy_guild_gets_a_friendly_message(sim: DiscordDriver, shared_data: Path) -> None:
+async def test_busy_guild_gets_a_friendly_message(sim: DiscordDriver, test_data: Path) -> None:
     memory = sim.bot.services.memory
     token = await memory.kv.acquire(memory._lock_key(sim.guild_id), 60)
     assert token is not None
     try:
-        ex = await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+        ex = await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
     finally:
         await memory.kv.release(memory._lock_key(sim.guild_id), token)
     assert ex.last.embeds[0]["title"] == "Import already running"
 
 
-async def test_forget_with_autocomplete(sim: DiscordDriver, shared_data: Path) -> None:
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.txt"))
+async def test_forget_with_autocomplete(sim: DiscordDriver, test_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/derived/vald.txt"))
     choices = await sim.autocomplete("campaign forget", "document", "TX")
     assert [c["name"].split(" (")[0] for c in choices] == ["vald.txt"]
     ex = await sim.slash("campaign forget", document=choices[0]["value"])
@@ -178,8 +178,8 @@ async def test_forget_with_autocomplete(sim: DiscordDriver, shared_data: Path) -
     assert ex.last.embeds[0]["title"] == "No such document"
 
 
-async def test_forget_everything_asks_first(sim: DiscordDriver, shared_data: Path) -> None:
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+async def test_forget_everything_asks_first(sim: DiscordDriver, test_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
     ask = await sim.slash("campaign forget-everything")
     assert ask.ephemeral
     ids = {b["custom_id"] for b in ask.message.buttons()}
@@ -192,9 +192,9 @@ async def test_forget_everything_asks_first(sim: DiscordDriver, shared_data: Pat
     assert "No notes yet" in (await sim.slash("campaign list")).message.embeds[0]["description"]
 
 
-async def test_player_is_refused_everywhere(sim: DiscordDriver, shared_data: Path) -> None:
+async def test_player_is_refused_everywhere(sim: DiscordDriver, test_data: Path) -> None:
     for command, options in [
-        ("campaign import", {"file": sim.attachment(shared_data / "cairn/players-guide/vald.md")}),
+        ("campaign import", {"file": sim.attachment(test_data / "cairn/players-guide/vald.md")}),
         ("campaign search", {"query": "Vald"}),
         ("campaign list", {}),
         ("campaign status", {}),
@@ -206,8 +206,8 @@ async def test_player_is_refused_everywhere(sim: DiscordDriver, shared_data: Pat
     assert cdn_downloads(sim) == []
 
 
-async def test_status_and_list_show_usage(sim: DiscordDriver, shared_data: Path) -> None:
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.pdf"), player_safe=True)
+async def test_status_and_list_show_usage(sim: DiscordDriver, test_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/derived/vald.pdf"), player_safe=True)
     status = (await sim.slash("campaign status")).message.embeds[0]
     usage = next(f for f in status["fields"] if f["name"] == "Usage")
     assert usage["value"].startswith("1 documents")
@@ -218,8 +218,8 @@ async def test_status_and_list_show_usage(sim: DiscordDriver, shared_data: Path)
     assert "pages" in listing
 
 
-async def test_five_files_at_once(sim: DiscordDriver, shared_data: Path) -> None:
-    files = [sim.attachment(shared_data / r) for r in VALD]
+async def test_five_files_at_once(sim: DiscordDriver, test_data: Path) -> None:
+    files = [sim.attachment(test_data / r) for r in VALD]
     ex = await sim.slash(
         "campaign import",
         file=files[0],
@@ -234,7 +234,7 @@ async def test_five_files_at_once(sim: DiscordDriver, shared_data: Path) -> None
     assert ex.message.embeds[0]["title"] == "Import finished with problems"
 
 
-async def test_long_import_reports_in_the_channel(sim: DiscordDriver, shared_data: Path) -> None:
+async def test_long_import_reports_in_the_channel(sim: DiscordDriver, test_data: Path) -> None:
     gate = asyncio.Event()
 
     class Gated(HashingEmbedder):
@@ -245,23 +245,23 @@ async def test_long_import_reports_in_the_channel(sim: DiscordDriver, shared_dat
     sim.bot.services.memory.embedder = Gated(384)
     cog(sim).token_budget = 0.0  # the token "expires" at once
     asyncio.get_running_loop().call_later(0.05, gate.set)
-    ex = await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+    ex = await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
     assert ex.message.embeds[0]["title"] == "Still importing"
     [posted] = sim.channel_messages()
     assert posted.embeds[0]["title"] == "Import finished"
     assert "vald.md" in posted.embeds[0]["description"]
 
 
-async def test_leaving_a_guild_deletes_its_notes(sim: DiscordDriver, shared_data: Path) -> None:
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/players-guide/vald.md"))
+async def test_leaving_a_guild_deletes_its_notes(sim: DiscordDriver, test_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
     # the harness has no guild cache; the listener only reads the guild's id
     sim.bot.dispatch("guild_remove", discord.Object(id=sim.guild_id))
     await sim.settle()
     assert await sim.bot.services.memory.list_documents(sim.guild_id) == []
 
 
-async def test_long_results_stay_within_discord_embed_limits(sim: DiscordDriver, shared_data: Path) -> None:
-    await sim.slash("campaign import", file=sim.attachment(shared_data / "cairn/derived/vald.txt"))
+async def test_long_results_stay_within_discord_embed_limits(sim: DiscordDriver, test_data: Path) -> None:
+    await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/derived/vald.txt"))
     ex = await sim.slash("campaign search", query="the " + "Vald faction god ritual " * 40, results=10)
     embed = ex.message.embeds[0]  # the fake Discord answers 400 (and the test fails) past any limit
     total = len(embed.get("title", "")) + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])

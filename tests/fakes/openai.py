@@ -174,8 +174,16 @@ class FakeOpenAI:
             )
         return None
 
-    async def _record(self, request: web.Request) -> dict[str, Any]:
-        body: dict[str, Any] = await request.json()
+    async def _record(self, request: web.Request) -> dict[str, Any] | None:
+        """The request's body, recorded; None when the client gave up (a deadline) before its body was read.
+
+        The fake shares the bot's event loop: on a busy machine the client's deadline can fire before this handler
+        runs, and reading the body of a closed connection raises `ConnectionResetError`, which aiohttp would log.
+        """
+        try:
+            body: dict[str, Any] = await request.json()
+        except ConnectionResetError:
+            return None
         peer = request.transport.get_extra_info("peername") if request.transport is not None else None
         self.requests.append(
             RecordedRequest(
@@ -215,6 +223,8 @@ class FakeOpenAI:
         if denied is not None:
             return denied
         body = await self._record(request)
+        if body is None:
+            return web.Response(status=499)
         mode = self._next_mode()
         self._counter += 1
         failed = await self._transport_failure(mode)
@@ -328,6 +338,8 @@ class FakeOpenAI:
         if denied is not None:
             return denied
         body = await self._record(request)
+        if body is None:
+            return web.Response(status=499)
         mode = self._next_mode()
         failed = await self._transport_failure(mode)
         if failed is not None:

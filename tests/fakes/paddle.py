@@ -1,7 +1,7 @@
 """A loopback fake of the two Paddle Billing API calls the bot makes, for the real `paddle-python-sdk` to talk to.
 
 `POST /transactions` and `POST /customers/{customer_id}/portal-sessions`, answered with Paddle's own response
-fixtures (`shared/data/paddle/python-sdk/api-responses`) adjusted to the request: a new `txn_…` id, the
+fixtures (`tests/data/paddle/python-sdk/api-responses`) adjusted to the request: a new `txn_…` id, the
 request's items and `custom_data`, and a checkout URL carrying `?_ptxn=<id>` the way Paddle's default payment
 link does. Errors use Paddle's error envelope. Point the SDK at it with `PADDLE_API_BASE_URL=<fake.url>`.
 """
@@ -122,9 +122,9 @@ class FakePaddle:
 
 
 @asynccontextmanager
-async def running_paddle(shared_data: Path) -> AsyncIterator[FakePaddle]:
+async def running_paddle(test_data: Path) -> AsyncIterator[FakePaddle]:
     """Serve a `FakePaddle` on 127.0.0.1 (an ephemeral port) for the block."""
-    fake = FakePaddle(fixtures=shared_data / "paddle" / "python-sdk" / "api-responses")
+    fake = FakePaddle(fixtures=test_data / "paddle" / "python-sdk" / "api-responses")
     app = web.Application()
     app.router.add_post("/transactions", fake.create_transaction)
     app.router.add_post("/customers/{customer_id}/portal-sessions", fake.create_portal_session)

@@ -16,8 +16,8 @@ def _doc(*sections: Section) -> ParsedDocument:
 
 
 @pytest.fixture(scope="module")
-def fate_chunks(shared_data: Path) -> list[Chunk]:
-    data = (shared_data / "fate/fate-core-SRD.docx").read_bytes()
+def fate_chunks(test_data: Path) -> list[Chunk]:
+    data = (test_data / "fate/fate-core-SRD.docx").read_bytes()
     return chunk_document(parse_document("fate-core-SRD.docx", data), document_id_for(data))
 
 
@@ -27,8 +27,8 @@ def test_document_id_is_a_content_hash() -> None:
     assert len(document_id_for(b"abc")) == 32
 
 
-def test_chunk_ids_are_deterministic(shared_data: Path) -> None:
-    data = (shared_data / "cairn/wardens-guide/vald.md").read_bytes()
+def test_chunk_ids_are_deterministic(test_data: Path) -> None:
+    data = (test_data / "cairn/wardens-guide/vald.md").read_bytes()
     first = chunk_document(parse_document("vald.md", data), document_id_for(data))
     second = chunk_document(parse_document("vald.md", data), document_id_for(data))
     assert first == second
@@ -83,8 +83,8 @@ def test_an_unbroken_run_of_characters_is_still_bounded() -> None:
     assert [len(c.text) for c in chunks] == [500] * 5
 
 
-def test_pdf_chunks_carry_their_page(shared_data: Path) -> None:
-    data = (shared_data / "cairn/derived/vald.pdf").read_bytes()
+def test_pdf_chunks_carry_their_page(test_data: Path) -> None:
+    data = (test_data / "cairn/derived/vald.pdf").read_bytes()
     chunks = chunk_document(parse_document("vald.pdf", data), document_id_for(data))
     tideborn = next(c for c in chunks if "worships Rivulus" in c.text)
     assert tideborn.page == 2

@@ -18,11 +18,11 @@ async def run(services: Services, *argv: str) -> int:
 
 
 async def test_import_search_json_list_and_forget(
-    services: Services, shared_data: Path, capsys: pytest.CaptureFixture[str]
+    services: Services, test_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     services.memory.embedder = HashingEmbedder(384)
-    md = shared_data / "cairn/players-guide/vald.md"
-    txt = shared_data / "cairn/derived/vald.txt"
+    md = test_data / "cairn/players-guide/vald.md"
+    txt = test_data / "cairn/derived/vald.txt"
     assert await run(services, "campaign", "import", "--guild", "7", "-q", str(md), str(txt)) == 0
     out = capsys.readouterr().out
     assert "vald.md: imported" in out

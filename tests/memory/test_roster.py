@@ -12,10 +12,10 @@ from bot.memory.roster import extract_canon_names
 
 
 @pytest.fixture(scope="module")
-def cairn_names(shared_data: Path) -> list[str]:
+def cairn_names(test_data: Path) -> list[str]:
     chunks: list[Chunk] = []
     for name in ("vald.md", "bestiary.md"):
-        data = (shared_data / "cairn/wardens-guide" / name).read_bytes()
+        data = (test_data / "cairn/wardens-guide" / name).read_bytes()
         chunks.extend(chunk_document(parse_document(name, data), document_id_for(data)))
     return extract_canon_names(chunks)
 
@@ -33,8 +33,8 @@ def test_common_words_are_not_names(cairn_names: list[str], word: str) -> None:
     assert word not in cairn_names
 
 
-def test_names_are_deterministic(shared_data: Path, cairn_names: list[str]) -> None:
-    data = (shared_data / "cairn/wardens-guide/vald.md").read_bytes()
+def test_names_are_deterministic(test_data: Path, cairn_names: list[str]) -> None:
+    data = (test_data / "cairn/wardens-guide/vald.md").read_bytes()
     first = extract_canon_names(chunk_document(parse_document("vald.md", data), "d"))
     second = extract_canon_names(chunk_document(parse_document("vald.md", data), "d"))
     assert first == second
@@ -59,6 +59,6 @@ def test_a_name_seen_once_is_not_canon() -> None:
     assert "Later" not in names
 
 
-def test_limit_is_respected(cairn_names: list[str], shared_data: Path) -> None:
-    data = (shared_data / "cairn/wardens-guide/bestiary.md").read_bytes()
+def test_limit_is_respected(cairn_names: list[str], test_data: Path) -> None:
+    data = (test_data / "cairn/wardens-guide/bestiary.md").read_bytes()
     assert len(extract_canon_names(chunk_document(parse_document("b.md", data), "d"), limit=5)) == 5

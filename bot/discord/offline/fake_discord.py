@@ -23,7 +23,7 @@ DISCORD_EPOCH_MS = 1420070400000
 
 
 class Limits:
-    """Discord's documented limits that the fake enforces."""
+    """Discord's documented limits that the fake enforces (sources in docs/discord-facts.md)."""
 
     ACK_SECONDS = 3.0
     TOKEN_SECONDS = 15 * 60
