@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.billing.service import BillingService, build_billing
-from bot.improv.engine import Improviser, build_improviser
+from bot.improv.config import ImprovConfig, ModelConfig, PanicPolicy
+from bot.improv.engine import Improviser
+from bot.improv.llm import build_client, build_generator
+from bot.improv.recorder import Recorder
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from bot.memory.service import CampaignMemory, build_memory
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker
 
-__all__ = ["Services", "open_services"]
+__all__ = ["Services", "discord_policy", "improv_config", "model_config", "open_services"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class Services:
     exit_stack: AsyncExitStack = field(repr=False)
     billing: BillingService = field(repr=False)
     memory: CampaignMemory = field(repr=False)
-    improv: Improviser | None = field(default=None, repr=False)
+    improv: Improviser = field(repr=False)
 
     def describe(self) -> dict[str, str]:
         """Which implementation backs each service (for logs and `/campaign status`)."""
@@ -75,6 +78,21 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             memory_limit=billing.memory_limit_bytes if billing.enabled else None,
             background=tasks,
         )
+        # improvisation over memory and billing; Discord's policy is its default (other doors pass their own)
+        client = build_client(model_config(settings))
+        if client is not None:
+            stack.push_async_callback(client.close)
+        improv = Improviser(
+            improv_config(settings),
+            kv=kv,
+            tasks=tasks,
+            recorder=Recorder(sessionmaker, tasks),
+            generator=build_generator(model_config(settings), client),
+            retriever=memory,
+            entitlements=billing,
+            policy=discord_policy(settings),
+            warm=memory.embedder.warm,
+        )
         services = Services(
             settings=settings,
             engine=engine,
@@ -84,11 +102,40 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             exit_stack=stack,
             billing=billing,
             memory=memory,
+            improv=improv,
         )
-        # improvisation: reads memory and billing from the container at call time
-        services.improv = build_improviser(settings, services)
-        stack.push_async_callback(services.improv.aclose)
         # closed first: background work (refills, recordings) finishes before the services it uses close
         stack.push_async_callback(tasks.aclose)
         log.info("services: %s", services.describe())
         yield services
+
+
+def improv_config(settings: Settings) -> ImprovConfig:
+    """The improviser's configuration from the settings."""
+    return ImprovConfig(
+        cooldown_seconds=settings.panic_cooldown_seconds,
+        pool_size=settings.pool_size,
+        prompt_token_budget=settings.prompt_token_budget,
+        breaker_threshold=settings.breaker_threshold,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+        max_inflight=settings.panic_max_inflight,
+        model_timeout_seconds=settings.openai_timeout_seconds,
+    )
+
+
+def model_config(settings: Settings) -> ModelConfig:
+    """The chat model's configuration from the settings (no key: the offline tables answer)."""
+    key = settings.openai_api_key
+    return ModelConfig(
+        api_key=key.get_secret_value() if key is not None else None,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        timeout_seconds=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+        max_output_tokens=settings.openai_max_output_tokens,
+    )
+
+
+def discord_policy(settings: Settings) -> PanicPolicy:
+    """The Discord door's panic policy: the configured first-answer deadline and model timeout."""
+    return PanicPolicy(deadline_seconds=settings.panic_deadline_seconds, answer_seconds=settings.openai_timeout_seconds)

@@ -28,6 +28,7 @@ from discord import app_commands
 from discord.enums import AppCommandOptionType
 
 from bot.client import PanicBot
+from bot.improv.config import PATIENT_POLICY
 from bot.offline.driver import GM, PLAYER, DiscordDriver, FakeRole, FakeUser
 from bot.offline.fake_discord import FakeDiscord, StoredMessage
 from bot.services import Services, open_services
@@ -269,6 +270,7 @@ async def run_console(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as services:
         if settings.is_sqlite:
             await upgrade(services.engine)
+        services.improv.policy = PATIENT_POLICY  # one person at a keyboard waits for grounded answers
         return await _run_console(args, services)
 
 

@@ -7,6 +7,7 @@ import json
 
 from bot.errors import UserFacingError
 from bot.guilds import get_settings
+from bot.improv.config import PATIENT_POLICY
 from bot.improv.kinds import KINDS, parse_kind
 from bot.improv.prompts import Style
 from bot.improv.types import PanicRequest, PanicResult
@@ -36,9 +37,6 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
     except ValueError as exc:
         print(f"improv panic: {exc}")
         return 2
-    if services.improv is None:
-        print("improv panic: improvisation is not available")
-        return 1
     async with services.sessionmaker.begin() as session:
         row = await get_settings(session, args.guild)
         style = Style(
@@ -54,7 +52,8 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
         check_cooldown=False,
     )
     try:
-        result = await services.improv.panic(request)
+        # a person at a terminal waits for a grounded answer (the embedder warms up in a fresh process)
+        result = await services.improv.panic(request, policy=PATIENT_POLICY)
     except UserFacingError as exc:
         print(f"improv panic: {exc.message}")
         return 1

@@ -12,9 +12,11 @@ import pytest
 import pytest_asyncio
 
 from bot.billing.types import QuotaDecision
-from bot.improv.engine import Improviser, build_improviser
+from bot.improv.engine import Improviser
+from bot.improv.llm import build_client, build_generator
+from bot.improv.recorder import Recorder
 from bot.memory.types import Passage, memory_version_key
-from bot.services import Services, open_services
+from bot.services import Services, discord_policy, improv_config, model_config, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
 from tests.conftest import embedded_settings
@@ -114,26 +116,24 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 async def open_improviser(
     settings: Settings, *, memory: bool = False, billing: CountingBilling | None = None
 ) -> AsyncIterator[tuple[Services, Improviser, NotesMemory | None]]:
-    """Migrated embedded services with an improviser, optionally with in-test memory and billing attached."""
+    """Migrated embedded services with an improviser over in-test memory and billing (each optional)."""
     async with open_services(settings) as services:
         await upgrade(services.engine)
         notes = NotesMemory(services.kv) if memory else None
-        deps = _Deps(services, notes, billing)
-        improviser = build_improviser(settings, deps)
+        client = build_client(model_config(settings))
+        improviser = Improviser(
+            improv_config(settings),
+            kv=services.kv,
+            tasks=services.tasks,
+            recorder=Recorder(services.sessionmaker, services.tasks),
+            generator=build_generator(model_config(settings), client),
+            retriever=notes,
+            entitlements=billing,
+            policy=discord_policy(settings),
+        )
         try:
             yield services, improviser, notes
         finally:
             await services.tasks.drain(timeout=30)
-            await improviser.aclose()
-
-
-class _Deps:
-    """The services plus optional memory/billing (what `build_improviser` reads lazily)."""
-
-    def __init__(self, services: Services, memory: NotesMemory | None, billing: CountingBilling | None) -> None:
-        self.settings = services.settings
-        self.kv = services.kv
-        self.sessionmaker = services.sessionmaker
-        self.tasks = services.tasks
-        self.memory = memory
-        self.billing = billing
+            if client is not None:
+                await client.close()
