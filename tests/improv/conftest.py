@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class NotesMemory:
     names: list[str] = field(default_factory=list)
     saved: list[tuple[int, str, str, bool]] = field(default_factory=list)
     searches: list[tuple[int, str, bool, tuple[str, ...]]] = field(default_factory=list)
+    gate: asyncio.Event | None = None  # when set, searches wait for it (a cold or busy memory)
 
     async def search(
         self,
@@ -43,6 +45,8 @@ class NotesMemory:
         context: Sequence[str] = (),
     ) -> list[Passage]:
         self.searches.append((guild_id, query, player_safe_only, tuple(context)))
+        if self.gate is not None:
+            await self.gate.wait()
         words = set(" ".join([query, *context]).lower().split())
         pool = [p for p in self.passages if p.player_safe or not player_safe_only]
         ranked = sorted(pool, key=lambda p: -len(words & set(p.text.lower().split())))
