@@ -323,7 +323,7 @@ async def test_each_door_passes_its_own_policy(make_settings: Callable[..., Sett
 
 
 async def test_another_guild_cannot_load_a_result(make_settings: Callable[..., Settings]) -> None:
-    from bot.improv.engine import NotFound
+    from bot.improv.recorder import NotFound
 
     async with env(make_settings, None) as (_, improviser, _):
         result = await improviser.panic(request())
