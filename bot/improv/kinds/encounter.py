@@ -115,6 +115,7 @@ _REWARDS = [
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Encounter:
+    """An encounter from the tables, titled with what the details are about."""
     reward = rng.choice(_REWARDS)
     if canon:
         reward = f"{reward}; it leads to {canon_or(rng, canon, '')}"

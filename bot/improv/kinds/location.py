@@ -149,6 +149,7 @@ _LOC_HOOKS = [
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Location:
+    """A place from the tables; the canon place when the details point at its passage."""
     hook = rng.choice(_LOC_HOOKS)
     if canon:
         hook = f"{hook} — and {canon_or(rng, canon, '')} has an interest in it"

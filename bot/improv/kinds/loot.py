@@ -80,6 +80,7 @@ _CURIOSITIES = [
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Loot:
+    """Loot from the tables, titled with where the details say it is found."""
     items = [LootItem(name=n, description=d, value=v) for n, d, v in rng.sample(_LOOT_ITEMS, 3)]
     curiosity = rng.choice(_CURIOSITIES)
     if canon:

@@ -96,6 +96,7 @@ def _role_from_details(details: str, canon_words: set[str]) -> str:
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Names:
+    """Six fresh names, none clashing with canon, for the role the details ask for."""
     seen: set[str] = set()
     entries: list[NameEntry] = []
     canon_words = {w.lower() for n in canon for w in n.split()}
@@ -119,6 +120,7 @@ def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, f
 
 
 def _article(word: str) -> str:
+    """`a` or `an` before `word`."""
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 

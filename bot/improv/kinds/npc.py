@@ -203,6 +203,7 @@ def _split_voice(sentence: str) -> tuple[str, str]:
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> NPC:
+    """An NPC from the tables; the canon person themself when the details point at their passage."""
     hook = rng.choice(_HOOKS)
     role = rng.choice(_ROLES)
     look, voice, want, secret = rng.choice(_LOOKS), rng.choice(_VOICES), rng.choice(_WANTS), rng.choice(_SECRETS)

@@ -80,6 +80,7 @@ _TRUTHS: list[str] = ["true", "false", "partly true"]
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Rumor:
+    """Three rumors from the tables, one of them about canon."""
     texts = rng.sample(RUMORS, 3)
     if canon:
         texts[0] = f"{texts[0]} They say {canon_or(rng, canon, '')} knows more than they let on."

@@ -108,6 +108,7 @@ _TAVERN_CUE = re.compile(r"\b(tavern|inn|alehouse|taproom|pub|saloon)\b", re.IGN
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Tavern:
+    """A tavern from the tables; the canon tavern when the details point at its passage."""
     keeper_name = make_name(rng, avoid)
     rumor = rng.choice(RUMORS)
     if canon:

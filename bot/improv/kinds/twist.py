@@ -76,6 +76,7 @@ _FORESHADOW = [
 
 
 def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Twist:
+    """A twist from the tables, titled with the scene the details describe."""
     title, twist = rng.choice(_TWISTS)
     consequence = rng.choice(_CONSEQUENCES)
     if canon:
