@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.billing.config import BillingConfig, PaddleApiConfig
 from bot.billing.service import BillingService, build_billing
-from bot.improv.engine import Improviser, build_improviser
+from bot.improv.config import ImprovConfig, ModelConfig, PanicPolicy
+from bot.improv.engine import Improviser
+from bot.improv.llm import build_client, build_generator
+from bot.improv.recorder import Recorder
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from bot.memory import CampaignMemory, MemoryConfig
 from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorStore
@@ -21,7 +24,7 @@ from bot.settings import ConfigError, Settings
 from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker, create_webhook_engine
 
-__all__ = ["Services", "billing_config", "open_services"]
+__all__ = ["Services", "billing_config", "discord_policy", "improv_config", "model_config", "open_services"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class Services:
     exit_stack: AsyncExitStack = field(repr=False)
     billing: BillingService = field(repr=False)
     memory: CampaignMemory = field(repr=False)
-    improv: Improviser | None = field(default=None, repr=False)
+    improv: Improviser = field(repr=False)
 
     def describe(self) -> dict[str, str]:
         """Which implementation backs each service (for logs and `/campaign status`)."""
@@ -90,6 +93,22 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
         memory = _build_memory(settings, sessionmaker, kv, billing, tasks)
         stack.push_async_callback(memory.aclose)
+        # improvisation over memory and billing; Discord's policy is its default (other doors pass their own)
+        model = model_config(settings)
+        client = build_client(model)
+        if client is not None:
+            stack.push_async_callback(client.close)
+        improv = Improviser(
+            improv_config(settings),
+            kv=kv,
+            tasks=tasks,
+            recorder=Recorder(sessionmaker, tasks),
+            generator=build_generator(model, client),
+            retriever=memory,
+            entitlements=billing,
+            policy=discord_policy(settings),
+            warm=memory.embedder.warm,
+        )
         services = Services(
             settings=settings,
             engine=engine,
@@ -99,10 +118,8 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
             exit_stack=stack,
             billing=billing,
             memory=memory,
+            improv=improv,
         )
-        # improvisation: reads memory and billing from the container at call time
-        services.improv = build_improviser(settings, services)
-        stack.push_async_callback(services.improv.aclose)
         # closed first: background work (refills, recordings) finishes before the services it uses close
         stack.push_async_callback(tasks.aclose)
         log.info("services: %s", services.describe())
@@ -146,3 +163,34 @@ def _build_memory(
         memory_limit=billing.memory_limit_bytes if billing.enabled else None,
         background=tasks,
     )
+
+
+def improv_config(settings: Settings) -> ImprovConfig:
+    """The improviser's configuration from the settings."""
+    return ImprovConfig(
+        cooldown_seconds=settings.panic_cooldown_seconds,
+        pool_size=settings.pool_size,
+        prompt_token_budget=settings.prompt_token_budget,
+        breaker_threshold=settings.breaker_threshold,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+        max_inflight=settings.panic_max_inflight,
+        model_timeout_seconds=settings.openai_timeout_seconds,
+    )
+
+
+def model_config(settings: Settings) -> ModelConfig:
+    """The chat model's configuration from the settings (no key: the offline tables answer)."""
+    key = settings.openai_api_key
+    return ModelConfig(
+        api_key=key.get_secret_value() if key is not None else None,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        timeout_seconds=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+        max_output_tokens=settings.openai_max_output_tokens,
+    )
+
+
+def discord_policy(settings: Settings) -> PanicPolicy:
+    """The Discord door's panic policy: the configured first-answer deadline and model timeout."""
+    return PanicPolicy(deadline_seconds=settings.panic_deadline_seconds, answer_seconds=settings.openai_timeout_seconds)

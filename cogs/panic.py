@@ -76,10 +76,7 @@ def _cog(interaction: Interaction) -> Panic:
 
 
 def _improviser(interaction: Interaction) -> Improviser:
-    improv: Improviser | None = getattr(interaction.client.services, "improv", None)
-    if improv is None:
-        raise UserFacingError("Improvisation is not available on this bot right now.")
-    return improv
+    return interaction.client.services.improv
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
@@ -414,10 +411,8 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         # private either way, so acknowledge before loading the stored answer (a refusal stays private too)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        row, _ = await _improviser(interaction).load(improv_id, interaction.guild_id)
-        await self._admit_and_answer(
-            interaction, prefs, player_safe_only, parse_kind(row.kind), row.details, public=False
-        )
+        stored = await _improviser(interaction).load(improv_id, interaction.guild_id)
+        await self._admit_and_answer(interaction, prefs, player_safe_only, stored.kind, stored.details, public=False)
 
     async def save(self, interaction: Interaction, improv_id: int) -> None:
         """Keep an answer as a campaign note (GM only)."""
@@ -430,8 +425,9 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         if memory is None:
             raise UserFacingError("Campaign memory is not available on this bot, so there is nowhere to save.")
         improviser = _improviser(interaction)
-        row, improv = await improviser.load(improv_id, interaction.guild_id)
-        if row.saved_at is not None:
+        stored = await improviser.load(improv_id, interaction.guild_id)
+        improv = stored.improv
+        if stored.saved:
             raise UserFacingError(f"**{improv.title}** is already in your campaign notes.", title="Already saved")
         text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields())
         report = await memory.save_note(interaction.guild_id, improv.title, text, player_safe=False)

@@ -197,13 +197,6 @@ def test_the_config_check_sees_a_settings_import() -> None:
     assert imports_of(source, "bot.memory.x", is_package=False, known=graph) == {"bot.settings"}
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        "bot.billing",
-        pytest.param("bot.memory", marks=pytest.mark.xfail(strict=False, reason="other branch")),
-        pytest.param("bot.improv", marks=pytest.mark.xfail(strict=False, reason="other branch")),
-    ],
-)
+@pytest.mark.parametrize("package", ["bot.billing", "bot.memory", "bot.improv"])
 def test_domain_package_takes_config_objects_not_the_settings(package: str) -> None:
     assert _config_imports(package) == {}, f"{package} must get small config objects from bot.services"

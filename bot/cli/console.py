@@ -26,6 +26,7 @@ from bot.discord.client import PanicBot
 from bot.discord.offline.command_line import parse_slash
 from bot.discord.offline.driver import GM, PLAYER, DiscordDriver, FakeUser
 from bot.discord.offline.fake_discord import FakeDiscord, StoredMessage
+from bot.improv.config import PATIENT_POLICY
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
@@ -206,6 +207,7 @@ async def run_console(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as services:
         if settings.is_sqlite:
             await upgrade(services.engine)
+        services.improv.policy = PATIENT_POLICY  # one person at a keyboard waits for grounded answers
         return await _run_console(args, services)
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from bot.errors import UserFacingError
+from bot.improv.config import PATIENT_POLICY
 from bot.improv.kinds import KINDS, parse_kind
 from bot.improv.types import PanicRequest, PanicResult
 from bot.prefs import load_prefs
@@ -35,9 +36,6 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
     except ValueError as exc:
         print(f"improv panic: {exc}")
         return 2
-    if services.improv is None:
-        print("improv panic: improvisation is not available")
-        return 1
     style = (await load_prefs(services.sessionmaker, args.guild)).style
     request = PanicRequest(
         guild_id=args.guild,
@@ -49,7 +47,8 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
         check_cooldown=False,
     )
     try:
-        result = await services.improv.panic(request)
+        # a person at a terminal waits for a grounded answer (the embedder warms up in a fresh process)
+        result = await services.improv.panic(request, policy=PATIENT_POLICY)
     except UserFacingError as exc:
         print(f"improv panic: {exc.message}")
         return 1

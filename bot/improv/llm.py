@@ -1,7 +1,8 @@
 """Generation with an OpenAI-compatible chat model: structured output, streamed partials, validated results.
 
-The client is built once (`build_client`) from the settings: API key, optional base URL for local servers, the
-model name from `OPENAI_MODEL` (nothing else names a model), tight timeouts and few retries. Every failure is
+The client is built once (`build_client`) from the `ModelConfig` the services make of the settings: API key,
+optional base URL for local servers, the model name from `OPENAI_MODEL` (nothing else names a model), tight
+timeouts and few retries. Every failure is
 turned into a `GenerationError` whose `reason` the engine records as the fallback reason.
 """
 
@@ -22,9 +23,9 @@ from openai import AsyncOpenAI
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import ValidationError
 
+from bot.improv.config import ModelConfig
 from bot.improv.kinds import Improv, Kind, partial_improv, schema_for
 from bot.improv.prompts import Prompt
-from bot.settings import Settings
 
 __all__ = [
     "FallbackReason",
@@ -87,23 +88,23 @@ class _Invalid(Exception):
     """The output did not validate against the schema."""
 
 
-def build_client(settings: Settings) -> AsyncOpenAI | None:
+def build_client(config: ModelConfig) -> AsyncOpenAI | None:
     """The one `AsyncOpenAI` client, or None without an API key (then the offline tables answer)."""
-    if settings.openai_api_key is None:
+    if config.api_key is None:
         return None
     return AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
+        api_key=config.api_key,
+        base_url=config.base_url,
+        timeout=config.timeout_seconds,
+        max_retries=config.max_retries,
     )
 
 
-def build_generator(settings: Settings, client: AsyncOpenAI | None) -> OpenAIGenerator | None:
+def build_generator(config: ModelConfig, client: AsyncOpenAI | None) -> OpenAIGenerator | None:
     """A generator over `client` with the configured model, or None without a client."""
     if client is None:
         return None
-    return OpenAIGenerator(client, settings.openai_model, max_output_tokens=settings.openai_max_output_tokens)
+    return OpenAIGenerator(client, config.model, max_output_tokens=config.max_output_tokens)
 
 
 @dataclass(slots=True)

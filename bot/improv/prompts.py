@@ -15,7 +15,7 @@ from functools import cache
 
 from openai.lib._pydantic import to_strict_json_schema
 
-from bot.improv.kinds import KIND_LABELS, Kind, schema_for
+from bot.improv.kinds import KIND_LABELS, KIND_SPECS, Kind, schema_for
 from bot.memory.types import Passage
 
 __all__ = ["Prompt", "Style", "build_prompt", "estimate_tokens", "schema_tokens"]
@@ -24,17 +24,6 @@ TOKEN_MARGIN = 1.2
 PASSAGE_CHARS = 700
 ROSTER_MAX = 80
 _WS = re.compile(r"\s+")
-
-_KIND_BRIEF: dict[Kind, str] = {
-    "npc": "a non-player character the GM can voice immediately",
-    "location": "a location the party just reached",
-    "tavern": "a tavern or inn with its keeper and patrons",
-    "encounter": "an encounter ready to run right now",
-    "loot": "loot the party finds",
-    "rumor": "three rumors the party can overhear",
-    "twist": "a plot twist to drop into the current scene",
-    "names": "six names that fit the setting",
-}
 
 _RATINGS = {
     "g": "family friendly: no gore, no cruelty",
@@ -92,7 +81,7 @@ def _system(kind: Kind, style: Style) -> str:
     system = style.game_system.strip() or "a fantasy tabletop RPG"
     rating = _RATINGS.get(style.content_rating.lower(), style.content_rating)
     return (
-        f"You help a game master who needs {_KIND_BRIEF[kind]} for {system} in the middle of a session. "
+        f"You help a game master who needs {KIND_SPECS[kind].brief} for {system} in the middle of a session. "
         f"Be terse and table-ready: at most {style.max_words} words in total, concrete details first, no preamble. "
         f"Tone: {style.tone}. Content: {rating}.\n"
         "Stay consistent with the campaign notes when given. Reuse a canon name only when you mean that very "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from bot.billing.types import QuotaDecision
@@ -10,7 +11,7 @@ from bot.improv.kinds import Improv, Kind
 from bot.improv.prompts import Style
 from bot.memory.types import Passage
 
-__all__ = ["Engine", "PanicRequest", "PanicResult", "Source"]
+__all__ = ["Engine", "PanicRecord", "PanicRequest", "PanicResult", "Source", "StoredImprov"]
 
 Engine = Literal["openai", "pool", "tables"]
 
@@ -110,3 +111,57 @@ class PanicResult:
             "quota_remaining": self.quota.remaining if self.quota else None,
             "data": self.improv.model_dump(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImprov:
+    """A stored answer as the follow-up buttons need it (reveal, reroll, save)."""
+
+    improv_id: int
+    guild_id: int
+    kind: Kind
+    details: str
+    improv: Improv
+    engine: Engine
+    sources: tuple[Source, ...] = ()
+    fallback_reason: str | None = None
+    player_safe_only: bool = False
+    saved_at: datetime | None = None  # when it was saved into campaign memory
+    note_ref: str | None = None
+
+    @property
+    def saved(self) -> bool:
+        """Whether it was saved into campaign memory already."""
+        return self.saved_at is not None
+
+    def result(self) -> PanicResult:
+        """The `PanicResult` to render it again (e.g. for Reveal)."""
+        return PanicResult(
+            improv_id=self.improv_id,
+            kind=self.kind,
+            details=self.details,
+            improv=self.improv,
+            engine=self.engine,
+            sources=self.sources,
+            fallback_reason=self.fallback_reason,
+            player_safe_only=self.player_safe_only,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PanicRecord:
+    """One recorded panic of a guild's history (what was asked, how it was answered, what it cost)."""
+
+    id: int
+    guild_id: int
+    user_id: int
+    kind: Kind
+    details: str
+    engine: Engine
+    model: str
+    latency_ms: int
+    tokens_in: int
+    tokens_out: int
+    pool_hit: bool
+    fallback_reason: str | None
+    created_at: datetime

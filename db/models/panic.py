@@ -42,7 +42,7 @@ class SavedImprov(Base):
 
     __tablename__ = "saved_improvs"
 
-    # made by the application (`bot.improv.engine.new_improv_id`), so the answer need not wait for the insert
+    # made by the application (`bot.improv.recorder.new_improv_id`), so the answer need not wait for the insert
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     panic_id: Mapped[int | None] = mapped_column(ForeignKey("panics.id", ondelete="SET NULL"), default=None)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)

@@ -379,7 +379,7 @@ async def test_cooldown_refusal_is_private_even_when_answers_are_public(discord_
 
 
 async def test_spent_quota_answer_is_private_even_when_answers_are_public(
-    discord_sim: DiscordDriver, services: Services
+    discord_sim: DiscordDriver, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.billing.types import QuotaDecision
 
@@ -393,14 +393,13 @@ async def test_spent_quota_answer_is_private_even_when_answers_are_public(
             return QuotaDecision(True, self.used, 1, "free")
 
     await discord_sim.slash("panic settings", public_by_default=True)
-    original = services.billing
-    services.billing = OnePanic()  # type: ignore[assignment]
+    monkeypatch.setattr(services.billing, "consume_panic", OnePanic().consume_panic)
     try:
         allowed = await discord_sim.slash("panic loot")
         spent = await discord_sim.slash("panic loot")
         rumor_spent = await discord_sim.slash("panic rumor", details="the mine")
     finally:
-        services.billing = original
+        monkeypatch.undo()
     assert not allowed.ephemeral
     assert "0 of 1 panics left" in _embed(allowed)["footer"]["text"]
     for ex in (spent, rumor_spent):
@@ -409,7 +408,9 @@ async def test_spent_quota_answer_is_private_even_when_answers_are_public(
         assert "panics are used up" in _embed(ex)["footer"]["text"]
 
 
-async def test_quota_shown_and_exhausted_quota_falls_back(discord_sim: DiscordDriver, services: Services) -> None:
+async def test_quota_shown_and_exhausted_quota_falls_back(
+    discord_sim: DiscordDriver, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.billing.types import QuotaDecision
 
     class TwoPanics:
@@ -421,14 +422,13 @@ async def test_quota_shown_and_exhausted_quota_falls_back(discord_sim: DiscordDr
             self.used += 1
             return QuotaDecision(True, self.used, 2, "free")
 
-    original = services.billing
-    services.billing = TwoPanics()  # type: ignore[assignment]
+    monkeypatch.setattr(services.billing, "consume_panic", TwoPanics().consume_panic)
     try:
         first = await discord_sim.slash("panic loot")
         await discord_sim.slash("panic loot")
         third = await discord_sim.slash("panic loot")
     finally:
-        services.billing = original
+        monkeypatch.undo()
     assert "1 of 2 panics left this month" in _embed(first)["footer"]["text"]
     assert "panics are used up" in _embed(third)["footer"]["text"]
     assert "0 of 2 panics left" in _embed(third)["footer"]["text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,9 +13,11 @@ import pytest
 import pytest_asyncio
 
 from bot.billing.types import QuotaDecision
-from bot.improv.engine import Improviser, build_improviser
+from bot.improv.engine import Improviser
+from bot.improv.llm import build_client, build_generator
+from bot.improv.recorder import Recorder
 from bot.memory.types import Passage, memory_version_key
-from bot.services import Services, open_services
+from bot.services import Services, discord_policy, improv_config, model_config, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
 from tests.conftest import embedded_settings
@@ -30,6 +33,7 @@ class NotesMemory:
     names: list[str] = field(default_factory=list)
     saved: list[tuple[int, str, str, bool]] = field(default_factory=list)
     searches: list[tuple[int, str, bool, tuple[str, ...]]] = field(default_factory=list)
+    gate: asyncio.Event | None = None  # when set, searches wait for it (a cold or busy memory)
 
     async def search(
         self,
@@ -41,6 +45,8 @@ class NotesMemory:
         context: Sequence[str] = (),
     ) -> list[Passage]:
         self.searches.append((guild_id, query, player_safe_only, tuple(context)))
+        if self.gate is not None:
+            await self.gate.wait()
         words = set(" ".join([query, *context]).lower().split())
         pool = [p for p in self.passages if p.player_safe or not player_safe_only]
         ranked = sorted(pool, key=lambda p: -len(words & set(p.text.lower().split())))
@@ -114,26 +120,24 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 async def open_improviser(
     settings: Settings, *, memory: bool = False, billing: CountingBilling | None = None
 ) -> AsyncIterator[tuple[Services, Improviser, NotesMemory | None]]:
-    """Migrated embedded services with an improviser, optionally with in-test memory and billing attached."""
+    """Migrated embedded services with an improviser over in-test memory and billing (each optional)."""
     async with open_services(settings) as services:
         await upgrade(services.engine)
         notes = NotesMemory(services.kv) if memory else None
-        deps = _Deps(services, notes, billing)
-        improviser = build_improviser(settings, deps)
+        client = build_client(model_config(settings))
+        improviser = Improviser(
+            improv_config(settings),
+            kv=services.kv,
+            tasks=services.tasks,
+            recorder=Recorder(services.sessionmaker, services.tasks),
+            generator=build_generator(model_config(settings), client),
+            retriever=notes,
+            entitlements=billing,
+            policy=discord_policy(settings),
+        )
         try:
             yield services, improviser, notes
         finally:
             await services.tasks.drain(timeout=30)
-            await improviser.aclose()
-
-
-class _Deps:
-    """The services plus optional memory/billing (what `build_improviser` reads lazily)."""
-
-    def __init__(self, services: Services, memory: NotesMemory | None, billing: CountingBilling | None) -> None:
-        self.settings = services.settings
-        self.kv = services.kv
-        self.sessionmaker = services.sessionmaker
-        self.tasks = services.tasks
-        self.memory = memory
-        self.billing = billing
+            if client is not None:
+                await client.close()

@@ -5,6 +5,7 @@ Fallbacks are asserted by engine and reason, never by timing (timings live in be
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.improv.config import PATIENT_POLICY, PanicPolicy
 from bot.improv.engine import CooldownActive, Improviser
 from bot.improv.kinds import KINDS, Improv, Kind
-from bot.improv.types import PanicRequest
+from bot.improv.types import PanicRecord, PanicRequest, StoredImprov
 from bot.memory.types import memory_version_key
 from bot.services import Services
 from bot.settings import Settings
@@ -283,8 +285,45 @@ async def test_every_panic_is_recorded_and_results_reload_by_id(
     assert saved.panic_id == panic.id
 
 
+async def test_stored_answers_and_history_come_back_as_plain_values(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None) as (_, improviser, _):
+        result = await improviser.panic(request("loot", details="the smuggler's strongbox"))
+        stored = await improviser.load(result.improv_id, GUILD)
+        await improviser.mark_saved(result.improv_id, "note-1")
+        saved = await improviser.load(result.improv_id, GUILD)
+        history = await improviser.recent(GUILD)
+    assert isinstance(stored, StoredImprov)
+    assert (stored.kind, stored.details, stored.engine, stored.improv) == (
+        "loot",
+        "the smuggler's strongbox",
+        "tables",
+        result.improv,
+    )
+    assert not stored.saved
+    assert saved.saved
+    assert saved.note_ref == "note-1"
+    assert stored.result().improv_id == result.improv_id
+    assert [type(r) for r in history] == [PanicRecord]
+    assert (history[0].kind, history[0].engine, history[0].fallback_reason) == ("loot", "tables", "no_key")
+
+
+async def test_each_door_passes_its_own_policy(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None, notes=True) as (_, improviser, memory):
+        assert memory is not None
+        memory.gate = asyncio.Event()  # memory answers only when the gate opens
+        hasty = await improviser.panic(request(), policy=PanicPolicy(retrieve_seconds=0.05))
+        asyncio.get_running_loop().call_later(0.1, memory.gate.set)
+        patient = await improviser.panic(request(), policy=PATIENT_POLICY)
+        default = await improviser.panic(request())  # the improviser's own (Discord's) policy
+    assert hasty.sources == ()  # the budget passed first: answered ungrounded
+    assert patient.sources
+    assert default.sources
+    assert improviser.policy.retrieve_seconds == 1.0
+    assert improviser.policy.deadline_seconds == make_settings().panic_deadline_seconds
+
+
 async def test_another_guild_cannot_load_a_result(make_settings: Callable[..., Settings]) -> None:
-    from bot.improv.engine import NotFound
+    from bot.improv.recorder import NotFound
 
     async with env(make_settings, None) as (_, improviser, _):
         result = await improviser.panic(request())

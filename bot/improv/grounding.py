@@ -1,0 +1,133 @@
+"""Grounding: the campaign passages and canon names a panic draws on, retrieved within the door's budget.
+
+Retrieval is CPU work (query embedding, vector search, re-ranking): two at a time (one per core of the 2-core
+host; the embedder uses two threads each) keeps a core for the event loop and its acknowledgements; the rest
+wait within their retrieval budget. A slow or failing memory means an ungrounded answer, never no answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.improv.canon import CanonIndex
+from bot.improv.config import PanicPolicy
+from bot.improv.kinds import KIND_LABELS
+from bot.improv.soft import nothing, soft
+from bot.improv.types import PanicRequest
+from bot.kv import KeyValue
+from bot.memory.types import Passage, Retriever
+
+__all__ = ["Grounder", "Grounding", "WarmUp"]
+
+log = logging.getLogger(__name__)
+
+PASSAGES_K = 4
+RETRIEVAL_CONCURRENCY = 2
+RECENT_MAX = 3
+RECENT_TTL = 6 * 3600.0  # a session's worth of context
+MIN_BUDGET = 0.05
+
+WarmUp = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Grounding:
+    """What a panic draws on; empty when the guild has no notes or memory is slow."""
+
+    passages: list[Passage] = field(default_factory=list)
+    roster: list[str] = field(default_factory=list)  # names the answer may show (only player-safe ones for players)
+    canon: CanonIndex = field(default_factory=lambda: CanonIndex([]))  # every canon name (clashes check them all)
+
+
+class Grounder:
+    """Retrieves a panic's grounding from campaign memory (`retriever`; None: never grounded).
+
+    `warm` loads the embedding model, for doors whose policy waits for it before retrieving.
+    """
+
+    def __init__(self, retriever: Retriever | None, kv: KeyValue, *, warm: WarmUp | None = None) -> None:
+        self.retriever = retriever
+        self.kv = kv
+        self.warm = warm
+        self._slots = asyncio.Semaphore(RETRIEVAL_CONCURRENCY)
+
+    async def ground(self, request: PanicRequest, policy: PanicPolicy, deadline: float) -> Grounding:
+        """Passages and canon names for the request, within the policy's retrieval budget (and the deadline)."""
+        retriever = self.retriever
+        if retriever is None:
+            return Grounding()
+        loop = asyncio.get_running_loop()
+        if policy.wait_for_warm and self.warm is not None:
+            await self._warm_up(deadline)
+        query, context, remember = await self._query(request)
+        budget = max(MIN_BUDGET, min(policy.retrieve_seconds, (deadline - loop.time()) / 3))
+        found, _ = await asyncio.gather(self._search(retriever, request, query, context, budget), remember)
+        if found is None:
+            return Grounding()
+        passages, roster = found
+        if request.player_safe_only:
+            passages = [p for p in passages if p.player_safe]
+            visible_text = " ".join(p.text for p in passages)
+            visible = [name for name in roster if name and name in visible_text]
+        else:
+            visible = list(roster)
+        return Grounding(list(passages), visible, CanonIndex(roster))
+
+    async def _warm_up(self, deadline: float) -> None:
+        """Load the embedding model (cheap once loaded), giving up at the deadline; a failure only means the
+        search will try again itself."""
+        assert self.warm is not None
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.warm()
+        except TimeoutError:
+            log.warning("the embedder was still warming up at the deadline")
+        except Exception:
+            log.warning("warming up the embedder failed", exc_info=True)
+
+    async def _search(
+        self, retriever: Retriever, request: PanicRequest, query: str, context: list[str], budget: float
+    ) -> tuple[list[Passage], list[str]] | None:
+        """Passages and roster within `budget` seconds; None when memory is slow or failing (answer ungrounded)."""
+        try:
+            async with asyncio.timeout(budget), self._slots:
+                passages, roster = await asyncio.gather(
+                    retriever.search(
+                        request.guild_id,
+                        query,
+                        PASSAGES_K,
+                        player_safe_only=request.player_safe_only,
+                        context=context,
+                    ),
+                    retriever.roster(request.guild_id),
+                )
+        except TimeoutError:
+            log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
+            return None
+        except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
+            log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
+            return None
+        return list(passages), list(roster)
+
+    async def _query(self, request: PanicRequest) -> tuple[str, list[str], Awaitable[None]]:
+        """Retrieval query (the kind and the details), its context (the guild's last two detailed queries, kept
+        in the kv store: they steer the search without lengthening the query, and memory remembers their
+        vectors), and the kv write that adds this query to them (for the caller to run alongside the search)."""
+        key = f"panic:recent:{request.guild_id}"
+        raw = await soft("recent panics", self.kv.get(key), None)
+        try:
+            recent = [str(item) for item in json.loads(raw)] if raw else []
+        except ValueError:
+            recent = []
+        details = request.details.strip()[:200]
+        query = f"{KIND_LABELS[request.kind]} {details}".strip()
+        context = [r for r in recent[-2:] if r != query]
+        if not details:
+            return query, context, nothing()
+        updated = [*(r for r in recent if r != query), query][-RECENT_MAX:]
+        remember = soft("recent panics", self.kv.set(key, json.dumps(updated).encode(), ttl=RECENT_TTL), None)
+        return query, context, remember
