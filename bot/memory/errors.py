@@ -48,7 +48,7 @@ class FileTooLarge(ImportProblem):
     def __init__(self, file_name: str, size: int, max_bytes: int) -> None:
         super().__init__(
             file_name,
-            f"**{file_name}** is {_human(size)}, over the {_human(max_bytes)} limit. "
+            f"**{file_name}** is {format_bytes(size)}, over the {format_bytes(max_bytes)} limit. "
             "Split it into smaller files and import them separately.",
         )
         self.size = size
@@ -127,8 +127,8 @@ class MemoryFull(UserFacingError):
 
     def __init__(self, file_name: str, needed: int, limit: int) -> None:
         super().__init__(
-            f"**{file_name}** doesn't fit: your notes would take {needed / 1048576:.1f} MB and this server's plan "
-            f"keeps {limit / 1048576:.1f} MB. Forget a document with `/campaign forget`, or upgrade the plan.",
+            f"**{file_name}** doesn't fit: your notes would take {format_bytes(needed)} and this server's plan "
+            f"keeps {format_bytes(limit)}. Forget a document with `/campaign forget`, or upgrade the plan.",
             title="Campaign memory is full",
         )
 
@@ -141,7 +141,3 @@ class DocumentNotFound(UserFacingError):
             f"There is no document **{what}** in this server's campaign memory. `/campaign list` shows them all.",
             title="No such document",
         )
-
-
-def _human(size: int) -> str:
-    return format_bytes(size)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from bot.memory.errors import CorruptDocument, DocumentTooComplex, EncryptedDocument
 from bot.memory.parsing.sections import HTML_TAG, Section, SectionBuilder, clean_line, heading_runs, looks_like_heading
+from bot.sizes import format_bytes
 
 __all__ = ["DOCX_MAX_MEMBERS", "DOCX_MAX_RATIO", "DOCX_MAX_UNCOMPRESSED", "parse_docx"]
 
@@ -41,7 +42,7 @@ def _check_docx_archive(file_name: str, data: bytes) -> None:
         raise DocumentTooComplex(file_name, f"{len(infos)} parts inside")
     total = sum(info.file_size for info in infos)
     if total > DOCX_MAX_UNCOMPRESSED:
-        raise DocumentTooComplex(file_name, f"{total / 1024 / 1024:.0f} MB when unpacked")
+        raise DocumentTooComplex(file_name, f"{format_bytes(total)} when unpacked")
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > DOCX_MAX_RATIO * max(info.compress_size, 1):
             raise DocumentTooComplex(
