@@ -7,10 +7,11 @@
 from bot.memory.campaign import CampaignMemory
 from bot.memory.config import MemoryConfig
 from bot.memory.errors import DocumentNotFound, ImportBusy, ImportProblem, MemoryFull
-from bot.memory.types import DocumentInfo, ImportProgress, ImportReport, MemoryStatus, Passage, Upload
+from bot.memory.types import Canon, DocumentInfo, ImportProgress, ImportReport, MemoryStatus, Passage, Upload
 
 __all__ = [
     "CampaignMemory",
+    "Canon",
     "DocumentInfo",
     "DocumentNotFound",
     "ImportBusy",

@@ -28,6 +28,7 @@ from bot.memory.repository import CampaignRepository
 from bot.memory.retrieval import Retrieval
 from bot.memory.stores import VectorStore
 from bot.memory.types import (
+    Canon,
     DocumentInfo,
     ImportReport,
     MemoryLimit,
@@ -193,6 +194,10 @@ class CampaignMemory:
     async def roster(self, guild_id: int) -> list[str]:
         """Canon names of this guild's campaign (rebuilt after every change)."""
         return await self._retrieval.roster(guild_id)
+
+    async def canon(self, guild_id: int) -> Canon:
+        """This guild's canon names by category (people, places, groups, the party)."""
+        return await self._retrieval.canon(guild_id)
 
     async def list_documents(self, guild_id: int) -> list[DocumentInfo]:
         """The guild's visible documents, by file name."""

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from bot.memory import ranking
 from bot.memory.config import MemoryContext
 from bot.memory.repository import Row, heading_path
-from bot.memory.types import Passage, memory_version_key
+from bot.memory.types import Canon, Passage, memory_version_key
 
 __all__ = ["RecordView", "Retrieval", "rank"]
 
@@ -89,6 +89,10 @@ class Retrieval:
         """Canon names of this guild's campaign (rebuilt after every change)."""
         record = await self.record_view(guild_id)
         return list(record.canon_names) if record is not None else []
+
+    async def canon(self, guild_id: int) -> Canon:
+        """Canon names by category. The roster does not tell categories apart yet: every name counts as a person."""
+        return Canon(people=tuple(await self.roster(guild_id)))
 
     async def search(
         self,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 __all__ = [
+    "Canon",
     "DocumentInfo",
     "ImportProgress",
     "ImportReport",
@@ -48,6 +49,21 @@ class Passage:
         return self.file
 
 
+@dataclass(frozen=True, slots=True)
+class Canon:
+    """A guild's canon names by what they name, as its notes describe them. Player characters (`party`) are never
+    used as NPCs; `names()` is every other canon name (what an answer may reuse and must not clash with)."""
+
+    people: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    party: tuple[str, ...] = ()
+
+    def names(self) -> list[str]:
+        """People, places and groups (not the party), in that order, without repeats."""
+        return list(dict.fromkeys((*self.people, *self.places, *self.groups)))
+
+
 class Retriever(Protocol):
     """What the panic path needs from campaign memory."""
 
@@ -65,6 +81,9 @@ class Retriever(Protocol):
 
     async def roster(self, guild_id: int) -> list[str]:
         """Canon proper names of this guild's campaign (headings and recurring proper nouns)."""
+
+    async def canon(self, guild_id: int) -> Canon:
+        """This guild's canon names by category (people, places, groups, the party)."""
 
 
 def memory_version_key(guild_id: int) -> str:
