@@ -80,8 +80,16 @@ def _improviser(interaction: Interaction) -> Improviser:
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
+NOT_CONSULTED_TEXT = {  # why the notes were skipped (`PanicResult.grounding_note`)
+    "timeout": "searching them took too long",
+    "unavailable": "campaign memory is unavailable",
+    "warming": "the search was still starting up",
+    "busy": "too busy",
+}
+
+
 def footer_for(result: PanicResult) -> str:
-    """Where the answer came from, and what is left of the quota."""
+    """Where the answer came from, what is left of the quota, and why the notes were skipped if they were."""
     if result.engine == "openai":
         source = f"Source: {result.model or 'model'}"
     elif result.engine == "pool":
@@ -93,6 +101,9 @@ def footer_for(result: PanicResult) -> str:
         source += f" · {result.quota.remaining} of {result.quota.limit} panics left this month"
     if result.player_safe_only:
         source += " · player-safe notes only"
+    if result.grounding_note:
+        why = NOT_CONSULTED_TEXT.get(result.grounding_note, result.grounding_note)
+        source += f" · notes not consulted ({why})"
     return source
 
 

@@ -24,6 +24,7 @@ __all__ = ["COGS", "PanicBot", "PanicBotBase", "PanicTree", "report_error"]
 log = logging.getLogger(__name__)
 
 COGS: tuple[str, ...] = ("cogs.panic", "cogs.campaign", "cogs.billing")
+WARM_UP_SECONDS = 30.0  # after this long, a warm-up that has not finished is logged (the load goes on)
 
 Interaction = discord.Interaction["PanicBot"]
 
@@ -142,6 +143,20 @@ class PanicBotBase(commands.Bot):
             await self.sync_commands()
         freeze_startup_objects()
 
+    def _warm_up(self) -> None:
+        """Load the embedding model in the background (once; cheap when loaded). Panics that arrive while it
+        loads wait for it within their budget, so the first panic after a start is grounded in time."""
+
+        async def warm() -> None:
+            if not await self.services.improv.warm_up(WARM_UP_SECONDS):
+                log.warning("the embedding model is not loaded (yet); the first searches load it themselves")
+
+        self.services.tasks.spawn(warm(), name="warm-embedder")
+
+    async def on_connect(self) -> None:
+        # connected to the gateway, before any interaction arrives: start loading the embedding model
+        self._warm_up()
+
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         """Publish the slash commands: to the dev guild when configured, else globally."""
         dev_guild = self.services.settings.dev_guild_id
@@ -157,8 +172,7 @@ class PanicBotBase(commands.Bot):
     async def on_ready(self) -> None:
         shards = getattr(self, "shard_ids", None)
         log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), shards)
-        # going live: load the embedding model now, so the first panic after a deploy is grounded in time
-        self.services.tasks.spawn(self.services.memory.embedder.warm(), name="warm-embedder")
+        self._warm_up()  # going live (also after a connect that did not warm it, e.g. a failed load)
 
     async def on_command_error(self, context: commands.Context[Any], exception: commands.CommandError) -> None:
         """Prefix commands are owner tools only: a mention that is not one is ignored, not logged as an error."""

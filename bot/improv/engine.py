@@ -6,7 +6,9 @@ circuit, exhausted quota), the offline tables answer instead, labelled with the 
 streaming it may take up to the policy's `answer_seconds` in all.
 
 Each step has its own module and its dependencies are given at construction: admission (cooldown and quota),
-grounding (campaign memory), the guarded model, the pool and the recorder (the panic history).
+grounding (campaign memory), the guarded model, the pool and the recorder (the panic history). The guild+kind's
+recent answers (`recent.py`, read from the history and kept per process) go to the tables and the model's prompt,
+so neither repeats itself; a reroll's earlier answer is the most recent of them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bot.improv.kinds import Improv, Kind
 from bot.improv.llm import GenerationError, Generator
 from bot.improv.pool import Pool, PoolEntry
 from bot.improv.prompts import Style, build_prompt
+from bot.improv.recent import RecentAnswers
 from bot.improv.recorder import NotFound, Recorder, new_improv_id
 from bot.improv.soft import soft
 from bot.improv.tables import find_focus, make_name, roll
@@ -39,6 +42,8 @@ from bot.tasks import BackgroundTasks
 __all__ = ["Admission", "CooldownActive", "Improviser", "NotFound", "PartialCallback"]
 
 log = logging.getLogger(__name__)
+
+RECENT_WAIT = 0.2  # seconds the first panic of a guild+kind in this process waits for its recent answers at most
 
 
 class Improviser:
@@ -73,6 +78,7 @@ class Improviser:
         self.model = GuardedModel(generator, self.breaker)
         self.pool = Pool(kv, config.pool_size, lock_seconds=config.model_timeout_seconds * (config.pool_size + 1))
         self.rng = rng or random.Random()
+        self.recent_answers = RecentAnswers(recorder.answers, tasks)
         self._inflight = 0  # panics this process is working on
 
     @property
@@ -84,6 +90,19 @@ class Improviser:
     def model_name(self) -> str:
         """The configured model (empty without a generator)."""
         return self.model.model_name
+
+    @property
+    def warmed(self) -> bool:
+        """Whether the embedding model is loaded (retrieval is then fast from the first panic)."""
+        return self.grounder.warmed
+
+    async def warm_up(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bound on the wait, the load goes on
+        """Load the embedding model, waiting at most `timeout` seconds; whether it is loaded. The bot calls this
+        before it goes online; a panic that arrives while it is still loading waits for it within its budget."""
+        task = self.grounder.warm_up()
+        if task is not None:
+            await asyncio.wait([task], timeout=timeout)
+        return self.warmed
 
     # --- the panic ---------------------------------------------------------------------------------------
     async def admit(self, request: PanicRequest, *, count_quota: bool = False) -> Admission:
@@ -127,10 +146,12 @@ class Improviser:
     ) -> PanicResult:
         deadline = started + policy.deadline_seconds
         bare = not request.details.strip()
+        self.recent_answers.prefetch(request.guild_id, request.kind)  # read alongside grounding, used at the end
         if self._inflight > self.config.max_inflight:
             # overloaded: shed work so acknowledgements and the deadline hold for everyone
             quota = await self.admitter.quota(request, admission)
-            return self._finish_tables(request, Grounding(), "busy", quota, started)
+            shed = Grounding(skipped="busy") if self.grounder.retriever is not None else Grounding()
+            return await self._finish_tables(request, shed, "busy", quota, started, deadline=started)
         entry: PoolEntry | None = None
         if bare and self.generator is not None:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
@@ -166,12 +187,13 @@ class Improviser:
                 self.admitter.quota(request, admission), self.grounder.ground(request, policy, deadline)
             )
         if quota is not None and not quota.allowed:
-            return self._finish_tables(request, grounding, "quota", quota, started)
+            return await self._finish_tables(request, grounding, "quota", quota, started, deadline)
         if self.generator is None:
-            return self._finish_tables(request, grounding, "no_key", quota, started)
+            return await self._finish_tables(request, grounding, "no_key", quota, started, deadline)
         if not self.breaker.allow():
-            return self._finish_tables(request, grounding, "circuit_open", quota, started)
+            return await self._finish_tables(request, grounding, "circuit_open", quota, started, deadline)
 
+        recent = await self._recent(request, deadline)
         prompt = build_prompt(
             request.kind,
             request.details,
@@ -179,6 +201,7 @@ class Improviser:
             grounding.passages,
             grounding.roster,
             budget=self.config.prompt_token_budget,
+            given=[improv.title for improv in recent],
         )
         try:
             generation = await self.model.generate(
@@ -191,7 +214,7 @@ class Improviser:
             )
         except GenerationError as exc:
             log.info("panic fallback guild=%s kind=%s reason=%s", request.guild_id, request.kind, exc.reason)
-            return self._finish_tables(request, grounding, exc.reason, quota, started)
+            return await self._finish_tables(request, grounding, exc.reason, quota, started, deadline, recent)
 
         improv = self._repair(generation.improv, grounding)
         if bare:
@@ -206,7 +229,13 @@ class Improviser:
             started=started,
             tokens=(generation.tokens_in, generation.tokens_out),
             model=generation.model,
+            grounding_note=grounding.skipped,
         )
+
+    async def _recent(self, request: PanicRequest, deadline: float) -> list[Improv]:
+        """The guild+kind's recent answers, most recent first (never waiting past `RECENT_WAIT` or the deadline)."""
+        wait = min(RECENT_WAIT, deadline - asyncio.get_running_loop().time())
+        return await self.recent_answers.get(request.guild_id, request.kind, wait=wait)
 
     def _repair(self, improv: Improv, grounding: Grounding) -> Improv:
         if not grounding.canon:
@@ -229,9 +258,11 @@ class Improviser:
         grounding_roster: Sequence[str],
         canon: CanonIndex,
         passages: Sequence[Passage] = (),
+        *,
+        recent: Sequence[Improv] = (),
     ) -> Improv:
         """An offline-table answer, canon names woven in, clashing names avoided, about the canon the details
-        point at when a retrieved passage's heading matches them."""
+        point at when a retrieved passage's heading matches them, unlike the `recent` answers (most recent first)."""
         return roll(
             kind,
             rng=self.rng,
@@ -239,27 +270,41 @@ class Improviser:
             details=details,
             avoid=lambda name: canon.check(name) is not None,
             passages=passages,
+            recent=recent,
         )
 
-    def _finish_tables(
+    async def _finish_tables(
         self,
         request: PanicRequest,
         grounding: Grounding,
         reason: str,
         quota: QuotaDecision | None,
         started: float,
+        deadline: float,
+        recent: Sequence[Improv] | None = None,
     ) -> PanicResult:
+        if recent is None:
+            recent = await self._recent(request, deadline)
         # weave names actually present in the retrieved passages first: they are the most relevant canon
         text = " ".join(p.text for p in grounding.passages)
         relevant = [n for n in grounding.roster if n in text] or grounding.roster
-        improv = self.tables(request.kind, request.details, relevant, grounding.canon, grounding.passages)
+        improv = self.tables(
+            request.kind, request.details, relevant, grounding.canon, grounding.passages, recent=recent
+        )
         focus = find_focus(request.details, grounding.passages, list(relevant)[:12])
         cited = [focus.passage] if focus is not None else []
         if relevant:
             cited += [p for p in grounding.passages if focus is None or p is not focus.passage]
         sources = tuple(dedupe_sources([Source.from_passage(p) for p in cited]))
         return self._finish(
-            request, improv, engine="tables", sources=sources, quota=quota, started=started, fallback_reason=reason
+            request,
+            improv,
+            engine="tables",
+            sources=sources,
+            quota=quota,
+            started=started,
+            fallback_reason=reason,
+            grounding_note=grounding.skipped,
         )
 
     def _finish(
@@ -275,6 +320,7 @@ class Improviser:
         model: str = "",
         pool_hit: bool = False,
         fallback_reason: str | None = None,
+        grounding_note: str | None = None,
     ) -> PanicResult:
         result = PanicResult(
             improv_id=new_improv_id(),
@@ -291,7 +337,9 @@ class Improviser:
             tokens_out=tokens[1],
             pool_hit=pool_hit,
             player_safe_only=request.player_safe_only,
+            grounding_note=grounding_note,
         )
+        self.recent_answers.add(request.guild_id, request.kind, result.improv_id, improv)
         # the answer does not wait for the database: follow-up buttons that come first wait for the write
         self.recorder.record(request, result)
         return result
@@ -314,9 +362,17 @@ class Improviser:
             if self.generator is None or not self.breaker.allow():
                 return None
             loop = asyncio.get_running_loop()
-            grounding = await self.grounder.ground(request, self.policy, loop.time() + self.policy.deadline_seconds)
+            deadline = loop.time() + self.policy.deadline_seconds
+            grounding = await self.grounder.ground(request, self.policy, deadline)
+            recent = await self._recent(request, deadline)
             prompt = build_prompt(
-                kind, "", style, grounding.passages, grounding.roster, budget=self.config.prompt_token_budget
+                kind,
+                "",
+                style,
+                grounding.passages,
+                grounding.roster,
+                budget=self.config.prompt_token_budget,
+                given=[improv.title for improv in recent],
             )
             started = loop.time()
             until = started + self.config.model_timeout_seconds

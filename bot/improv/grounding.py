@@ -41,6 +41,7 @@ class Grounding:
     passages: list[Passage] = field(default_factory=list)
     roster: list[str] = field(default_factory=list)  # names the answer may show (only player-safe ones for players)
     canon: CanonIndex = field(default_factory=lambda: CanonIndex([]))  # every canon name (clashes check them all)
+    skipped: str | None = None  # why the notes were not consulted: "timeout", "unavailable", "warming"; else None
 
 
 class Grounder:
@@ -54,6 +55,26 @@ class Grounder:
         self.kv = kv
         self.warm = warm
         self._slots = asyncio.Semaphore(RETRIEVAL_CONCURRENCY)
+        self._warming: asyncio.Task[None] | None = None
+        self.warmed = warm is None  # the embedding model is loaded (nothing to load without `warm`)
+
+    def warm_up(self) -> asyncio.Task[None] | None:
+        """Start loading the embedding model, once (again after a failure); the shared task, None if nothing to
+        load. Panics that arrive meanwhile wait for it within their budget."""
+        if self.warm is None or self.retriever is None:
+            return None
+        if self._warming is None or (self._warming.done() and not self.warmed):
+            self._warming = asyncio.create_task(self._load_model(), name="warm-embedder")
+        return self._warming
+
+    async def _load_model(self) -> None:
+        assert self.warm is not None
+        try:
+            await self.warm()
+        except Exception:  # the search will try to load it itself
+            log.warning("warming up the embedder failed", exc_info=True)
+        else:
+            self.warmed = True
 
     async def ground(self, request: PanicRequest, policy: PanicPolicy, deadline: float) -> Grounding:
         """Passages and canon names for the request, within the policy's retrieval budget (and the deadline)."""
@@ -61,13 +82,18 @@ class Grounder:
         if retriever is None:
             return Grounding()
         loop = asyncio.get_running_loop()
-        if policy.wait_for_warm and self.warm is not None:
-            await self._warm_up(deadline)
+        warming = self._warming is not None and not self._warming.done()
+        if self.warm is not None and (policy.wait_for_warm or warming):
+            # a patient door waits for the model until its deadline; one that arrives while the bot is warming
+            # it up waits for half of what is left, keeping the rest for retrieval and the model
+            until = deadline if policy.wait_for_warm else loop.time() + (deadline - loop.time()) / 2
+            if not await self._warm_up(until):
+                return Grounding(skipped="warming")
         query, context, remember = await self._query(request)
         budget = max(MIN_BUDGET, min(policy.retrieve_seconds, (deadline - loop.time()) / 3))
         found, _ = await asyncio.gather(self._search(retriever, request, query, context, budget), remember)
-        if found is None:
-            return Grounding()
+        if isinstance(found, str):
+            return Grounding(skipped=found)
         passages, roster = found
         if request.player_safe_only:
             passages = [p for p in passages if p.player_safe]
@@ -77,22 +103,22 @@ class Grounder:
             visible = list(roster)
         return Grounding(list(passages), visible, CanonIndex(roster))
 
-    async def _warm_up(self, deadline: float) -> None:
-        """Load the embedding model (cheap once loaded), giving up at the deadline; a failure only means the
-        search will try again itself."""
-        assert self.warm is not None
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self.warm()
-        except TimeoutError:
-            log.warning("the embedder was still warming up at the deadline")
-        except Exception:
-            log.warning("warming up the embedder failed", exc_info=True)
+    async def _warm_up(self, until: float) -> bool:
+        """Wait for the embedding model to load (starting it if need be) until loop time `until`; False when it is
+        still loading then. A failed load counts as done: the search will try again itself."""
+        task = self.warm_up()
+        if task is None or task.done():
+            return True
+        await asyncio.wait([task], timeout=max(0.0, until - asyncio.get_running_loop().time()))
+        if not task.done():
+            log.warning("the embedder was still warming up; answering without the notes")
+        return task.done()
 
     async def _search(
         self, retriever: Retriever, request: PanicRequest, query: str, context: list[str], budget: float
-    ) -> tuple[list[Passage], list[str]] | None:
-        """Passages and roster within `budget` seconds; None when memory is slow or failing (answer ungrounded)."""
+    ) -> tuple[list[Passage], list[str]] | str:
+        """Passages and roster within `budget` seconds; why not when memory is slow ("timeout") or failing
+        ("unavailable"): the answer is then ungrounded."""
         try:
             async with asyncio.timeout(budget), self._slots:
                 passages, roster = await asyncio.gather(
@@ -107,10 +133,10 @@ class Grounder:
                 )
         except TimeoutError:
             log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
-            return None
+            return "timeout"
         except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
             log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
-            return None
+            return "unavailable"
         return list(passages), list(roster)
 
     async def _query(self, request: PanicRequest) -> tuple[str, list[str], Awaitable[None]]:

@@ -23,6 +23,9 @@ __all__ = ["Prompt", "Style", "build_prompt", "estimate_tokens", "schema_tokens"
 TOKEN_MARGIN = 1.2
 PASSAGE_CHARS = 700
 ROSTER_MAX = 80
+GIVEN_MAX = 10  # earlier answers named in "Already given" (most recent first)
+GIVEN_MIN = 3  # kept when the budget is tight (the passages go first)
+GIVEN_CHARS = 60
 _WS = re.compile(r"\s+")
 
 _RATINGS = {
@@ -98,35 +101,45 @@ def build_prompt(
     roster: Sequence[str] = (),
     *,
     budget: int = 1500,
+    given: Sequence[str] = (),
 ) -> Prompt:
     """The prompt for `kind`, dropping the weakest passages and roster tail until it fits `budget` tokens.
 
     `budget` covers the system and user messages plus the response schema (which the API also counts).
+    `given`: titles of the guild's recent answers of this kind, most recent first (a reroll's is among them),
+    named so the model goes elsewhere.
     """
     system = _system(kind, style)
     request = _clean(details, 400) or f"Anything that fits; surprise me with a {KIND_LABELS[kind].lower()}."
     names = [n for n in dict.fromkeys(n.strip() for n in roster) if n][:ROSTER_MAX]
     chosen = [p for p in passages if p.text.strip()]
+    avoid = [t for t in dict.fromkeys(_clean(g, GIVEN_CHARS) for g in given) if t][:GIVEN_MAX]
     fixed = schema_tokens(kind) + estimate_tokens(system) + 16  # message framing
 
     while True:
-        user = _user(kind, request, chosen, names)
+        user = _user(kind, request, chosen, names, avoid)
         tokens = fixed + estimate_tokens(user)
         if tokens <= budget:
             break
         if len(names) > 20:
             names = names[: max(20, len(names) * 2 // 3)]
+        elif len(avoid) > GIVEN_MIN:
+            avoid = avoid[:GIVEN_MIN]
         elif chosen:
             chosen = chosen[:-1]
         elif names:
             names = names[: len(names) // 2]
+        elif avoid:
+            avoid = []
         else:
             break
     return Prompt(system=system, user=user, tokens=tokens, passages=tuple(chosen), roster=tuple(names))
 
 
-def _user(kind: Kind, request: str, passages: Sequence[Passage], roster: Sequence[str]) -> str:
+def _user(kind: Kind, request: str, passages: Sequence[Passage], roster: Sequence[str], given: Sequence[str]) -> str:
     parts = [f"Request ({KIND_LABELS[kind]}): {request}"]
+    if given:
+        parts.append("Already given, do not repeat: " + "; ".join(given))
     if roster:
         parts.append("Canon names (reuse exactly; never make near-copies): " + "; ".join(roster))
     if passages:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import UserFacingError
 from bot.guilds import ensure_guild
-from bot.improv.kinds import Kind, schema_for
+from bot.improv.kinds import Improv, Kind, schema_for
 from bot.improv.types import Engine, PanicRecord, PanicRequest, PanicResult, Source, StoredImprov
 from bot.tasks import BackgroundTasks
 from db.base import utcnow
@@ -55,6 +55,7 @@ class Recorder:
         self.delay = delay
         self._recording: dict[int, asyncio.Future[None]] = {}  # results whose rows are being written
         self._queue: list[_QueuedRecord] = []
+        self._writing: list[_QueuedRecord] = []  # the batch being written now
         self._writer: asyncio.Task[None] | None = None
         self._known_guilds: set[int] = set()  # guild rows known to exist (skips an upsert per panic)
 
@@ -101,6 +102,7 @@ class Recorder:
         await asyncio.sleep(self.delay)
         while self._queue:
             batch, self._queue = self._queue, []
+            self._writing = batch
             try:
                 try:
                     await self._write_batch(batch)
@@ -119,6 +121,7 @@ class Recorder:
                 self._recording.pop(improv_id, None)
                 if not done.done():
                     done.set_result(None)
+        self._writing = []
 
     async def _write_batch(self, batch: list[_QueuedRecord]) -> None:
         async with self.sessionmaker.begin() as session:
@@ -167,6 +170,31 @@ class Recorder:
             saved_at=row.saved_at,
             note_ref=row.note_ref,
         )
+
+    async def answers(self, guild_id: int, kind: Kind, limit: int) -> list[tuple[int, Improv]]:
+        """The guild's latest answers of `kind` as (improv id, answer), newest first: those still waiting for
+        their write, then the stored ones (one indexed read of plain columns)."""
+        schema = schema_for(kind)
+        pending = [
+            (improv_id, saved["payload"])
+            for improv_id, _, saved, _ in (*self._writing, *self._queue)
+            if saved["guild_id"] == guild_id and saved["kind"] == kind
+        ]
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                select(SavedImprov.id, SavedImprov.payload)
+                .where(SavedImprov.guild_id == guild_id, SavedImprov.kind == kind)
+                .order_by(SavedImprov.id.desc())
+                .limit(limit)
+            )
+            stored = [(row[0], row[1]) for row in rows]
+        found: dict[int, Improv] = {}
+        for improv_id, payload in (*pending, *stored):
+            try:
+                found.setdefault(improv_id, schema.model_validate(payload))
+            except ValueError:
+                continue  # written by an older schema: not worth remembering
+        return sorted(found.items(), key=lambda item: -item[0])[:limit]
 
     async def mark_saved(self, improv_id: int, note_ref: str) -> None:
         """Remember that a result was saved into campaign memory."""

@@ -32,6 +32,7 @@ def roll(
     details: str = "",
     avoid: Callable[[str], bool] | None = None,
     passages: Sequence[Passage] = (),
+    recent: Sequence[Improv] = (),  # the guild+kind's recent answers, most recent first (the rollers avoid them)
 ) -> Improv:
     """A random result of `kind` from the offline tables.
 

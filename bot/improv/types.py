@@ -91,6 +91,9 @@ class PanicResult:
     tokens_out: int = 0
     pool_hit: bool = False
     player_safe_only: bool = False
+    #: why the campaign notes were not consulted ("timeout", "unavailable", "warming", "busy"); None when they were
+    #: searched (or the guild has no campaign memory)
+    grounding_note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's JSON object."""
@@ -99,6 +102,7 @@ class PanicResult:
             "kind": self.kind,
             "engine": self.engine,
             "fallback_reason": self.fallback_reason,
+            "grounding_note": self.grounding_note,
             "model": self.model,
             "title": self.improv.title,
             "fields": [{"name": name, "value": value} for name, value in self.improv.fields()],
