@@ -30,11 +30,17 @@ RECORD_DELAY = 0.05  # seconds a finished panic's rows wait, so the answer goes 
 _QueuedRecord = tuple[int, dict[str, Any], dict[str, Any], "asyncio.Future[None]"]
 
 
+_last_id = 0
+
+
 def new_improv_id() -> int:
     """A unique id for a stored result, made here so the answer need not wait for the database:
-    milliseconds since 2026 in the high bits, 20 random bits below (sortable, fits a signed 64-bit integer)."""
+    milliseconds since 2026 in the high bits, 20 random bits below (sortable by time, fits a signed 64-bit
+    integer), and increasing within a process (ids made in the same millisecond keep their order)."""
+    global _last_id
     millis = int(time.time() * 1000) - 1_767_225_600_000
-    return (max(0, millis) << 20) | secrets.randbits(20)
+    _last_id = max((max(0, millis) << 20) | secrets.randbits(20), _last_id + 1)
+    return _last_id
 
 
 class NotFound(UserFacingError):

@@ -6,7 +6,7 @@ Fallbacks are asserted by engine and reason, never by timing (timings live in be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -339,3 +339,142 @@ async def test_overload_sheds_to_the_tables(make_settings: Callable[..., Setting
         results = await asyncio.gather(*(improviser.panic(request(details=f"guard {n}")) for n in range(3)))
     reasons = sorted(r.fallback_reason or r.engine for r in results)
     assert reasons == ["busy", "busy", "openai"]
+
+
+# --- recent answers, grounding notes, warm-up --------------------------------------------------------------
+GIVEN = "Already given, do not repeat: "
+
+
+def given_line(prompt: str) -> str:
+    """The prompt's "Already given" line ("" when it has none)."""
+    return next((line for line in prompt.splitlines() if line.startswith(GIVEN)), "")
+
+
+async def test_the_model_is_told_what_it_gave_before_most_recent_first(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai) as (_, improviser, _):
+        first = await improviser.panic(request())
+        second = await improviser.panic(request())  # e.g. a reroll: the same request again
+        third = await improviser.panic(request())
+        other_kind = await improviser.panic(request("loot"))
+    prompts = [r.prompt for r in fake_openai.chat_requests()]
+    assert given_line(prompts[0]) == ""
+    assert given_line(prompts[1]) == GIVEN + first.improv.title
+    assert prompts[1] != prompts[0]
+    assert given_line(prompts[2]) == GIVEN + f"{second.improv.title}; {first.improv.title}"
+    assert given_line(prompts[3]) == ""  # per kind
+    assert third.engine == other_kind.engine == "openai"
+
+
+async def test_answers_given_before_a_restart_still_count(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai) as (_, improviser, _):
+        before = [await improviser.panic(request()) for _ in range(2)]
+    async with env(make_settings, fake_openai) as (_, improviser, _):  # a new process on the same database
+        await improviser.panic(request())
+    titles = "; ".join(r.improv.title for r in reversed(before))
+    assert given_line(fake_openai.chat_requests()[-1].prompt) == GIVEN + titles
+
+
+class TablesSpy(Improviser):
+    """The real improviser, noting the recent answers each offline-table roll is given."""
+
+    rolls: list[list[Improv]]
+
+    def tables(self, *args: Any, recent: Sequence[Improv] = (), **kwargs: Any) -> Improv:
+        self.rolls.append(list(recent))
+        return super().tables(*args, recent=recent, **kwargs)
+
+
+async def test_the_offline_tables_are_given_the_recent_answers(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None) as (services, improviser, _):
+        spy = TablesSpy(
+            improviser.config,
+            kv=services.kv,
+            tasks=services.tasks,
+            recorder=improviser.recorder,
+            generator=None,
+        )
+        spy.rolls = []
+        results = [await spy.panic(request("encounter")) for _ in range(3)]
+        await spy.panic(request("rumor"))
+    made = [r.improv for r in results]
+    assert spy.rolls == [[], [made[0]], [made[1], made[0]], []]
+
+
+async def test_a_slow_memory_is_reported_not_silent(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None, notes=True) as (_, improviser, memory):
+        grounded = await improviser.panic(request())
+        assert memory is not None
+        memory.gate = asyncio.Event()  # memory answers only when the gate opens: never, here
+        slow = await improviser.panic(request(), policy=PanicPolicy(retrieve_seconds=0.05))
+        memory.gate.set()
+    assert grounded.grounding_note is None
+    assert grounded.sources
+    assert slow.grounding_note == "timeout"
+    assert slow.sources == ()
+    assert slow.as_json()["grounding_note"] == "timeout"
+
+
+async def test_a_failing_memory_is_reported_not_silent(make_settings: Callable[..., Settings]) -> None:
+    async with env(make_settings, None, notes=True) as (_, improviser, memory):
+        assert memory is not None
+
+        async def broken(*args: Any, **kwargs: Any) -> list[str]:
+            raise ConnectionRefusedError("memory is down")
+
+        memory.roster = broken  # type: ignore[method-assign]
+        result = await improviser.panic(request())
+    assert (result.engine, result.grounding_note, result.sources) == ("tables", "unavailable", ())
+
+
+async def test_a_panic_during_the_warm_up_waits_for_it_and_is_grounded(
+    make_settings: Callable[..., Settings],
+) -> None:
+    loaded = asyncio.Event()
+
+    async def warm() -> None:
+        await loaded.wait()
+
+    async with env(make_settings, None, notes=True) as (services, improviser, memory):
+        assert memory is not None
+        warming = Improviser(
+            improviser.config,
+            kv=services.kv,
+            tasks=services.tasks,
+            recorder=improviser.recorder,
+            generator=None,
+            retriever=memory,
+            warm=warm,
+        )
+        assert not await warming.warm_up(0)  # the bot started loading the model; not loaded yet
+        asyncio.get_running_loop().call_soon(loaded.set)  # it loads while the panic waits
+        grounded = await warming.panic(request())
+        assert warming.warmed
+    assert grounded.sources
+    assert grounded.grounding_note is None
+
+
+async def test_a_panic_whose_budget_ends_before_the_warm_up_says_so(make_settings: Callable[..., Settings]) -> None:
+    never = asyncio.Event()
+
+    async def warm() -> None:
+        await never.wait()
+
+    async with env(make_settings, None, notes=True) as (services, improviser, memory):
+        assert memory is not None
+        warming = Improviser(
+            improviser.config,
+            kv=services.kv,
+            tasks=services.tasks,
+            recorder=improviser.recorder,
+            generator=None,
+            retriever=memory,
+            warm=warm,
+        )
+        assert not await warming.warm_up(0)
+        result = await warming.panic(request(), policy=PanicPolicy(deadline_seconds=0.1))
+        never.set()
+    assert (result.engine, result.grounding_note, result.sources) == ("tables", "warming", ())
