@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from bot.memory import (
     ImportProgress,
     ImportReport,
     MemoryStatus,
+    Passage,
     Upload,
 )
 from bot.sizes import format_bytes
@@ -282,16 +284,7 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         passages = await self.memory.search(interaction.guild_id, query, k=results)
-        empty = "Nothing found. Import notes with `/campaign import` first, or try other words."
-        fields = [
-            EmbedField(
-                f"{number}. {passage.citation()}",
-                f"{truncate(passage.text, Limits.FIELD_VALUE - 20)}\n-# score {passage.score:.2f}",
-            )
-            for number, passage in enumerate(passages, start=1)
-        ]
-        embed = fit_embed(title=f"Search: {query}", description="" if passages else empty, fields=fields, colour=COLOUR)
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.followup.send(embed=search_embed(query, passages), ephemeral=True)
 
     @app_commands.command(name="status", description="Embedder, vector store and usage of campaign memory")
     @gm_only()
@@ -412,6 +405,39 @@ def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
         footer=f"{len(docs)} documents · {total} passages · {size}",
         colour=COLOUR,
     )
+
+
+_LIST_ITEM = re.compile(r"(?:[-*+•]|\d+[.)]|\|)\s")
+
+
+def as_prose(text: str) -> str:
+    """A passage as it reads: the source's line breaks within a paragraph joined, runs of whitespace collapsed;
+    paragraphs and list items keep a line of their own."""
+    lines: list[str] = []
+    joinable = False  # whether the next source line continues the last one
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            joinable = False
+        elif joinable and not _LIST_ITEM.match(line):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+            joinable = True
+    return "\n".join(lines)
+
+
+def search_embed(query: str, passages: Sequence[Passage]) -> discord.Embed:
+    """`/campaign search`: the passages best first, each with its citation and the score the order follows."""
+    empty = "Nothing found. Import notes with `/campaign import` first, or try other words."
+    fields = [
+        EmbedField(
+            f"{number}. {passage.citation()}",
+            f"{truncate(as_prose(passage.text), Limits.FIELD_VALUE - 20)}\n-# score {passage.score:.2f}",
+        )
+        for number, passage in enumerate(passages, start=1)
+    ]
+    return fit_embed(title=f"Search: {query}", description="" if passages else empty, fields=fields, colour=COLOUR)
 
 
 def status_embed(status: MemoryStatus) -> discord.Embed:

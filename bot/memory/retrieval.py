@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -192,7 +192,7 @@ class Retrieval:
 
 
 def rank(query: str, rows: Sequence[Row], scores: dict[str, float], k: int, player_safe_only: bool) -> list[Passage]:
-    """Passages from the candidates' rows, re-ranked (dense + BM25), best first."""
+    """Passages from the candidates' rows, re-ranked (dense + BM25), best first, each scored as it was ranked."""
     candidates = []
     for chunk_id, text, heading, page, document_id, file_name, safe in rows:
         if player_safe_only and not safe:
@@ -218,8 +218,15 @@ def rank(query: str, rows: Sequence[Row], scores: dict[str, float], k: int, play
         )
     candidates.sort(key=lambda c: -c.score)
     out: list[Passage] = []
+    if not candidates:
+        return out
+    # each passage's score is the fused score the order follows, in the dense score's units (the best dense score
+    # plus the spread times the fused score: the dense score plus the lexical and heading bonus), so a score shown
+    # is never below one shown after it
+    best = candidates[0].score
+    spread = max(best - candidates[-1].score, ranking.MIN_SPREAD) / ranking.DENSE_WEIGHT
     for candidate in ranking.rerank(query, candidates, k):
         passage = candidate.payload
         assert isinstance(passage, Passage)
-        out.append(passage)
+        out.append(replace(passage, score=best + spread * candidate.fused))
     return out
