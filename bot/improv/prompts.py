@@ -23,9 +23,9 @@ __all__ = ["Prompt", "Style", "build_prompt", "estimate_tokens", "schema_tokens"
 TOKEN_MARGIN = 1.2
 PASSAGE_CHARS = 700
 ROSTER_MAX = 80
-GIVEN_MAX = 10  # earlier answers named in "Already given" (most recent first)
+GIVEN_MAX = 6  # earlier answers named in "Already given" (most recent first): about 70 tokens
 GIVEN_MIN = 3  # kept when the budget is tight (the passages go first)
-GIVEN_CHARS = 60
+GIVEN_CHARS = 48
 _WS = re.compile(r"\s+")
 
 _RATINGS = {
@@ -113,7 +113,7 @@ def build_prompt(
     request = _clean(details, 400) or f"Anything that fits; surprise me with a {KIND_LABELS[kind].lower()}."
     names = [n for n in dict.fromkeys(n.strip() for n in roster) if n][:ROSTER_MAX]
     chosen = [p for p in passages if p.text.strip()]
-    avoid = [t for t in dict.fromkeys(_clean(g, GIVEN_CHARS) for g in given) if t][:GIVEN_MAX]
+    avoid = [t for t in dict.fromkeys(_clean(g, GIVEN_CHARS) for g in given[: GIVEN_MAX * 2]) if t][:GIVEN_MAX]
     fixed = schema_tokens(kind) + estimate_tokens(system) + 16  # message framing
 
     while True:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from bot.improv.prompts import GIVEN_MAX
 from tests.fakes.openai import FakeOpenAI, running_openai
 
 IMPROV = Path(sys.executable).with_name("improv")
@@ -90,7 +91,7 @@ async def test_a_second_process_tells_the_model_what_the_first_gave(tmp_path: Pa
     opening = fake_openai.chat_requests()[sent].prompt  # the second process's first panic
     line = next(line for line in opening.splitlines() if line.startswith(GIVEN))
     named = line.removeprefix(GIVEN).split("; ")
-    expected = list(dict.fromkeys(reversed(given_before)))  # most recent first, each title once
+    expected = list(dict.fromkeys(reversed(given_before)))[:GIVEN_MAX]  # most recent first, each title once
     assert len(named) == len(expected)
     for name, title in zip(named, expected, strict=True):
         assert title.startswith(name.removesuffix(" …")), (name, title)

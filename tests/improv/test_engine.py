@@ -345,9 +345,15 @@ async def test_overload_sheds_to_the_tables(make_settings: Callable[..., Setting
 GIVEN = "Already given, do not repeat: "
 
 
-def given_line(prompt: str) -> str:
-    """The prompt's "Already given" line ("" when it has none)."""
-    return next((line for line in prompt.splitlines() if line.startswith(GIVEN)), "")
+def given(prompt: str) -> list[str]:
+    """The earlier answers the prompt's "Already given" line names (each title, or its start when long)."""
+    line = next((line for line in prompt.splitlines() if line.startswith(GIVEN)), "")
+    return [name.removesuffix(" …") for name in line.removeprefix(GIVEN).split("; ")] if line else []
+
+
+def names_titles(named: list[str], titles: list[str]) -> bool:
+    """Whether `named` are `titles` (most recent first), each whole or cut at a word."""
+    return len(named) == len(titles) and all(t.startswith(n) for n, t in zip(named, titles, strict=True))
 
 
 async def test_the_model_is_told_what_it_gave_before_most_recent_first(
@@ -359,11 +365,11 @@ async def test_the_model_is_told_what_it_gave_before_most_recent_first(
         third = await improviser.panic(request())
         other_kind = await improviser.panic(request("loot"))
     prompts = [r.prompt for r in fake_openai.chat_requests()]
-    assert given_line(prompts[0]) == ""
-    assert given_line(prompts[1]) == GIVEN + first.improv.title
+    assert given(prompts[0]) == []
+    assert names_titles(given(prompts[1]), [first.improv.title])
     assert prompts[1] != prompts[0]
-    assert given_line(prompts[2]) == GIVEN + f"{second.improv.title}; {first.improv.title}"
-    assert given_line(prompts[3]) == ""  # per kind
+    assert names_titles(given(prompts[2]), [second.improv.title, first.improv.title])
+    assert given(prompts[3]) == []  # per kind
     assert third.engine == other_kind.engine == "openai"
 
 
@@ -374,8 +380,8 @@ async def test_answers_given_before_a_restart_still_count(
         before = [await improviser.panic(request()) for _ in range(2)]
     async with env(make_settings, fake_openai) as (_, improviser, _):  # a new process on the same database
         await improviser.panic(request())
-    titles = "; ".join(r.improv.title for r in reversed(before))
-    assert given_line(fake_openai.chat_requests()[-1].prompt) == GIVEN + titles
+    titles = [r.improv.title for r in reversed(before)]
+    assert names_titles(given(fake_openai.chat_requests()[-1].prompt), titles)
 
 
 class TablesSpy(Improviser):
