@@ -151,7 +151,8 @@ class Improviser:
             # overloaded: shed work so acknowledgements and the deadline hold for everyone
             quota = await self.admitter.quota(request, admission)
             shed = Grounding(skipped="busy") if self.grounder.retriever is not None else Grounding()
-            return await self._finish_tables(request, shed, "busy", quota, started, deadline=started)
+            recent = await self._recent(request, started)  # no waiting here
+            return self._finish_tables(request, shed, "busy", quota, started, recent)
         entry: PoolEntry | None = None
         if bare and self.generator is not None:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
@@ -186,14 +187,14 @@ class Improviser:
             quota, grounding = await asyncio.gather(
                 self.admitter.quota(request, admission), self.grounder.ground(request, policy, deadline)
             )
-        if quota is not None and not quota.allowed:
-            return await self._finish_tables(request, grounding, "quota", quota, started, deadline)
-        if self.generator is None:
-            return await self._finish_tables(request, grounding, "no_key", quota, started, deadline)
-        if not self.breaker.allow():
-            return await self._finish_tables(request, grounding, "circuit_open", quota, started, deadline)
-
         recent = await self._recent(request, deadline)
+        if quota is not None and not quota.allowed:
+            return self._finish_tables(request, grounding, "quota", quota, started, recent)
+        if self.generator is None:
+            return self._finish_tables(request, grounding, "no_key", quota, started, recent)
+        if not self.breaker.allow():
+            return self._finish_tables(request, grounding, "circuit_open", quota, started, recent)
+
         prompt = build_prompt(
             request.kind,
             request.details,
@@ -214,7 +215,7 @@ class Improviser:
             )
         except GenerationError as exc:
             log.info("panic fallback guild=%s kind=%s reason=%s", request.guild_id, request.kind, exc.reason)
-            return await self._finish_tables(request, grounding, exc.reason, quota, started, deadline, recent)
+            return self._finish_tables(request, grounding, exc.reason, quota, started, recent)
 
         improv = self._repair(generation.improv, grounding)
         if bare:
@@ -262,7 +263,7 @@ class Improviser:
         recent: Sequence[Improv] = (),
     ) -> Improv:
         """An offline-table answer, canon names woven in, clashing names avoided, about the canon the details
-        point at when a retrieved passage's heading matches them, unlike the `recent` answers (most recent first)."""
+        point at when a retrieved passage's heading matches them."""
         return roll(
             kind,
             rng=self.rng,
@@ -273,18 +274,15 @@ class Improviser:
             recent=recent,
         )
 
-    async def _finish_tables(
+    def _finish_tables(
         self,
         request: PanicRequest,
         grounding: Grounding,
         reason: str,
         quota: QuotaDecision | None,
         started: float,
-        deadline: float,
-        recent: Sequence[Improv] | None = None,
+        recent: Sequence[Improv] = (),
     ) -> PanicResult:
-        if recent is None:
-            recent = await self._recent(request, deadline)
         # weave names actually present in the retrieved passages first: they are the most relevant canon
         text = " ".join(p.text for p in grounding.passages)
         relevant = [n for n in grounding.roster if n in text] or grounding.roster

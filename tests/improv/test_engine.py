@@ -384,30 +384,24 @@ async def test_answers_given_before_a_restart_still_count(
     assert names_titles(given(fake_openai.chat_requests()[-1].prompt), titles)
 
 
-class TablesSpy(Improviser):
-    """The real improviser, noting the recent answers each offline-table roll is given."""
+async def test_the_offline_tables_are_given_the_recent_answers(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.improv import engine
 
-    rolls: list[list[Improv]]
+    rolls: list[list[Improv]] = []
+    real_roll = engine.roll
 
-    def tables(self, *args: Any, recent: Sequence[Improv] = (), **kwargs: Any) -> Improv:
-        self.rolls.append(list(recent))
-        return super().tables(*args, recent=recent, **kwargs)
+    def noting_roll(*args: Any, recent: Sequence[Improv] = (), **kwargs: Any) -> Improv:
+        rolls.append(list(recent))
+        return real_roll(*args, recent=recent, **kwargs)
 
-
-async def test_the_offline_tables_are_given_the_recent_answers(make_settings: Callable[..., Settings]) -> None:
-    async with env(make_settings, None) as (services, improviser, _):
-        spy = TablesSpy(
-            improviser.config,
-            kv=services.kv,
-            tasks=services.tasks,
-            recorder=improviser.recorder,
-            generator=None,
-        )
-        spy.rolls = []
-        results = [await spy.panic(request("encounter")) for _ in range(3)]
-        await spy.panic(request("rumor"))
+    monkeypatch.setattr(engine, "roll", noting_roll)
+    async with env(make_settings, None) as (_, improviser, _):
+        results = [await improviser.panic(request("encounter")) for _ in range(3)]
+        await improviser.panic(request("rumor"))
     made = [r.improv for r in results]
-    assert spy.rolls == [[], [made[0]], [made[1], made[0]], []]
+    assert rolls == [[], [made[0]], [made[1], made[0]], []]
 
 
 async def test_a_slow_memory_is_reported_not_silent(make_settings: Callable[..., Settings]) -> None:
