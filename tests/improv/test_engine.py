@@ -17,7 +17,7 @@ from bot.improv.config import PATIENT_POLICY, PanicPolicy
 from bot.improv.engine import CooldownActive, Improviser
 from bot.improv.kinds import KINDS, Improv, Kind
 from bot.improv.types import PanicRecord, PanicRequest, StoredImprov
-from bot.memory.types import memory_version_key
+from bot.memory.types import Passage, memory_version_key
 from bot.services import Services
 from bot.settings import Settings
 from db.models.panic import Panic, SavedImprov
@@ -422,10 +422,10 @@ async def test_a_failing_memory_is_reported_not_silent(make_settings: Callable[.
     async with env(make_settings, None, notes=True) as (_, improviser, memory):
         assert memory is not None
 
-        async def broken(*args: Any, **kwargs: Any) -> list[str]:
+        async def broken(*args: Any, **kwargs: Any) -> list[Passage]:
             raise ConnectionRefusedError("memory is down")
 
-        memory.roster = broken  # type: ignore[method-assign]
+        memory.search = broken  # type: ignore[method-assign]
         result = await improviser.panic(request())
     assert (result.engine, result.grounding_note, result.sources) == ("tables", "unavailable", ())
 
