@@ -407,6 +407,29 @@ def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
     )
 
 
+def status_embed(status: MemoryStatus) -> discord.Embed:
+    """`/campaign status`."""
+    vectors = "unknown" if status.vectors < 0 else str(status.vectors)
+    usage = (
+        f"{status.documents} documents · {status.chunks} passages · {format_bytes(status.bytes)} · {vectors} vectors"
+    )
+    fields = [
+        EmbedField("Embedder", f"`{status.embedder}` ({status.dimension} dimensions)"),
+        EmbedField("Vector store", status.store, inline=True),
+        EmbedField("Usage", usage),
+        EmbedField("Largest upload", format_bytes(status.upload_limit_bytes), inline=True),
+    ]
+    if status.reindex_needed:
+        fields.append(
+            EmbedField(
+                "Re-indexing needed",
+                f"Notes were indexed with `{status.indexed_with}`; the next import re-embeds them "
+                "(or run `improv campaign reindex`).",
+            )
+        )
+    return fit_embed(title="Campaign memory status", fields=fields, colour=COLOUR)
+
+
 _LIST_ITEM = re.compile(r"(?:[-*+•]|\d+[.)]|\|)\s")
 
 
@@ -438,29 +461,6 @@ def search_embed(query: str, passages: Sequence[Passage]) -> discord.Embed:
         for number, passage in enumerate(passages, start=1)
     ]
     return fit_embed(title=f"Search: {query}", description="" if passages else empty, fields=fields, colour=COLOUR)
-
-
-def status_embed(status: MemoryStatus) -> discord.Embed:
-    """`/campaign status`."""
-    vectors = "unknown" if status.vectors < 0 else str(status.vectors)
-    usage = (
-        f"{status.documents} documents · {status.chunks} passages · {format_bytes(status.bytes)} · {vectors} vectors"
-    )
-    fields = [
-        EmbedField("Embedder", f"`{status.embedder}` ({status.dimension} dimensions)"),
-        EmbedField("Vector store", status.store, inline=True),
-        EmbedField("Usage", usage),
-        EmbedField("Largest upload", format_bytes(status.upload_limit_bytes), inline=True),
-    ]
-    if status.reindex_needed:
-        fields.append(
-            EmbedField(
-                "Re-indexing needed",
-                f"Notes were indexed with `{status.indexed_with}`; the next import re-embeds them "
-                "(or run `improv campaign reindex`).",
-            )
-        )
-    return fit_embed(title="Campaign memory status", fields=fields, colour=COLOUR)
 
 
 async def setup(bot: PanicBot) -> None:
