@@ -23,7 +23,8 @@ __all__ = ["HistoryReader", "RecentAnswers"]
 log = logging.getLogger(__name__)
 
 RECENT_SIZE = 30  # answers remembered per guild and kind
-MAX_KEYS = 1024  # guild+kind pairs kept per process (least recently used dropped, read again when needed)
+MAX_KEYS = 512  # guild+kind pairs kept per process (~1.7 KB an answer: at most ~26 MB; the least recently used
+# are dropped and read again when needed)
 REFRESH_SECONDS = 60.0  # how old a read of the history may get before it is read again in the background
 
 #: (guild id, kind, limit) -> that guild+kind's latest answers as (improv id, answer), newest first
