@@ -43,7 +43,8 @@ __all__ = ["Admission", "CooldownActive", "Improviser", "NotFound", "PartialCall
 
 log = logging.getLogger(__name__)
 
-RECENT_WAIT = 0.2  # seconds the first panic of a guild+kind in this process waits for its recent answers at most
+RECENT_WAIT_SHARE = 0.2  # of the retrieval budget, the most the first panic of a guild+kind in this process waits
+# for its recent answers (Discord: 0.2 s; a patient door longer)
 
 
 class Improviser:
@@ -97,8 +98,8 @@ class Improviser:
         return self.grounder.warmed
 
     async def warm_up(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bound on the wait, the load goes on
-        """Load the embedding model, waiting at most `timeout` seconds; whether it is loaded. The bot calls this
-        before it goes online; a panic that arrives while it is still loading waits for it within its budget."""
+        """Load the embedding model, waiting at most `timeout` seconds; whether it is loaded. The bot starts this
+        when it connects; a panic that arrives while the model is still loading waits for it within its budget."""
         task = self.grounder.warm_up()
         if task is not None:
             await asyncio.wait([task], timeout=timeout)
@@ -151,7 +152,7 @@ class Improviser:
             # overloaded: shed work so acknowledgements and the deadline hold for everyone
             quota = await self.admitter.quota(request, admission)
             shed = Grounding(skipped="busy") if self.grounder.retriever is not None else Grounding()
-            recent = await self._recent(request, started)  # no waiting here
+            recent = await self._recent(request, policy, started)  # no waiting here
             return self._finish_tables(request, shed, "busy", quota, started, recent)
         entry: PoolEntry | None = None
         if bare and self.generator is not None:
@@ -187,7 +188,7 @@ class Improviser:
             quota, grounding = await asyncio.gather(
                 self.admitter.quota(request, admission), self.grounder.ground(request, policy, deadline)
             )
-        recent = await self._recent(request, deadline)
+        recent = await self._recent(request, policy, deadline)
         if quota is not None and not quota.allowed:
             return self._finish_tables(request, grounding, "quota", quota, started, recent)
         if self.generator is None:
@@ -233,9 +234,10 @@ class Improviser:
             grounding_note=grounding.skipped,
         )
 
-    async def _recent(self, request: PanicRequest, deadline: float) -> list[Improv]:
-        """The guild+kind's recent answers, most recent first (never waiting past `RECENT_WAIT` or the deadline)."""
-        wait = min(RECENT_WAIT, deadline - asyncio.get_running_loop().time())
+    async def _recent(self, request: PanicRequest, policy: PanicPolicy, deadline: float) -> list[Improv]:
+        """The guild+kind's recent answers, most recent first (the first read waited for at most a share of the
+        retrieval budget, never past the deadline)."""
+        wait = min(policy.retrieve_seconds * RECENT_WAIT_SHARE, deadline - asyncio.get_running_loop().time())
         return await self.recent_answers.get(request.guild_id, request.kind, wait=wait)
 
     def _repair(self, improv: Improv, grounding: Grounding) -> Improv:
@@ -362,7 +364,7 @@ class Improviser:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.policy.deadline_seconds
             grounding = await self.grounder.ground(request, self.policy, deadline)
-            recent = await self._recent(request, deadline)
+            recent = await self._recent(request, self.policy, deadline)
             prompt = build_prompt(
                 kind,
                 "",
