@@ -30,7 +30,7 @@ from bot.improv.kinds import Improv, Kind
 from bot.improv.llm import GenerationError, Generator
 from bot.improv.pool import Pool, PoolEntry
 from bot.improv.prompts import Style, build_prompt
-from bot.improv.recent import RecentAnswers
+from bot.improv.recent import Answer, RecentAnswers
 from bot.improv.recorder import NotFound, Recorder, new_improv_id
 from bot.improv.soft import soft
 from bot.improv.tables import find_focus, make_name, roll
@@ -153,7 +153,7 @@ class Improviser:
             quota = await self.admitter.quota(request, admission)
             shed = Grounding(skipped="busy") if self.grounder.retriever is not None else Grounding()
             recent = await self._recent(request, policy, started)  # no waiting here
-            return self._finish_tables(request, shed, "busy", quota, started, recent)
+            return self._finish_tables(request, shed, "busy", quota, started, [a.improv for a in recent])
         entry: PoolEntry | None = None
         if bare and self.generator is not None:
             # quota and pool in one round trip each, concurrently; a pool hit needs no retrieval
@@ -189,12 +189,13 @@ class Improviser:
                 self.admitter.quota(request, admission), self.grounder.ground(request, policy, deadline)
             )
         recent = await self._recent(request, policy, deadline)
+        given = [a.improv for a in recent]
         if quota is not None and not quota.allowed:
-            return self._finish_tables(request, grounding, "quota", quota, started, recent)
+            return self._finish_tables(request, grounding, "quota", quota, started, given)
         if self.generator is None:
-            return self._finish_tables(request, grounding, "no_key", quota, started, recent)
+            return self._finish_tables(request, grounding, "no_key", quota, started, given)
         if not self.breaker.allow():
-            return self._finish_tables(request, grounding, "circuit_open", quota, started, recent)
+            return self._finish_tables(request, grounding, "circuit_open", quota, started, given)
 
         prompt = build_prompt(
             request.kind,
@@ -203,7 +204,7 @@ class Improviser:
             grounding.passages,
             grounding.roster,
             budget=self.config.prompt_token_budget,
-            given=[improv.title for improv in recent],
+            given=_titles(recent, request.player_safe_only),
         )
         try:
             generation = await self.model.generate(
@@ -216,7 +217,7 @@ class Improviser:
             )
         except GenerationError as exc:
             log.info("panic fallback guild=%s kind=%s reason=%s", request.guild_id, request.kind, exc.reason)
-            return self._finish_tables(request, grounding, exc.reason, quota, started, recent)
+            return self._finish_tables(request, grounding, exc.reason, quota, started, given)
 
         improv = self._repair(generation.improv, grounding)
         if bare:
@@ -234,7 +235,7 @@ class Improviser:
             grounding_note=grounding.skipped,
         )
 
-    async def _recent(self, request: PanicRequest, policy: PanicPolicy, deadline: float) -> list[Improv]:
+    async def _recent(self, request: PanicRequest, policy: PanicPolicy, deadline: float) -> list[Answer]:
         """The guild+kind's recent answers, most recent first (the first read waited for at most a share of the
         retrieval budget, never past the deadline)."""
         wait = min(policy.retrieve_seconds * RECENT_WAIT_SHARE, deadline - asyncio.get_running_loop().time())
@@ -339,7 +340,9 @@ class Improviser:
             player_safe_only=request.player_safe_only,
             grounding_note=grounding_note,
         )
-        self.recent_answers.add(request.guild_id, request.kind, result.improv_id, improv)
+        self.recent_answers.add(
+            request.guild_id, request.kind, Answer(result.improv_id, improv, request.player_safe_only)
+        )
         # the answer does not wait for the database: follow-up buttons that come first wait for the write
         self.recorder.record(request, result)
         return result
@@ -372,7 +375,7 @@ class Improviser:
                 grounding.passages,
                 grounding.roster,
                 budget=self.config.prompt_token_budget,
-                given=[improv.title for improv in recent],
+                given=_titles(recent, player_safe_only),
             )
             started = loop.time()
             until = started + self.config.model_timeout_seconds
@@ -411,3 +414,9 @@ class Improviser:
     async def recent(self, guild_id: int, limit: int = 10) -> list[PanicRecord]:
         """The guild's latest panics, newest first."""
         return await self.recorder.recent(guild_id, limit)
+
+
+def _titles(recent: Sequence[Answer], player_safe_only: bool) -> list[str]:
+    """The titles a prompt may name as already given: for a player, only answers made for players (a title from
+    the GM's notes must not reach a player's answer through the model)."""
+    return [a.improv.title for a in recent if a.player_safe or not player_safe_only]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from bot.improv.kinds import Improv, Kind
 from bot.tasks import BackgroundTasks
 
-__all__ = ["HistoryReader", "RecentAnswers"]
+__all__ = ["Answer", "HistoryReader", "RecentAnswers"]
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,25 @@ MAX_KEYS = 512  # guild+kind pairs kept per process (~1.7 KB an answer: at most 
 # are dropped and read again when needed)
 REFRESH_SECONDS = 60.0  # how old a read of the history may get before it is read again in the background
 
-#: (guild id, kind, limit) -> that guild+kind's latest answers as (improv id, answer), newest first
-HistoryReader = Callable[[int, Kind, int], Awaitable[list[tuple[int, Improv]]]]
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One remembered answer: its id (ids sort by creation time), the answer, and whether it was made for a player
+    (from player-safe notes only: only such answers may be named in a player's prompt)."""
+
+    improv_id: int
+    improv: Improv
+    player_safe: bool = False
+
+
+#: (guild id, kind, limit) -> that guild+kind's latest answers, newest first
+HistoryReader = Callable[[int, Kind, int], Awaitable[list[Answer]]]
 _Key = tuple[int, Kind]
 
 
 @dataclass(slots=True)
 class _Entry:
-    answers: dict[int, Improv] = field(default_factory=dict)  # by improv id (ids sort by creation time)
+    answers: dict[int, Answer] = field(default_factory=dict)  # by improv id
     read_at: float | None = None  # loop time of the last finished read (None: never read)
     reading: asyncio.Task[None] | None = None
     patience: float | None = None  # loop time until which panics wait for the first read
@@ -63,7 +74,7 @@ class RecentAnswers:
         """Start reading the history of a guild+kind not read yet (or read a while ago); never waits."""
         self._entry((guild_id, kind))
 
-    async def get(self, guild_id: int, kind: Kind, *, wait: float) -> list[Improv]:
+    async def get(self, guild_id: int, kind: Kind, *, wait: float) -> list[Answer]:
         """The remembered answers, most recent first. Waits (at most `wait` seconds from the first panic that
         asks) only while the guild+kind's history has never been read in this process."""
         entry = self._entry((guild_id, kind))
@@ -76,10 +87,10 @@ class RecentAnswers:
                 await asyncio.wait([reading], timeout=entry.patience - now)
         return [entry.answers[i] for i in sorted(entry.answers, reverse=True)]
 
-    def add(self, guild_id: int, kind: Kind, improv_id: int, improv: Improv) -> None:
+    def add(self, guild_id: int, kind: Kind, answer: Answer) -> None:
         """Remember an answer just made (it counts before the recorder writes it)."""
         entry = self._entry((guild_id, kind))
-        entry.answers[improv_id] = improv
+        entry.answers[answer.improv_id] = answer
         self._trim(entry)
 
     def _entry(self, key: _Key) -> _Entry:
@@ -103,7 +114,7 @@ class RecentAnswers:
             log.warning("could not read the recent %s answers of guild %s (database unavailable?)", key[1], key[0])
             found = []
         entry.read_at = loop.time()
-        entry.answers.update(found)
+        entry.answers.update((answer.improv_id, answer) for answer in found)
         self._trim(entry)
 
     def _trim(self, entry: _Entry) -> None:

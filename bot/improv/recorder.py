@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import UserFacingError
 from bot.guilds import ensure_guild
-from bot.improv.kinds import Improv, Kind, schema_for
+from bot.improv.kinds import Kind, schema_for
+from bot.improv.recent import Answer
 from bot.improv.types import Engine, PanicRecord, PanicRequest, PanicResult, Source, StoredImprov
 from bot.tasks import BackgroundTasks
 from db.base import utcnow
@@ -177,30 +178,32 @@ class Recorder:
             note_ref=row.note_ref,
         )
 
-    async def answers(self, guild_id: int, kind: Kind, limit: int) -> list[tuple[int, Improv]]:
-        """The guild's latest answers of `kind` as (improv id, answer), newest first: those still waiting for
-        their write, then the stored ones (one indexed read of plain columns)."""
+    async def answers(self, guild_id: int, kind: Kind, limit: int) -> list[Answer]:
+        """The guild's latest answers of `kind`, newest first: those still waiting for their write, then the
+        stored ones (one indexed read of plain columns)."""
         schema = schema_for(kind)
         pending = [
-            (improv_id, saved["payload"])
+            (improv_id, saved["payload"], saved["player_safe_only"])
             for improv_id, _, saved, _ in (*self._writing, *self._queue)
             if saved["guild_id"] == guild_id and saved["kind"] == kind
         ]
         async with self.sessionmaker() as session:
             rows = await session.execute(
-                select(SavedImprov.id, SavedImprov.payload)
+                select(SavedImprov.id, SavedImprov.payload, SavedImprov.player_safe_only)
                 .where(SavedImprov.guild_id == guild_id, SavedImprov.kind == kind)
                 .order_by(SavedImprov.id.desc())
                 .limit(limit)
             )
-            stored = [(row[0], row[1]) for row in rows]
-        found: dict[int, Improv] = {}
-        for improv_id, payload in (*pending, *stored):
+            stored = [(row[0], row[1], row[2]) for row in rows]
+        found: dict[int, Answer] = {}
+        for improv_id, payload, player_safe in (*pending, *stored):
+            if improv_id in found:
+                continue
             try:
-                found.setdefault(improv_id, schema.model_validate(payload))
+                found[improv_id] = Answer(improv_id, schema.model_validate(payload), bool(player_safe))
             except ValueError:
                 continue  # written by an older schema: not worth remembering
-        return sorted(found.items(), key=lambda item: -item[0])[:limit]
+        return sorted(found.values(), key=lambda answer: -answer.improv_id)[:limit]
 
     async def mark_saved(self, improv_id: int, note_ref: str) -> None:
         """Remember that a result was saved into campaign memory."""

@@ -478,3 +478,18 @@ async def test_a_panic_whose_budget_ends_before_the_warm_up_says_so(make_setting
         result = await warming.panic(request(), policy=PanicPolicy(deadline_seconds=0.1))
         never.set()
     assert (result.engine, result.grounding_note, result.sources) == ("tables", "warming", ())
+
+
+async def test_a_players_prompt_names_only_answers_made_for_players(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    async with env(make_settings, fake_openai, notes=True) as (_, improviser, _):
+        gm = await improviser.panic(request())  # from every note, the GM's secrets included
+        player = await improviser.panic(request(player_safe_only=True))
+        again = await improviser.panic(request(player_safe_only=True))
+        gm_again = await improviser.panic(request())
+    prompts = [r.prompt for r in fake_openai.chat_requests()]
+    assert given(prompts[1]) == []  # the GM's answer is not named to a player's model call
+    assert names_titles(given(prompts[2]), [player.improv.title])
+    assert names_titles(given(prompts[3]), [again.improv.title, player.improv.title, gm.improv.title])
+    assert gm_again.engine == "openai"
