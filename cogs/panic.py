@@ -46,7 +46,8 @@ def help_text() -> str:
         "• `/panic button` — post the big red button in this channel\n"
         "• `/panic settings` — GM role, tone, length, who may panic\n"
         "• `/billing status` — your plan and this month's usage\n\n"
-        "Answers are shown only to you until you press **Reveal to table**."
+        "Answers are shown only to you until you press **Reveal to table**; secrets, rumors' truth and sources "
+        "stay with you (**Reveal secret…** shares a secret only once you confirm)."
     )
 
 

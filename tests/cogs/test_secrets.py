@@ -337,6 +337,11 @@ async def test_saved_answers_keep_both_parts(sim: DiscordDriver, services: Servi
     assert any(SECRET in " ".join(h.text.split()) for h in hits), hits
 
 
+async def test_help_says_secrets_stay_with_the_gm(discord_sim: DiscordDriver) -> None:
+    ex = await discord_sim.slash("panic help")
+    assert "secrets, rumors' truth and sources stay with you" in ex.last.embeds[0]["description"]
+
+
 # --- the offline tables ----------------------------------------------------------------------------------------
 async def test_offline_answers_keep_secrets_and_truths_from_the_table(tmp_path: Path) -> None:
     settings = embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)
