@@ -428,7 +428,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
 
     async def reveal(self, interaction: Interaction, improv_id: int) -> None:
         """Post a stored answer's table card (no GM-only field, no Sources) in the channel, as a public followup."""
-        await self._audience(interaction)
+        _, player_safe_only = await self._audience(interaction)
         await interaction.response.defer()  # a component's silent acknowledgement: no placeholder to fill
         assert interaction.guild_id is not None
         result = await _improviser(interaction).result_of(improv_id, interaction.guild_id)
@@ -439,7 +439,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             audience="table",
         )
         await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        kept = " Its GM-only part stays with you." if result.improv.gm_fields() else ""
+        kept = " Its GM-only part stays with you." if result.improv.gm_fields() and not player_safe_only else ""
         await interaction.followup.send(f"Shared with the table.{kept}", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def secret(self, interaction: Interaction, improv_id: int, *, confirmed: bool) -> None:
