@@ -24,6 +24,7 @@ class Encounter(Improv):
         "twist": "Twist",
         "reward": "Reward",
     }
+    gm_only: ClassVar[tuple[str, ...]] = ("tactics", "twist")  # the foes' plan and what changes halfway
 
     name: str = Field(description="Short evocative title of the encounter")
     situation: str = Field(description="What the party sees as it starts")

@@ -24,6 +24,7 @@ class Location(Improv):
         "hook": "Hook",
     }
     name_fields: ClassVar[tuple[str, ...]] = ("name",)
+    gm_only: ClassVar[tuple[str, ...]] = ("danger", "secret")  # a hidden threat and what is hidden
 
     name: str = Field(description="Name of the place")
     first_impression: str = Field(description="What the senses hit first")

@@ -25,6 +25,7 @@ class NPC(Improv):
         "hook": "Hook",
     }
     name_fields: ClassVar[tuple[str, ...]] = ("name",)
+    gm_only: ClassVar[tuple[str, ...]] = ("secret",)
 
     name: str = Field(description="Full name, reusing a canon name only if this IS that canon character")
     role: str = Field(description="Occupation or role in 2-5 words")

@@ -15,6 +15,8 @@ from bot.improv.kinds.common import Avoid, Focus, canon_or, title_context
 class RumorEntry(Item):
     """One rumor and how true it is."""
 
+    gm_only: ClassVar[tuple[str, ...]] = ("truth",)
+
     text: str = Field(description="The rumor as a patron would say it")
     truth: Literal["true", "false", "partly true"] = Field(description="How true it is (GM eyes only)")
     source: str = Field(description="Who tells it")

@@ -22,6 +22,7 @@ class Twist(Improv):
         "consequence": "Consequence",
         "foreshadowing": "Foreshadow earlier",
     }
+    gm_only: ClassVar[tuple[str, ...]] = ("reveal", "foreshadowing")  # how it comes out; clues to plant
 
     name: str = Field(description="Short title of the twist")
     twist: str = Field(description="What is suddenly true")
