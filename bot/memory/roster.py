@@ -111,6 +111,11 @@ _PERSON_VERBS = _words(
     offered followed hates loves lost blames hums forges runs ran leads led tells told believes hides hid
     wants"""
 )
+_HEAD_STOPS = _words(
+    """of in at on from for with without to into inside outside near by who whom whose that which and or but
+    than as while where when"""
+)
+_AGES = frozenset({"old", "young", "elder"})
 _PLACE_PREPOSITIONS = frozenset({"in", "at", "near", "inside", "toward", "towards", "into", "outside"})
 
 _CATEGORY = re.compile(
@@ -205,12 +210,18 @@ def _sentence_initial(text: str, start: int) -> bool:
 
 
 def _cue(words: Iterable[str]) -> Kind | None:
-    """What the first telling word of a description says: a person, a place or a group."""
+    """What a description's head noun says: a person, a place or a group. The head is the last telling word
+    before the first preposition or conjunction ("harbour master", "a tavern built inside…", "widows and…")."""
+    head: list[str] = []
     for raw in words:
-        word = raw.lower().strip("'’")
+        word = _POSSESSIVE.sub("", raw.lower())
+        if word in _HEAD_STOPS and head:
+            break
+        head.append(word)
+    for word in reversed(head):
         if word in _PEOPLE_PLURALS:
             return "group"
-        if word in _PERSON_WORDS:
+        if word in _PERSON_WORDS or (word in HONORIFICS and word not in _AGES):
             return "person"
         if word in _PLACE_WORDS:
             return "place"
