@@ -70,7 +70,8 @@ def test_a_titled_near_miss_is_still_a_near_miss() -> None:
     clash = CanonIndex(["Ser Aurek Danthe"]).check("Lord Aurek Danthe")
     assert clash is None  # the same person under another title
     respell = CanonIndex(["Ser Aurek Danthe"]).check("Ser Aurek Dante")
-    assert respell is not None and respell.action == "respell"
+    assert respell is not None
+    assert respell.action == "respell"
 
 
 def test_the_party_counts_for_clashes_and_no_npc_takes_a_pcs_name() -> None:
@@ -78,7 +79,8 @@ def test_the_party_counts_for_clashes_and_no_npc_takes_a_pcs_name() -> None:
     assert canon.check("Brother Anselm") is None  # another brother, not the PC
     for taken in ("Brother Osric", "Osric", "Kestrel Vane", "Kestrel Thorne", "Kestrel Vain"):
         clash = canon.check(taken)
-        assert clash is not None and clash.action == "rename", taken
+        assert clash is not None, taken
+        assert clash.action == "rename", taken
     fixed, clashes = repair(_npc("Kestrel Vane"), canon, lambda: "Odo Fernwick")
     assert [c.canon for c in clashes] == ["Kestrel Vane"]
     assert fixed.name == "Odo Fernwick"
