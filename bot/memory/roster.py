@@ -46,7 +46,7 @@ _CONNECTORS = frozenset({"of", "the", "de", "du", "da", "von", "van", "la", "le"
 _ARTICLES = frozenset({"the", "a", "an"})
 _NAME_WORD = r"[A-Z][A-Za-z'’\-]*[A-Za-z'’]|[A-Z]"
 _SEQUENCE = re.compile(
-    rf"(?<![\w'’\-])(?:{_NAME_WORD})(?:[ \t]+(?:(?:of|the|de|du|da|von|van|la|le|al|and)[ \t]+)*(?:{_NAME_WORD}))*"
+    rf"(?<![\w'’\-])(?:{_NAME_WORD})(?:[ \t]+(?:(?:of|the|de|du|da|von|van|la|le|al)[ \t]+)*(?:{_NAME_WORD}))*"
 )
 _LOWER_WORD = re.compile(r"(?<![\w'’\-])[a-z][a-z'’\-]*[a-z](?![\w'’\-])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
@@ -54,7 +54,8 @@ _SENTENCE_BREAK = frozenset('.!?:;"“”(—–-•|*#>')
 # Capitalised words that are not names even where capitalisation looks informative.
 _NOT_NAMES_TEXT = """i i'm i'd i'll i've ok okay yes no mr mrs ms dr gm gms npc npcs pc pcs dm hp ac dc xp cr
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
-    september october november december chapter page table section example note notes see name names role"""
+    september october november december chapter page table section example note notes see name names role
+    later then meanwhile afterwards afterward soon now finally suddenly yesterday today tonight tomorrow once"""
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 
 
@@ -420,7 +421,9 @@ class _Collector:
             words, possessive = _strip_possessive(match.group(0).split())
             initial = _sentence_initial(text, match.start())
             if initial:  # "Owner Old Hesk" / "When Sweeney": a common word took the sentence's capital
-                dropped = 0
+                titled = [i for i, w in enumerate(words) if i and w.lower() in HONORIFICS]
+                dropped = titled[0] if titled and words[0].lower() not in HONORIFICS else 0
+                words = words[dropped:]  # "Later Brother Osric"
                 while len(words) > 1 and self.common(words[0]) and words[0].lower() not in HONORIFICS:
                     words = words[1:]
                     dropped += 1

@@ -170,3 +170,12 @@ def test_name_key_ignores_case_articles_honorifics_and_possessives() -> None:
     assert name_key("Ser Aurek Danthe's") == "aurek danthe"
     assert name_key("the Lantern Society") == "lantern society"
     assert name_key("Captain") == "captain"
+
+
+def test_names_joined_by_and_or_led_by_an_adverb_stay_apart() -> None:
+    canon = _canon(
+        "# Log\n\nLater Brother Osric paid the toll for Mira Fenwick. The tanners cursed Brother Osric and "
+        "Mira Fenwick alike.\n"
+    )
+    assert set(canon.names()) == {"Brother Osric", "Mira Fenwick"}
+    assert "Brother Osric" in canon.people
