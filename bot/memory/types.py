@@ -82,7 +82,7 @@ class Retriever(Protocol):
         has none."""
 
     async def roster(self, guild_id: int) -> list[str]:
-        """Canon proper names of this guild's campaign (headings and recurring proper nouns)."""
+        """Every canon name of this guild's campaign but the party's: `canon(guild_id).names()`."""
 
     async def canon(self, guild_id: int) -> Canon:
         """This guild's canon names by category (people, places, groups, the party)."""

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import UserFacingError
 from bot.memory.chunking import Chunk, chunk_document, document_id_for
 from bot.memory.parsing import ParsedDocument, Section, parse_document
+from bot.memory.repository import CampaignRepository
 from bot.memory.roster import build_canon, canon_from_json, canon_to_json, extract_canon_names, name_key, with_party
 from bot.memory.types import Canon
+from db.models.campaign import CampaignMemoryRecord
+from tests.memory.memory_support import Rig, new_guild
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +183,76 @@ def test_names_joined_by_and_or_led_by_an_adverb_stay_apart() -> None:
     )
     assert set(canon.names()) == {"Brother Osric", "Mira Fenwick"}
     assert "Brother Osric" in canon.people
+
+
+# --- stored with the index record, the party merged in ----------------------------------------------------------
+
+HARROWGATE = b"""# Harrowgate
+
+## Player characters
+### Kestrel Vane, ranger
+Quiet.
+
+## Mira Fenwick, ferry warden
+Mira Fenwick argued with Brother Osric at the gate. Brother Osric paid the Tanners' Guild.
+
+## Places
+### The Salt Stair
+Steps down to the river.
+"""
+
+
+async def test_canon_is_stored_on_the_index_record_by_category(rig: Rig) -> None:
+    guild = new_guild()
+    await rig.memory.import_file(guild, "harrowgate.md", None, HARROWGATE)
+    record = await CampaignRepository(rig.sessionmaker).record(guild)
+    assert record is not None
+    assert record.canon is not None
+    assert "Mira Fenwick" in record.canon["people"]
+    assert record.canon["party"] == ["Kestrel Vane"]
+    assert "Kestrel Vane" not in record.canon_names
+    other = rig.make()  # another process reads the same canon
+    canon = await other.canon(guild)
+    assert canon.party == ("Kestrel Vane",)
+    assert "Salt Stair" in canon.places
+    assert await other.roster(guild) == canon.names()
+
+
+async def test_party_changes_reach_every_process_and_canon_stays_off_the_database(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guild = new_guild()
+    await rig.memory.import_file(guild, "harrowgate.md", None, HARROWGATE)
+    other = rig.make()
+    assert "Brother Osric" in (await other.canon(guild)).people
+    await rig.memory.add_party_member(guild, "Brother Osric")
+    canon = await other.canon(guild)  # the notes version moved on: the other process re-reads once
+    assert canon.party == ("Brother Osric", "Kestrel Vane")
+    assert "Brother Osric" not in canon.names()
+
+    repo = CampaignRepository(rig.sessionmaker)
+    reads: list[int] = []
+    original = repo.record_and_party
+
+    async def counted(guild_id: int) -> tuple[CampaignMemoryRecord | None, list[str]]:
+        reads.append(guild_id)
+        return await original(guild_id)
+
+    monkeypatch.setattr(other._ctx, "repo", repo)
+    monkeypatch.setattr(repo, "record_and_party", counted)
+    for _ in range(5):
+        assert (await other.canon(guild)).party == canon.party
+    assert reads == []  # cached for this notes version
+
+    assert await rig.memory.remove_party_member(guild, "brother osric") == "Brother Osric"
+    assert "Brother Osric" in (await other.canon(guild)).people
+    assert reads == [guild]
+
+
+async def test_a_party_without_notes_still_counts(rig: Rig) -> None:
+    guild = new_guild()
+    await rig.memory.add_party_member(guild, "Kestrel Vane")
+    assert await rig.memory.canon(guild) == Canon(party=("Kestrel Vane",))
+    assert await rig.memory.roster(guild) == []
+    with pytest.raises(UserFacingError):
+        await rig.memory.add_party_member(guild, "  ")
