@@ -161,11 +161,15 @@ _POSSESSIVE = re.compile(r"(?:['’]s|s['’]|['’])$")
 
 def _category(title: str) -> str | None:
     """The kind of names a category heading ("NPCs", "Factions of Emberfall", "The party") holds, if it is one."""
-    found = _CATEGORY.match(title.strip())
+    title = title.strip()
+    found = _CATEGORY.match(title)
     if found is None:
         return None
     what = " ".join(found["what"].lower().split())
-    return _CATEGORY_KIND.get(what, "person")
+    kind = _CATEGORY_KIND.get(what, "person")
+    if kind == "party" and title[found.end() :].strip()[:1] not in ("", "(", ":", "-", "—", "–"):
+        return None  # "Party at the manor" is an event, not the player characters
+    return kind
 
 
 def name_key(name: str) -> str:
@@ -385,7 +389,7 @@ class _Collector:
                         continue  # a header row of other columns
                 if cells:
                     rest = " ".join(cells[1:])
-                    self.structural(cells[0], rest, section, header_kind or None)
+                    self.structural(cells[0], rest, section, header_kind)
                 continue
             in_table = False
             item = _LIST_ITEM.match(line)

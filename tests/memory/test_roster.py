@@ -256,3 +256,9 @@ async def test_a_party_without_notes_still_counts(rig: Rig) -> None:
     assert await rig.memory.roster(guild) == []
     with pytest.raises(UserFacingError):
         await rig.memory.add_party_member(guild, "  ")
+
+
+def test_a_heading_that_only_begins_with_party_is_no_party_section() -> None:
+    canon = _canon("# Party at the manor\n\n- Lord Alric Vane, the host\n- Dame Sella Crow, a guest\n")
+    assert canon.party == ()
+    assert set(canon.people) == {"Lord Alric Vane", "Dame Sella Crow"}
