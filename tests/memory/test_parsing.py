@@ -326,3 +326,38 @@ def test_pdfs_parsed_in_several_threads_at_once_do_not_crash_the_process(test_da
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+# --------------------------------------------------------------------------------------------------
+# Markdown syntax read by the linear patterns
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        ("# The Salty Eel #", ("The Salty Eel",)),
+        ("## Notes on C#", ("Notes on C#",)),
+        ("   ### Harbor ###   ", ("Harbor",)),
+        ("#\tTabbed", ("Tabbed",)),
+    ],
+)
+def test_atx_headings_drop_their_closing_hashes(line: str, path: tuple[str, ...]) -> None:
+    doc = parse_document("notes.md", f"{line}\n\nA tavern.\n".encode())
+    assert doc.sections[0].heading_path == path
+
+
+def test_links_images_comments_and_tables_keep_only_their_words() -> None:
+    data = (
+        "See [Mirela](https://en.wikipedia.org/wiki/Vos_(family)) and ![the map](map.png), [Brannoc][ref].\n"
+        "<!-- hidden\nnote -->Visible <http://example.com> {: .class} {% raw %}\n\n"
+        "| Name | Role |\n| :-- | --: |\n| Tobin | smith |\n\n---\n\nEnd.\n"
+    )
+    text = parse_document("notes.md", data.encode()).text
+    assert "See Mirela and the map, Brannoc." in text
+    assert "Visible http://example.com" in text
+    assert "hidden" not in text
+    assert "{" not in text
+    assert "Name | Role\nTobin | smith" in text
+    assert ":--" not in text
+    assert "---" not in text
