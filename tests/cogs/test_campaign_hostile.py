@@ -13,16 +13,11 @@ from bot.discord.offline.driver import DiscordDriver
 from bot.services import open_services
 from db.migrate import upgrade
 from tests.conftest import embedded_settings
+from tests.memory.hostile_files import slow_notes
 from tests.memory.memory_support import HashingEmbedder
 from tests.support.discord import running_bot
 
 OTHER_GUILD = 424242
-
-
-def _long_notes(megabytes: int) -> bytes:
-    """Plain, linear Markdown that still takes seconds to read: about 2.7 s for 19 MB on python-svc."""
-    paragraph = b"The Salty Eel is a tavern on the docks where Mirela Vos sells maps. " * 5
-    return b"# Harbor\n\n" + b"\n\n".join([paragraph] * (megabytes * 1024 * 1024 // len(paragraph)))
 
 
 @asynccontextmanager
@@ -53,7 +48,7 @@ async def test_a_file_over_the_time_limit_is_stopped_while_another_guild_panics(
     async with _bot(tmp_path, parse_timeout_seconds=0.5) as sim:
         await _import_vald(sim, test_data)
         slow = asyncio.create_task(
-            sim.slash("campaign import", file=sim.attachment("harbor.md", _long_notes(19), "text/markdown"))
+            sim.slash("campaign import", file=sim.attachment("harbor.md", slow_notes(19), "text/markdown"))
         )
         await asyncio.sleep(0.2)  # the slow file is being read in the worker now
         panic = await sim.slash("panic npc", guild_id=OTHER_GUILD)
@@ -69,7 +64,7 @@ async def test_a_file_over_the_time_limit_is_stopped_while_another_guild_panics(
 async def test_a_file_over_the_memory_limit_is_refused_and_earlier_notes_stay(tmp_path: Path, test_data: Path) -> None:
     async with _bot(tmp_path, parse_memory_mb=128) as sim:
         await _import_vald(sim, test_data)
-        ex = await sim.slash("campaign import", file=sim.attachment("harbor.md", _long_notes(19), "text/markdown"))
+        ex = await sim.slash("campaign import", file=sim.attachment("harbor.md", slow_notes(19), "text/markdown"))
         description = ex.message.embeds[0]["description"]
         assert "**harbor.md** is too large once unpacked" in description
         assert "128.0 MB" in description

@@ -15,32 +15,11 @@ import pytest
 
 from bot.memory.errors import CorruptDocument
 from bot.memory.parsing.pool import ParsePool, TookTooLong, TooLargeUnpacked
+from tests.memory.hostile_files import WORST_LINES, docx_of_paragraphs, pdf_of_pages, slow_notes
 
 N = 100_000
-GENEROUS = 20.0  # seconds; each case takes well under 0.2 s when linear, minutes when super-linear
 
-# The worst case of each pattern the parsers run on untrusted text (issue 15 found the first six).
-WORST_LINES: dict[str, str] = {
-    "atx": "# a" + " " * N + "#x",
-    "table separator": " " * N + "x",
-    "table separator pipe": "|" + " " * N + "x",
-    "table separator cells": "| --" + " " * N + "|x",
-    "html comment": "<!--" * (N // 4),
-    "link": "[" * N,
-    "link target": "[a](" * (N // 4),
-    "attrs": "{:" * (N // 2),
-    "liquid tag": "{%" * (N // 2),
-    "html tag": "<a" * (N // 2),
-    "image": "![" * (N // 2),
-    "image target": "![a](" * (N // 5),
-    "autolink": "<http:" * (N // 6),
-    "thematic break": "-" + " " * N + "x",
-    "setext": "x\n" + "=" * N + "x",
-    "line break tag": "<br" + " " * N,
-    "bullet": "*" + " " * N,
-    "sentence end": "." + " " * N + "x",
-    "mixed openings": "[![<a{:{%<!--" * (N // 13 + 1),
-}
+GENEROUS = 20.0  # seconds; each case takes well under 0.2 s when linear, minutes when super-linear
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +53,13 @@ async def test_worst_case_in_a_docx_paragraph_finishes(pool: ParsePool, case: st
     assert result.kind == "docx"
 
 
+async def test_the_issues_docx_and_pdf_bombs_are_refused_in_the_worker(pool: ParsePool) -> None:
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*tiny\.docx\*\*"):
+        await pool.parse("tiny.docx", docx_of_paragraphs(193, block=720), "d")
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*bomb\.pdf\*\*"):
+        await pool.parse("bomb.pdf", pdf_of_pages(["The Salty Eel is a tavern."], padding=600 * 1024 * 1024), "d")
+
+
 async def test_pdf_progress_comes_from_the_worker(pool: ParsePool, test_data: Path) -> None:
     seen: list[tuple[int, int]] = []
     data = (test_data / "cairn/derived/vald.pdf").read_bytes()
@@ -88,17 +74,12 @@ async def test_the_parsers_own_problems_keep_their_class_and_message(pool: Parse
         await pool.parse("broken.pdf", b"%PDF-1.7 not really", "d")
 
 
-def _slow_notes() -> bytes:
-    paragraph = b"The Salty Eel is a tavern on the docks where Mirela Vos sells maps. " * 5
-    return b"# Harbor\n\n" + b"\n\n".join([paragraph] * (19 * 1024 * 1024 // len(paragraph)))
-
-
 async def test_a_file_over_the_time_limit_kills_the_worker_and_the_next_file_gets_a_new_one(
     pool: ParsePool, test_data: Path
 ) -> None:
     started = pool.started
     with pytest.raises(TookTooLong, match=r"\*\*slow\.md\*\* took too long to read \(over the 0\.3-second limit\)"):
-        await pool.parse("slow.md", _slow_notes(), "d", seconds=0.3)
+        await pool.parse("slow.md", slow_notes(19), "d", seconds=0.3)
     vald = (test_data / "cairn/players-guide/vald.md").read_bytes()
     assert (await pool.parse("vald.md", vald, "d")).chunks
     assert pool.started == started + 1
@@ -106,12 +87,12 @@ async def test_a_file_over_the_time_limit_kills_the_worker_and_the_next_file_get
 
 async def test_a_file_over_the_memory_limit_is_refused_with_the_limit(pool: ParsePool) -> None:
     with pytest.raises(TooLargeUnpacked, match=r"\*\*big\.md\*\* is too large once unpacked .*128\.0 MB"):
-        await pool.parse("big.md", _slow_notes(), "d", memory_bytes=128 * 1024 * 1024)
+        await pool.parse("big.md", slow_notes(19), "d", memory_bytes=128 * 1024 * 1024)
     assert (await pool.parse("small.md", b"# Small\n\nA tavern.", "d")).chunks
 
 
 async def test_a_cancelled_parse_stops_its_worker(pool: ParsePool) -> None:
-    task = asyncio.create_task(pool.parse("slow.md", _slow_notes(), "d"))
+    task = asyncio.create_task(pool.parse("slow.md", slow_notes(19), "d"))
     await asyncio.sleep(0.3)
     pids = {worker.process.pid for worker in pool._workers}
     task.cancel()
@@ -122,7 +103,7 @@ async def test_a_cancelled_parse_stops_its_worker(pool: ParsePool) -> None:
 
 
 async def test_a_worker_that_dies_mid_file_gives_a_damaged_file_message_and_is_replaced(pool: ParsePool) -> None:
-    task = asyncio.create_task(pool.parse("slow.md", _slow_notes(), "d"))
+    task = asyncio.create_task(pool.parse("slow.md", slow_notes(19), "d"))
     await asyncio.sleep(0.3)
     for worker in pool._workers:
         os.kill(worker.process.pid, 9)

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from bot.memory.chunking import Chunk
-from bot.memory.errors import CorruptDocument, ImportProblem
+from bot.memory.errors import CorruptDocument
+from bot.memory.parsing.limits import TookTooLong, TooLargeUnpacked
 from bot.memory.parsing.sections import ProgressCallback
 from bot.memory.parsing.worker import BOOTSTRAP, INCOMPLETE, take_message, write_message
 from bot.sizes import format_bytes
@@ -46,31 +47,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PARSE_SECONDS = 60.0
 DEFAULT_PARSE_MEMORY_BYTES = 1024 * 1024 * 1024
 _START_SECONDS = 30.0  # a worker that is not ready by then is broken (a healthy one starts in ~0.2 s)
-
-
-class TookTooLong(ImportProblem):
-    """Parsing a file ran over the wall-clock limit; the worker was killed."""
-
-    def __init__(self, file_name: str, seconds: float) -> None:
-        super().__init__(
-            file_name,
-            f"**{file_name}** took too long to read (over the {seconds:g}-second limit), so I stopped. "
-            "Split it into smaller files, or export it as plain text, and import those.",
-        )
-        self.seconds = seconds
-
-
-class TooLargeUnpacked(ImportProblem):
-    """A file that would take more than a limit once unpacked (memory, XML, pages or text)."""
-
-    def __init__(self, file_name: str, what: str, limit: str) -> None:
-        super().__init__(
-            file_name,
-            f"**{file_name}** is too large once unpacked ({what}; the limit is {limit}), so I stopped reading "
-            "it. Split it into smaller files, or export it as plain text, and import those.",
-        )
-        self.what = what
-        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +276,7 @@ def _result(file_name: str, message: Any, seconds: float, memory_bytes: int) -> 
     if message == ("timeout",):
         raise TookTooLong(file_name, seconds)
     if message == ("memory",):
-        raise TooLargeUnpacked(file_name, "it needs more memory to read", format_bytes(memory_bytes))
+        raise TooLargeUnpacked(file_name, f"reading it needs more than the {format_bytes(memory_bytes)} memory limit")
     if isinstance(message, tuple) and message[0] == "ok":
         _, kind, pages, chunks = message
         return ParseResult(kind=kind, pages=pages, chunks=chunks)
