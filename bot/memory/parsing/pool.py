@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from bot.memory.chunking import Chunk
@@ -72,6 +73,7 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
+            env=_worker_environment(),
         )
         assert self.process.stdin is not None
         assert self.process.stdout is not None
@@ -145,6 +147,14 @@ class _Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout)
         self.kill()
+
+
+def _worker_environment() -> dict[str, str]:
+    """This process's environment, with the directory holding the `bot` package first on the worker's path."""
+    root = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 class ParsePool:
