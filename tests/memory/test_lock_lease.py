@@ -25,12 +25,12 @@ def kv(request: pytest.FixtureRequest) -> KeyValue:
 
 
 async def test_a_live_holder_keeps_the_guild_past_the_lease_ttl(kv: KeyValue) -> None:
-    async with guild_lock(kv, 42, ttl=0.3):
-        await asyncio.sleep(1.0)  # three TTLs: only the heartbeat keeps the lease
+    async with guild_lock(kv, 42, ttl=0.6):
+        await asyncio.sleep(1.8)  # three TTLs: only the heartbeat keeps the lease
         with pytest.raises(ImportBusy):
-            async with guild_lock(kv, 42, ttl=0.3):
+            async with guild_lock(kv, 42, ttl=0.6):
                 pass
-    async with guild_lock(kv, 42, ttl=0.3):  # released on exit
+    async with guild_lock(kv, 42, ttl=0.6):  # released on exit
         pass
 
 
