@@ -38,7 +38,10 @@ def lock_key(guild_id: int) -> str:
 
 @asynccontextmanager
 async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0.0) -> AsyncIterator[str]:
-    """Hold the guild's write lock, waiting up to `wait` seconds for it; `ImportBusy` when it stays taken."""
+    """Hold the guild's write lock, waiting up to `wait` seconds for it; `ImportBusy` when it stays taken.
+
+    The lock is a lease of `ttl` seconds renewed every `ttl / 3` while the holder lives, so a killed holder
+    frees the guild within `ttl`."""
     deadline = time.monotonic() + wait
     while True:
         token = await kv.acquire(lock_key(guild_id), ttl)
@@ -47,10 +50,24 @@ async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0
         if time.monotonic() >= deadline:
             raise ImportBusy()
         await asyncio.sleep(0.25)
+    heartbeat = asyncio.create_task(_keep_lease(kv, lock_key(guild_id), token, ttl), name=f"lease:{guild_id}")
     try:
         yield token
     finally:
+        heartbeat.cancel()
         await asyncio.shield(kv.release(lock_key(guild_id), token))
+
+
+async def _keep_lease(kv: KeyValue, key: str, token: str, ttl: float) -> None:
+    """Renew the lease every third of its TTL; a failed renewal is retried at the next beat."""
+    while True:
+        await asyncio.sleep(ttl / 3)
+        try:
+            if not await kv.renew(key, token, ttl):
+                log.error("lost the lease %s: another holder may write meanwhile", key)
+                return
+        except Exception:
+            log.warning("could not renew the lease %s", key, exc_info=True)
 
 
 @asynccontextmanager
