@@ -10,7 +10,7 @@ from bot.improv.config import DISCORD_POLICY, PATIENT_POLICY, PanicPolicy
 from bot.improv.grounding import Grounder
 from bot.improv.types import PanicRequest
 from bot.kv import MemoryKeyValue
-from bot.memory.types import Passage
+from bot.memory.types import Canon, Passage
 from tests.improv.conftest import passage
 
 GUILD = 77
@@ -42,6 +42,9 @@ class ColdMemory:
 
     async def roster(self, guild_id: int) -> list[str]:
         return ["Mira Voss"]
+
+    async def canon(self, guild_id: int) -> Canon:
+        return Canon(people=("Mira Voss",))
 
 
 def request() -> PanicRequest:

@@ -8,14 +8,13 @@ offline tables produce. Fields are ordered useful-first: a GM glancing at the em
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.improv.kinds.common import Avoid, Focus
+from bot.improv.kinds.common import Draw
 
 __all__ = ["Improv", "Item", "Kind", "KindInfo", "KindSpec", "Roller", "display"]
 
@@ -98,8 +97,8 @@ def display(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-#: an offline-table roller: (rng, canon names, the GM's details, name clash check, focused passage) -> answer
-Roller = Callable[[random.Random, Sequence[str], str, Avoid, Focus | None], Improv]
+#: an offline-table roller: one `Draw` (rng, typed canon, details, subject, table set, recent answers) -> answer
+Roller = Callable[[Draw], Improv]
 
 
 @dataclass(frozen=True, slots=True)
