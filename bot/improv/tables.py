@@ -21,11 +21,20 @@ from typing import Any
 
 from bot.improv.kinds import KIND_SPECS, Improv, Kind
 from bot.improv.kinds.common import Avoid, Draw, Genre, make_name
-from bot.improv.kinds.subject import GROUP_WORDS, PLACE_WORDS, Focus, clean_name, find_focus, find_subject, short
+from bot.improv.kinds.subject import (
+    GROUP_WORDS,
+    PLACE_WORDS,
+    Focus,
+    category_of,
+    clean_name,
+    find_focus,
+    find_subject,
+    short,
+)
 from bot.improv.prompts import Style
 from bot.memory.types import Canon, Passage
 
-__all__ = ["Focus", "find_focus", "genre_of", "make_name", "roll", "typed_canon"]
+__all__ = ["Focus", "find_focus", "genre_of", "make_name", "retype", "roll", "typed_canon"]
 
 _SCIFI = re.compile(
     r"sci[\s-]?fi|science fiction|space|star|cyber|traveller|alien|mothership|lancer|expanse|mech|galax|"
@@ -64,6 +73,29 @@ def typed_canon(canon: Canon | Sequence[str]) -> Canon:
     return Canon(people=tuple(people), places=tuple(places), groups=tuple(groups))
 
 
+def retype(canon: Canon, passages: Sequence[Passage]) -> Canon:
+    """`canon` with the "people" that are plainly not people moved to their type: a name with a place or group
+    word ("Lantern Society"), or a name a retrieved heading shows is a place, tavern or group ("Gilded Crucible",
+    "Deepvein" of "The Deepvein Mine"). Until the roster tells names apart, it counts them all as people."""
+    headed: dict[str, str] = {}
+    for passage in passages:
+        if not passage.heading:
+            continue
+        leaf = passage.heading.split("›")[-1].strip()
+        category = category_of(passage, canon)
+        if category and category != "person":
+            headed[leaf] = "groups" if category == "group" else "places"
+    moved: dict[str, list[str]] = {"people": [], "places": list(canon.places), "groups": list(canon.groups)}
+    for name in canon.people:
+        words = {w.lower() for w in name.split()}
+        target = "groups" if words & GROUP_WORDS else "places" if words & PLACE_WORDS else "people"
+        for leaf, kind in headed.items():
+            if target == "people" and words <= {clean_name(w).lower() for w in leaf.split()}:
+                target = kind
+        moved[target].append(name)
+    return Canon(tuple(moved["people"]), tuple(moved["places"]), tuple(moved["groups"]), canon.party)
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -98,7 +130,7 @@ def roll(
     most recent first) is drawn against, so titles, names and lines do not repeat.
     """
     style = style or Style()
-    typed = typed_canon(canon)
+    typed = retype(typed_canon(canon), passages)
     draw = Draw(
         rng=rng or random.Random(),
         canon=typed,

@@ -216,7 +216,7 @@ def members(d: Draw, text: str, group: str) -> list[str]:
             continue
         if match.start() == 0 or name in d.canon.people or text[match.start() - 2] not in ".!?":
             found.append(name)
-    if not found:
+    if len(found) < 2:
         head = re.split(r"\s+(?:who|that|which)\s+|[,.;]", sentences(text)[0] if sentences(text) else "")[0]
         if 1 <= len(head.split()) <= 10:
             found.append(head)
@@ -259,7 +259,7 @@ def roll(d: Draw) -> Encounter:
         foes = [f"{s.name}, {s.role}" if s.role else s.name, foes[0]]
     elif s.category in ("place", "tavern") and s.passage is not None:
         terrain = _ground(s.passage, d.details)
-    if s.where is not None and s.category != "place":
+    if s.where is not None and s.category not in ("place", "tavern"):
         terrain = _ground(s.where, d.details)
     reward = d.pick(_REWARDS)
     if lead := d.weave(person="it leads to {}", place="it leads to {}"):

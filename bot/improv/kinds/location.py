@@ -202,7 +202,10 @@ def roll(d: Draw) -> Location:
     if tie := d.weave(person="{} has an interest in it", group="{} has an interest in it", place="it lies near {}"):
         hook = f"{hook} — and {tie}"
     name = d.compose(lambda: f"The {d.rng.choice(d.options(_PLACE_ADJ))} {d.rng.choice(d.options(_PLACE_NOUN))}")
-    if s.category in ("place", "tavern", "group") and s.passage is not None:
+    if s.within:
+        name = s.name  # a part of the setting the notes file things under: who and what is found there
+        values["details"] = [p.heading.split("›")[-1].strip() for p in s.within[:3]]
+    elif s.category in ("place", "tavern", "group") and s.passage is not None:
         name = s.name  # the canon place the details name
         values.update(_from_notes(d, s.text))
     elif s.given:

@@ -133,7 +133,7 @@ def roll(d: Draw) -> Loot:
         curiosity = f"{curiosity}, {tie}"
     name = d.pick(_LOOT_PLACES)
     if phrase := short_phrase(d.details, 8):
-        name = phrase  # where the GM said it is found
+        name = phrase[:1].upper() + phrase[1:]  # where the GM said it is found
     elif s.name:
         name = f"{name}: {s.name}"
     return Loot(name=name, items=items, curiosity=curiosity)

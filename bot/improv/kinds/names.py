@@ -91,7 +91,9 @@ def _role_from_details(details: str, canon_words: set[str]) -> str:
     for article in _ARTICLES:
         if head.startswith(article):
             head = head[len(article) :]
-    words = [w for w in re.findall(r"[a-z][a-z'’-]*", head) if w not in canon_words]
+    words = [
+        w for w in (re.sub(r"['’]s?$", "", w) for w in re.findall(r"[a-z][a-z'’-]*", head)) if w not in canon_words
+    ]
     if not words or len(words) > 4:
         return ""
     last = words[-1]
@@ -129,7 +131,7 @@ def roll(d: Draw) -> Names:
         first = entries[0]
         entries[0] = NameEntry(name=first.name, note=f"{first.note}, {tie}")
     phrase = short_phrase(d.details, 8)
-    title = f"Names: {phrase[:1].lower() + phrase[1:]}" if phrase else "Names for the moment"
+    title = f"Names: {phrase}" if phrase else "Names for the moment"
     return Names(name=title, entries=entries)
 
 

@@ -269,7 +269,8 @@ def roll(d: Draw) -> NPC:
     role = s.role or role_phrase(d.details) or d.pick(_ROLES)
     if s.category == "person" and s.passage is not None:
         # the details name a canon person: that person, drawn from their passage where it says
-        whole = not s.given
+        leaf = s.passage.heading.split("›")[-1]
+        whole = not s.given or any(len(w) > 2 and w in leaf for w in s.name.split())  # "Widow Pell's apothecary"
         values.update(_from_notes(d, s.name, s.text, whole))
         tie = d.weave(person="it ties back to {}", group="it ties back to {}", place="it ties back to {}")
         return NPC(name=s.name, role=role, hook=f"{hook}; {tie}" if tie else hook, **values)

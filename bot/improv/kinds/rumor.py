@@ -143,7 +143,7 @@ def rumor_line(d: Draw, who: str = "") -> str:
 def _noted(d: Draw) -> list[str]:
     """Sentences of the subject's passage not yet told by a recent answer, secrets first (a true rumor)."""
     lines = [short(s, 160) for s in sentences(d.subject.text) if len(s.split()) >= 5]
-    lines.sort(key=lambda s: not re.search(r"secret|hid|nobody|no one|knows|fear|blame", s, re.IGNORECASE))
+    lines.sort(key=lambda s: not re.search(r"secret|hid|nobody|no one|knows|fear|blame|knock", s, re.IGNORECASE))
     return [s for s in lines if d.fresh(s)]
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "PLACE_WORDS",
     "Focus",
     "Subject",
+    "category_of",
     "clean_name",
     "find_focus",
     "find_subject",
@@ -37,7 +38,7 @@ _GIVEN = re.compile(rf"\b(?:named|called|known as|goes by|name of|by the name)\s
 _LEADING_NAME = re.compile(rf"^(?P<name>{_WORD}\s+{_WORD}(?:\s+{_WORD})?)(?=\s*(?:,|$|\s+(?:the|a|an|who)\b))")
 _PROPER = re.compile(rf"\b{_NAME}")
 _CLAUSE = re.compile(r"\s*(?:[,;:.!?(…]|\s-\s|—|\b(?:who|which|that|with|named|called|whose|because)\b)\s*")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“'])|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“'])|\n\s*[-•*]\s+|\n\s*\n")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _ARTICLES = re.compile(r"^(?:a|an|the|some|one|my|our|their|his|her)\s+", re.IGNORECASE)
 
@@ -80,6 +81,7 @@ class Subject:
     passage: Passage | None = None
     given: bool = False  # the details gave this name
     where: Passage | None = None
+    within: tuple[Passage, ...] = ()  # for a place named by a parent heading: the passages under it
 
     @property
     def text(self) -> str:
@@ -120,9 +122,7 @@ def short_phrase(details: str, max_words: int = 6) -> str:
     """The details' first clause when it is short enough for a title ("" otherwise): never cut mid-phrase."""
     head = _CLAUSE.split(" ".join(details.split()), maxsplit=1)[0].strip()
     words = head.split()
-    if not words or len(words) > max_words:
-        return ""
-    return head[:1].upper() + head[1:]
+    return head if words and len(words) <= max_words else ""
 
 
 def role_phrase(details: str) -> str:
@@ -211,34 +211,58 @@ def _category(focus: Focus, canon: Canon) -> Category:
     return "place"
 
 
-def _where(details: str, passages: Sequence[Passage], skip: Passage | None) -> Passage | None:
-    """A second passage whose text shares at least two of the details' words (the ground of an encounter)."""
+def _where(details: str, passages: Sequence[Passage], skip: Passage | None, canon: Canon) -> Passage | None:
+    """A second passage whose text shares at least two of the details' words (the ground of an encounter): most
+    shared words first, places before sessions and people, then the better-ranked."""
     terms = _tokens(details)
-    best: tuple[int, Passage] | None = None
-    for passage in passages:
-        if passage is skip:
-            continue
-        shared = len(terms & _tokens(passage.text))
-        if shared >= 2 and (best is None or shared > best[0]):
-            best = (shared, passage)
-    return best[1] if best else None
+    scored = [(len(terms & _tokens(p.text)), rank, p) for rank, p in enumerate(passages) if p is not skip]
+    scored = [item for item in scored if item[0] >= 2]
+    scored.sort(key=lambda item: (-item[0], category_of(item[2], canon) not in ("place", "tavern"), item[1]))
+    return scored[0][2] if scored else None
 
 
 def _appositive(name: str, text: str) -> str:
-    """What a passage says a named person is ("Old Hesk, a one-eyed former caravan guard" -> that phrase)."""
-    found = re.search(re.escape(name) + r",\s*(?:an?|the)\s+(?P<role>[^,.;()]{3,60})", text)
-    return found["role"].strip() if found else ""
+    """What a passage says a named person is: "Old Hesk, a one-eyed former caravan guard" or "his sharp-tongued
+    niece Mira Corvane" give that phrase."""
+    after = re.search(re.escape(name) + r",\s*(?:an?|the)\s+(?P<role>[^,.;()]{3,60})", text)
+    if after:
+        return after["role"].strip()
+    before = re.search(
+        r"\b(?:his|her|their|its|the)\s+(?P<role>[a-z][\w-]*(?:\s+[a-z][\w-]*){0,2})\s+" + re.escape(name), text
+    )
+    return before["role"].strip() if before else ""
+
+
+def _parent(details: str, focus: Focus) -> str:
+    """The parent heading the details name when its leaf shares none of their words ("the Anvil Quarter")."""
+    terms = _tokens(details)
+    if terms & _tokens(focus.leaf):
+        return ""
+    for part in reversed([p.strip() for p in focus.passage.heading.split("›")[:-1]]):
+        if terms & _tokens(part):
+            return part
+    return ""
+
+
+def category_of(passage: Passage, canon: Canon) -> Category:
+    """What a passage's last heading names: a person, place, tavern or group ("" for an event or no heading)."""
+    if not passage.heading:
+        return ""
+    leaf = _leaf(passage.heading)
+    return _category(Focus(passage, leaf, *_person(leaf, canon.people)), canon)
 
 
 def find_subject(kind: str, details: str, passages: Sequence[Passage], canon: Canon) -> Subject:
     """The subject of a request: a name the details give (used as given), else the canon person, place, tavern
     or group whose passage the details point at; an empty `Subject` when the details name nothing known."""
-    focus = find_focus(details, passages, [*canon.people]) if passages and details.strip() else None
+    if not details.strip():
+        return Subject()
+    focus = find_focus(details, passages, [*canon.people]) if passages else None
     given = given_name(details)
     party = {clean_name(n).lower() for n in canon.party}
     if given.lower() in party:
         given = ""
-    where = _where(details, passages, focus.passage if focus else None) if details.strip() else None
+    where = _where(details, passages, focus.passage if focus else None, canon)
     if focus is not None:
         category = _category(focus, canon)
         name = focus.person or focus.leaf
@@ -247,8 +271,17 @@ def find_subject(kind: str, details: str, passages: Sequence[Passage], canon: Ca
                 role = _appositive(given, focus.passage.text) or role_phrase(details)
                 return Subject(given, "person", role, focus.passage, given=True, where=where)
             return Subject(given, "person", role_phrase(details), None, given=True, where=focus.passage)
+        if kind in ("location", "tavern", "encounter") and (parent := _parent(details, focus)):
+            within = tuple(p for p in passages if parent in p.heading.split(" › ")[:-1])
+            return Subject(parent, "place", "", focus.passage, where=where, within=within)
         if category:
             return Subject(name, category, focus.role, focus.passage, where=where)
+    if kind in ("location", "tavern") and where is not None and where.heading:
+        # no heading named: the place whose notes share the details' words ("where the miners drink")
+        leaf = _leaf(where.heading)
+        found = category_of(where, canon)
+        if found in ("place", "tavern") and (kind == "location" or found == "tavern"):
+            return Subject(leaf, found, "", where)
     if given:
         category = "tavern" if kind == "tavern" else "place" if kind == "location" else "person"
         return Subject(given, category, role_phrase(details), None, given=True, where=where)
