@@ -9,7 +9,7 @@ from pydantic import Field
 
 from bot.improv.kinds.base import Improv, Kind, KindInfo, KindSpec
 from bot.improv.kinds.common import Draw, Genre
-from bot.improv.kinds.subject import GROUP_WORDS, PLACE_WORDS, sentences, short, short_phrase
+from bot.improv.kinds.subject import GROUP_WORDS, PLACE_WORDS, category_of, sentences, short, short_phrase
 from bot.memory.ranking import tokenize
 from bot.memory.types import Passage
 
@@ -220,7 +220,7 @@ def members(d: Draw, text: str, group: str) -> list[str]:
         head = re.split(r"\s+(?:who|that|which)\s+|[,.;]", sentences(text)[0] if sentences(text) else "")[0]
         if 1 <= len(head.split()) <= 10:
             found.append(head)
-    return found[:4]
+    return list(dict.fromkeys(found))[:4]
 
 
 def _ground(where: Passage, details: str) -> str:
@@ -234,10 +234,11 @@ def _ground(where: Passage, details: str) -> str:
 def _title(d: Draw) -> str:
     s = d.subject
     clash = d.pick(_CLASHES)
-    if s.category in ("group", "person") and s.name:
-        return f"{clash} with {s.name}"
-    if s.category in ("place", "tavern") and s.name:
-        return f"{clash} at {s.name[:1].lower() + s.name[1:] if s.name.startswith('The ') else s.name}"
+    name = "t" + s.name[1:] if s.name.startswith("The ") else s.name  # "… with the Lantern Society"
+    if s.category in ("group", "person") and name:
+        return f"{clash} with {name}"
+    if s.category in ("place", "tavern") and name:
+        return f"{clash} at {name}"
     if phrase := short_phrase(d.details):
         return f"{clash}: {phrase}"
     return d.compose(lambda: f"{clash} {d.rng.choice(d.options(_WHERE))}")
@@ -259,7 +260,8 @@ def roll(d: Draw) -> Encounter:
         foes = [f"{s.name}, {s.role}" if s.role else s.name, foes[0]]
     elif s.category in ("place", "tavern") and s.passage is not None:
         terrain = _ground(s.passage, d.details)
-    if s.where is not None and s.category not in ("place", "tavern"):
+    grounded = s.where is not None and category_of(s.where, d.canon) in ("place", "tavern")
+    if s.where is not None and grounded and s.category not in ("place", "tavern"):
         terrain = _ground(s.where, d.details)
     reward = d.pick(_REWARDS)
     if lead := d.weave(person="it leads to {}", place="it leads to {}"):

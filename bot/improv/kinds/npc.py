@@ -9,7 +9,7 @@ from pydantic import Field
 
 from bot.improv.kinds.base import Improv, Kind, KindInfo, KindSpec
 from bot.improv.kinds.common import Draw, Genre
-from bot.improv.kinds.subject import role_phrase, sentences, short
+from bot.improv.kinds.subject import category_of, role_phrase, sentences, short
 
 
 class NPC(Improv):
@@ -231,7 +231,7 @@ def _from_notes(d: Draw, person: str, text: str, whole: bool) -> dict[str, str]:
         return ""
 
     if want := take(_WANT_CUE):
-        found["want"] = want
+        found["want"] = want if whole else _THEY_WANT.sub("", want)
     if secret := take(_SECRET_CUE):
         found["secret"] = secret
     described = next((i for i in range(len(lines)) if i not in used), None) if whole else None
@@ -266,14 +266,18 @@ def roll(d: Draw) -> NPC:
     s = d.subject
     hook = d.pick(_HOOKS)
     values = {"look": d.pick(_LOOKS), "voice": d.pick(_VOICES), "want": d.pick(_WANTS), "secret": d.pick(_SECRETS)}
-    role = s.role or role_phrase(d.details) or d.pick(_ROLES)
+    role = s.role or role_phrase(d.details)
     if s.category == "person" and s.passage is not None:
         # the details name a canon person: that person, drawn from their passage where it says
-        leaf = s.passage.heading.split("›")[-1]
-        whole = not s.given or any(len(w) > 2 and w in leaf for w in s.name.split())  # "Widow Pell's apothecary"
+        leaf = s.passage.heading.split("›")[-1].strip()
+        kind = category_of(s.passage, d.canon)
+        # the passage is about them: their own heading, or a place bearing their name ("Widow Pell's apothecary")
+        whole = not s.given or (kind != "group" and any(len(w) > 2 and w in leaf for w in s.name.split()))
         values.update(_from_notes(d, s.name, s.text, whole))
+        if not role and kind in ("group", "place", "tavern"):
+            role = f"of {leaf[:1].lower() + leaf[1:] if leaf.startswith('The ') else leaf}"
         tie = d.weave(person="it ties back to {}", group="it ties back to {}", place="it ties back to {}")
-        return NPC(name=s.name, role=role, hook=f"{hook}; {tie}" if tie else hook, **values)
+        return NPC(name=s.name, role=role or d.pick(_ROLES), hook=f"{hook}; {tie}" if tie else hook, **values)
     if s.category in ("group", "place", "tavern") and s.passage is not None:
         # someone of that group or from that place, in its terms
         if s.category == "group" and (want := _group_want(s.text)):
@@ -284,7 +288,7 @@ def roll(d: Draw) -> NPC:
     elif tie := d.weave(person="it ties back to {}", group="it ties back to {}", place="it ties back to {}"):
         hook = f"{hook}; {tie}"
     name = s.name if s.category == "person" and s.given else d.name()
-    return NPC(name=name, role=role, hook=hook, **values)
+    return NPC(name=name, role=role or d.pick(_ROLES), hook=hook, **values)
 
 
 SPEC = KindSpec(
