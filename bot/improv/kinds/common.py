@@ -107,16 +107,20 @@ class Draw:
         """The genre's entries, without grim ones for a gentle rating (unless that empties the list)."""
         entries = list(tables.get(self.genre) or tables["fantasy"])
         if self.gentle:
-            kept = [e for e in entries if not GRIM.search(_text(e))]
+            kept = [e for e in entries if not GRIM.search(_whole(e))]
             entries = kept or entries
         return entries
 
     def pick(self, tables: GenreTables[T]) -> T:
-        """One entry not used recently (nor earlier in this answer), grim ones first under a dark tone."""
+        """One entry not used recently (nor earlier in this answer), grim ones first under a dark tone; when every
+        entry was used, the one used longest ago."""
         entries = self.options(tables)
-        unused = [e for e in entries if self.fresh(_text(e))] or entries
+        unused = [e for e in entries if self.fresh(_text(e))]
+        if not unused:
+            left = [e for e in entries if _text(e) not in self.taken] or entries
+            unused = [max(left, key=lambda e: self.seen.find(_text(e)))]  # recent answers come first in `seen`
         if self.grim:
-            dark = [e for e in unused if GRIM.search(_text(e))]
+            dark = [e for e in unused if GRIM.search(_whole(e))]
             if dark and self.rng.random() < 0.6:
                 unused = dark
         choice = self.rng.choice(unused)
@@ -184,8 +188,14 @@ class Draw:
 
 
 def _text(entry: object) -> str:
-    if isinstance(entry, str):
-        return entry
+    """What identifies a table entry in an answer: the string, or a tuple entry's first part (its name)."""
     if isinstance(entry, tuple):
         return str(entry[0])
+    return str(entry)
+
+
+def _whole(entry: object) -> str:
+    """All the text of a table entry (a tuple entry's parts joined)."""
+    if isinstance(entry, tuple):
+        return " ".join(str(part) for part in entry)
     return str(entry)
