@@ -94,4 +94,5 @@ def test_the_length_setting_trims_every_kind(kind: Kind, max_words: int) -> None
     for seed in range(10):
         answer = roll(kind, rng=random.Random(seed), canon=CANON, style=Style(max_words=max_words))
         assert answer.word_count() <= max_words
-        assert answer.title and len(answer.fields()) >= 1
+        assert answer.title
+        assert len(answer.fields()) >= 1
