@@ -38,6 +38,7 @@ _GIVEN = re.compile(rf"\b(?:named|called|known as|goes by|name of|by the name)\s
 _LEADING_NAME = re.compile(rf"^(?P<name>{_WORD}\s+{_WORD}(?:\s+{_WORD})?)(?=\s*(?:,|$|\s+(?:the|a|an|who)\b))")
 _PROPER = re.compile(rf"\b{_NAME}")
 _CLAUSE = re.compile(r"\s*(?:[,;:.!?(…]|\s-\s|—|\b(?:who|which|that|with|named|called|whose|because)\b)\s*")
+_PLACE_CUT = re.compile(r"\s+(?:on|in|at|from|near|by|under|outside|inside|behind|of)\s+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“'])|\n\s*[-•*]\s+|\n\s*\n")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _ARTICLES = re.compile(r"^(?:a|an|the|some|one|my|our|their|his|her)\s+", re.IGNORECASE)
@@ -133,6 +134,8 @@ def role_phrase(details: str) -> str:
         text = text.replace(given, " ")
         text = re.sub(r"\b(named|called|known as|goes by)\b", ",", text)
     phrase = _ARTICLES.sub("", _CLAUSE.split(text.strip(" ,"), maxsplit=1)[0].strip())
+    if len(phrase.split()) > 6:  # "nervous toll keeper on the east road" -> "nervous toll keeper"
+        phrase = _PLACE_CUT.split(phrase, maxsplit=1)[0].strip()
     words = phrase.split()
     return phrase if 0 < len(words) <= 6 and phrase[:1].islower() else ""
 
