@@ -164,23 +164,24 @@ def tidy(improv: Improv) -> Improv:
 
 
 def trim(improv: Improv, max_words: int) -> Improv:
-    """`improv` within `max_words` of body text: lists shortened, long lines cut at a clause, then the last fields
-    dropped (the title and the first two fields always stay)."""
+    """`improv` within `max_words` of body text: lists shortened to two, long lines cut at a clause, lists to one,
+    then the last fields dropped (the title and the first two fields always stay)."""
     shown = list(improv.labels)
     for _ in range(60):
         if improv.word_count() <= max_words:
             return improv
-        lists = [n for n in shown if isinstance(getattr(improv, n), list) and len(getattr(improv, n)) > 1]
+        lists = [n for n in shown if isinstance(getattr(improv, n), list) and len(getattr(improv, n)) > 2]
         if lists:
             longest = max(lists, key=lambda n: len(getattr(improv, n)))
             improv = improv.model_copy(update={longest: getattr(improv, longest)[:-1]})
             continue
-        long = [n for n in shown if isinstance(getattr(improv, n), str) and len(getattr(improv, n)) > 45]
-        long = [n for n in long if len(getattr(improv, n).split()) > 9]
-        if long:
-            name = max(long, key=lambda n: len(getattr(improv, n)))
-            value: str = getattr(improv, name)
-            improv = improv.model_copy(update={name: short(value, max(40, len(value) * 2 // 3))})
+        if (cut := _cut_longest_line(improv, shown)) is not None:
+            improv = cut
+            continue
+        lists = [n for n in shown if isinstance(getattr(improv, n), list) and len(getattr(improv, n)) > 1]
+        if lists:
+            longest = max(lists, key=lambda n: len(getattr(improv, n)))
+            improv = improv.model_copy(update={longest: getattr(improv, longest)[:-1]})
             continue
         filled = [n for n in shown if getattr(improv, n)]
         if len(filled) <= 2:
@@ -188,3 +189,15 @@ def trim(improv: Improv, max_words: int) -> Improv:
         last = filled[-1]
         improv = improv.model_copy(update={last: [] if isinstance(getattr(improv, last), list) else ""})
     return improv
+
+
+def _cut_longest_line(improv: Improv, shown: list[str]) -> Improv | None:
+    """`improv` with its longest shown line (over nine words) cut by a third at a clause; None when none is."""
+    long = [n for n in shown if isinstance(getattr(improv, n), str) and len(getattr(improv, n)) > 45]
+    long = [n for n in long if len(getattr(improv, n).split()) > 9]
+    if not long:
+        return None
+    name = max(long, key=lambda n: len(getattr(improv, n)))
+    value: str = getattr(improv, name)
+    cut = short(value, max(40, len(value) * 2 // 3))
+    return improv.model_copy(update={name: cut}) if cut != value else None

@@ -112,10 +112,10 @@ def short(text: str, limit: int = 160) -> str:
     if len(text) <= limit:
         return text
     head = text[:limit]
-    for mark in ("; ", ", ", " — ", " "):
+    for mark in (". ", "; ", ", ", " — ", " "):
         cut = head.rfind(mark)
         if cut > limit // 2:
-            return head[:cut].rstrip(",;: ") + "…"
+            return head[: cut + 1] if mark == ". " else head[:cut].rstrip(",;: ") + "…"
     return head.rsplit(" ", 1)[0] + "…"
 
 
