@@ -209,7 +209,7 @@ def members(d: Draw, text: str, group: str) -> list[str]:
         found.append(f"{count} {match['what']}")
     skip = {n.lower() for n in (*d.canon.places, *d.canon.groups, *d.canon.party, group)}
     for match in _NAMED.finditer(text):
-        name = match["name"]
+        name = clean_name(match["name"])  # "Aldric Corvane's house" -> "Aldric Corvane"
         words = {w.lower() for w in name.split()}
         before = text[max(0, match.start() - 4) : match.start()].lower()
         if name.lower() in skip or words & (PLACE_WORDS | GROUP_WORDS) or before.endswith("the ") or name in found:
