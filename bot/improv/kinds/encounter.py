@@ -9,7 +9,7 @@ from pydantic import Field
 
 from bot.improv.kinds.base import Improv, Kind, KindInfo, KindSpec
 from bot.improv.kinds.common import Draw, Genre
-from bot.improv.kinds.subject import GROUP_WORDS, PLACE_WORDS, category_of, sentences, short, short_phrase
+from bot.improv.kinds.subject import GROUP_WORDS, PLACE_WORDS, category_of, clean_name, sentences, short, short_phrase
 from bot.memory.ranking import tokenize
 from bot.memory.types import Passage
 
