@@ -140,3 +140,14 @@ def test_labels_are_never_doubled_and_titles_never_cut_mid_phrase() -> None:
         title = roll(kind, rng=random.Random(1), details=long).title
         assert "month and" not in title
         assert not title.endswith("…")
+
+
+def test_player_characters_are_never_the_subject_nor_an_npc_even_when_the_details_name_them() -> None:
+    party = note("Player characters › Brother Osric, cleric", "A gentle giant who hums hymns. He wants his abbey back.")
+    canon = Canon(people=("Old Hesk",), party=("Brother Osric",))
+    for kind in KINDS:
+        for seed in range(5):
+            answer = roll(kind, rng=random.Random(seed), details="Brother Osric", canon=canon, passages=[party])
+            assert "Brother Osric" not in answer.names()  # never an NPC, a tavern keeper or a generated name
+            assert "abbey" not in answer.text()  # nor described from the party's notes
+            assert "Brother Osric has" not in answer.text()  # nor the one a twist is about

@@ -57,6 +57,7 @@ _GROUP_TEXT = (
 GROUP_WORDS = frozenset(_GROUP_TEXT.split())
 _GROUP_PARENT = re.compile(r"\b(factions?|organi[sz]ations?|groups|guilds|powers)\b", re.IGNORECASE)
 _EVENT_PARENT = re.compile(r"\b(session|log|threads|timeline|recap|journal)\b", re.IGNORECASE)
+_PARTY = re.compile(r"\b(player characters?|the party|party members?|PCs)\b", re.IGNORECASE)
 _TAVERN_CUE = re.compile(r"\b(tavern|inn|alehouse|taproom|pub|saloon|bar|cantina|diner)\b", re.IGNORECASE)
 
 
@@ -197,7 +198,10 @@ def _person(leaf: str, people: Sequence[str]) -> tuple[str, str]:
 
 
 def _category(focus: Focus, canon: Canon) -> Category:
-    """What a focused heading names: a person, a group, a tavern or a place ("" for a session or an event)."""
+    """What a focused heading names: a person, a group, a tavern or a place ("" for a session, an event, or the
+    party: player characters are never a subject)."""
+    if _PARTY.search(focus.passage.heading) or clean_name(focus.person or focus.leaf) in canon.party:
+        return ""
     if focus.person:
         return "person"
     leaf = focus.leaf
