@@ -184,7 +184,10 @@ class Draw:
         if not usable:
             return ""
         fmt, names = usable[0] if self.rng.random() < 0.6 else self.rng.choice(usable)
-        return fmt.format(self.rng.choice(names[:6]))
+        name = self.rng.choice(names[:6])
+        if name.startswith("The ") and not fmt.startswith("{}"):
+            name = "the " + name[4:]  # "it ties back to the Lantern Society"
+        return fmt.format(name)
 
 
 def _text(entry: object) -> str:
