@@ -121,8 +121,7 @@ async def run(show: bool) -> tuple[int, int, float]:
                 hits += ok
                 if show or not ok:
                     print(f"{'ok  ' if ok else 'MISS'} {case.kind} {case.details!r} must {case.must}")
-                    if show or not ok:
-                        print("    " + result.improv.text().replace("\n", "\n    "))
+                    print("    " + result.improv.text().replace("\n", "\n    "))
             seconds = time.perf_counter() - started
             await services.tasks.drain(timeout=30)
     return hits, len(CASES), seconds
