@@ -46,16 +46,24 @@ _MODERN = re.compile(
     r"contemporary|investigat|conspiracy|zombie|slasher|liminal|\bdg\b|\bcoc\b",
     re.IGNORECASE,
 )
+_FANTASY = re.compile(
+    r"d&d|dnd|dungeons|pathfinder|osr|old[\s-]school|13th age|shadowdark|fantasy|the one ring|m[oö]rk borg|"
+    r"cairn|knave|dungeon world|dragonbane|forbidden lands|ironsworn|torchbearer|swords? (?:&|and) sorcery",
+    re.IGNORECASE,
+)
 _DARK_TONE = re.compile(r"dark|grim|horror|bleak|gritty|serious|creepy|dread", re.IGNORECASE)
 
 
 def genre_of(style: Style) -> Genre:
-    """The table set a style asks for: the game system first, then the tone."""
+    """The table set a style asks for: the game system first (a fantasy system stays fantasy whatever the tone:
+    its horror is grim fantasy), then the tone."""
     for text in (style.game_system, style.tone):
         if _SCIFI.search(text):
             return "scifi"
         if _MODERN.search(text):
             return "modern"
+        if _FANTASY.search(text):
+            return "fantasy"
     return "fantasy"
 
 

@@ -64,6 +64,7 @@ def test_the_game_system_and_tone_choose_the_table_set() -> None:
     assert genre_of(Style(game_system="Call of Cthulhu 7e")) == "modern"
     assert genre_of(Style(tone="horror")) == "modern"
     assert genre_of(Style(game_system="D&D 5e", tone="dark")) == "fantasy"
+    assert genre_of(Style(game_system="Pathfinder 2e", tone="horror")) == "fantasy"  # grim fantasy, not modern
 
 
 @pytest.mark.parametrize("kind", KINDS)
