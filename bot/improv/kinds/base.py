@@ -11,14 +11,13 @@ doors show the table `fields("table")` (`table_view()`), which never holds them,
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.improv.kinds.common import Avoid, Focus
+from bot.improv.kinds.common import Draw
 
 __all__ = ["Audience", "Improv", "Item", "Kind", "KindInfo", "KindSpec", "Roller", "display"]
 
@@ -177,8 +176,8 @@ def display(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-#: an offline-table roller: (rng, canon names, the GM's details, name clash check, focused passage) -> answer
-Roller = Callable[[random.Random, Sequence[str], str, Avoid, Focus | None], Improv]
+#: an offline-table roller: one `Draw` (rng, typed canon, details, subject, table set, recent answers) -> answer
+Roller = Callable[[Draw], Improv]
 
 
 @dataclass(frozen=True, slots=True)
