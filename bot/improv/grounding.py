@@ -71,6 +71,7 @@ class Grounder:
         if found is None:
             return Grounding()
         passages, canon = found
+        clashes = CanonIndex.from_canon(canon)  # every canon name, hidden ones too; the party as names no NPC takes
         roster = canon.names()
         if request.player_safe_only:
             passages = [p for p in passages if p.player_safe]
@@ -82,10 +83,11 @@ class Grounder:
                 places=tuple(n for n in canon.places if n in shown),
                 groups=tuple(n for n in canon.groups if n in shown),
                 party=canon.party,
+                other=tuple(n for n in canon.other if n in shown),
             )
         else:
             visible = list(roster)
-        return Grounding(list(passages), visible, CanonIndex([*roster, *canon.party]), canon)
+        return Grounding(list(passages), visible, clashes, canon)
 
     async def _warm_up(self, deadline: float) -> None:
         """Load the embedding model (cheap once loaded), giving up at the deadline; a failure only means the
