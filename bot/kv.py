@@ -46,6 +46,9 @@ class KeyValue(Protocol):
     async def release(self, key: str, token: str) -> bool:
         """Release the lock only if `token` still holds it."""
 
+    async def renew(self, key: str, token: str, ttl: float) -> bool:
+        """Extend the lock to expire `ttl` seconds from now, only if `token` still holds it (a lease)."""
+
     async def push(self, key: str, value: bytes, max_len: int) -> int:
         """Append to the list at `key`, keeping at most the newest `max_len` items; returns the length."""
 
@@ -145,6 +148,12 @@ class MemoryKeyValue:
             return True
         return False
 
+    async def renew(self, key: str, token: str, ttl: float) -> bool:
+        if self._alive(key) and self._values[key] == token.encode():
+            self._expire_in(key, ttl)
+            return True
+        return False
+
     async def push(self, key: str, value: bytes, max_len: int) -> int:
         items = self._values.get(key) if self._alive(key) else None
         if not isinstance(items, deque):
@@ -191,6 +200,13 @@ end
 return 0
 """
 
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 _PUSH_TRIM = """
 local n = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
@@ -207,6 +223,7 @@ class RedisKeyValue:
         self._incr = redis.register_script(_INCR_WITH_TTL)
         self._release = redis.register_script(_RELEASE)
         self._push = redis.register_script(_PUSH_TRIM)
+        self._renew = redis.register_script(_RENEW)
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 0.5) -> RedisKeyValue:
@@ -247,6 +264,9 @@ class RedisKeyValue:
 
     async def release(self, key: str, token: str) -> bool:
         return bool(await self._release(keys=[self._k(key)], args=[token]))
+
+    async def renew(self, key: str, token: str, ttl: float) -> bool:
+        return bool(await self._renew(keys=[self._k(key)], args=[token, int(ttl * 1000)]))
 
     async def push(self, key: str, value: bytes, max_len: int) -> int:
         return int(await self._push(keys=[self._k(key)], args=[value, max_len]))

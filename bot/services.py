@@ -158,7 +158,11 @@ def _build_memory(
         kv,
         store,
         build_embedder(kind, api_key=api_key, base_url=settings.openai_base_url),
-        MemoryConfig(max_upload_bytes=settings.max_upload_mb * 1024 * 1024),
+        MemoryConfig(
+            max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
+            parse_seconds=settings.parse_timeout_seconds,
+            parse_memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+        ),
         upload_limit=billing.upload_limit_bytes if billing.enabled else None,
         memory_limit=billing.memory_limit_bytes if billing.enabled else None,
         background=tasks,

@@ -136,6 +136,18 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=20, ge=1, le=500, description="Largest file `/campaign import` accepts, in MB (a plan may set less)."
     )
+    parse_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Longest one file may take to read (parse and chunk) before it is refused.",
+    )
+    parse_memory_mb: int = Field(
+        default=1024,
+        ge=128,
+        le=65536,
+        description="Memory the worker reading one file may use, in MB (more is refused).",
+    )
 
     # --- billing -------------------------------------------------------------------------------------
     paddle_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(

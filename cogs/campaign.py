@@ -1,5 +1,5 @@
-"""`/campaign`: import, list, search, forget and inspect the guild's campaign notes (thin glue over
-`bot.memory.CampaignMemory`)."""
+"""`/campaign`: import, list, search, forget and inspect the guild's campaign notes, and keep its party roster
+(thin glue over `bot.memory.CampaignMemory`)."""
 
 from __future__ import annotations
 
@@ -347,6 +347,58 @@ class Campaign(
         )
         await interaction.followup.send(embed=embed, ephemeral=True)
 
+    # --- the party -----------------------------------------------------------------------------------------
+    party = app_commands.Group(name="party", description="Your player characters: never used as NPCs")
+
+    @party.command(name="add", description="Add a player character (the panic button never uses them as an NPC)")
+    @app_commands.describe(name="The player character's name, as the notes write it")
+    @gm_only()
+    async def party_add(self, interaction: Interaction, name: app_commands.Range[str, 1, 100]) -> None:
+        """Put a PC on the party roster."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        added = await self.memory.add_party_member(interaction.guild_id, name)
+        embed = fit_embed(
+            title="Added to the party",
+            description=f"**{discord.utils.escape_markdown(added)}** is a player character: answers never use them "
+            "as an NPC, and no new NPC takes their name.",
+            colour=COLOUR,
+        )
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @party.command(name="remove", description="Remove a player character from the party")
+    @app_commands.describe(name="The player character's name")
+    @gm_only()
+    async def party_remove(self, interaction: Interaction, name: app_commands.Range[str, 1, 100]) -> None:
+        """Take a PC off the party roster."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await self.memory.remove_party_member(interaction.guild_id, name)
+        embed = fit_embed(
+            title="Removed from the party",
+            description=f"**{discord.utils.escape_markdown(removed)}** is no longer on the party roster.",
+            colour=COLOUR,
+        )
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @party.command(name="list", description="The player characters the panic button never uses as NPCs")
+    @gm_only()
+    async def party_list(self, interaction: Interaction) -> None:
+        """The party roster: names added with /campaign party add, and those under a party heading in the notes."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        added = await self.memory.party(interaction.guild_id)
+        canon = await self.memory.canon(interaction.guild_id)
+        await interaction.followup.send(embed=party_embed(added, canon.party), ephemeral=True)
+
+    @party_remove.autocomplete("name")
+    async def _party_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None or not await is_gm(interaction):
+            return []
+        needle = current.lower().strip()
+        members = await self.memory.party(interaction.guild_id)
+        return [app_commands.Choice(name=m, value=m) for m in members if needle in m.lower()][:25]
+
     @forget.autocomplete("document")
     @visibility.autocomplete("document")
     async def _document_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -405,6 +457,31 @@ def list_embed(docs: Sequence[DocumentInfo]) -> discord.Embed:
         footer=f"{len(docs)} documents · {total} passages · {size}",
         colour=COLOUR,
     )
+
+
+def party_embed(added: Sequence[str], party: Sequence[str]) -> discord.Embed:
+    """`/campaign party list`: the names added by command, then those found under a party heading in the notes."""
+    from_notes = [p for p in party if p not in added]
+    fields = []
+    if added:
+        fields.append(EmbedField("Added with /campaign party add", _bullets(added)))
+    if from_notes:
+        fields.append(EmbedField("Found in your notes (under a party heading)", _bullets(from_notes)))
+    empty = (
+        "No player characters yet. Add them with `/campaign party add`, or put them under a "
+        '"Player characters" or "The party" heading in your notes.'
+    )
+    return fit_embed(
+        title="The party",
+        description="" if fields else empty,
+        fields=fields,
+        footer="Player characters are never used as NPCs." if fields else "",
+        colour=COLOUR,
+    )
+
+
+def _bullets(names: Sequence[str]) -> str:
+    return truncate("\n".join(f"• {discord.utils.escape_markdown(n)}" for n in names), Limits.FIELD_VALUE)
 
 
 def status_embed(status: MemoryStatus) -> discord.Embed:

@@ -20,11 +20,12 @@ from discord.ext import commands
 
 from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, gm_only, has_gm_rights
 from bot.discord.client import PanicBot
-from bot.discord.render import EmbedField, fit_embed
+from bot.discord.render import card, fit_embed, gm_part_card, secret_card
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.improv.engine import Improviser
 from bot.improv.kinds import KIND_INFO, Improv, Kind, parse_kind
+from bot.improv.kinds.base import Audience
 from bot.improv.types import PanicRequest, PanicResult
 from bot.prefs import GuildPrefs, change_prefs
 
@@ -33,7 +34,6 @@ Interaction = discord.Interaction[PanicBot]
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
-MAX_SOURCES = 5
 
 
 def help_text() -> str:
@@ -46,7 +46,8 @@ def help_text() -> str:
         "• `/panic button` — post the big red button in this channel\n"
         "• `/panic settings` — GM role, tone, length, who may panic\n"
         "• `/billing status` — your plan and this month's usage\n\n"
-        "Answers are shown only to you until you press **Reveal to table**."
+        "Answers are shown only to you until you press **Reveal to table**; secrets, rumors' truth and sources "
+        "stay with you (**Reveal secret…** shares a secret only once you confirm)."
     )
 
 
@@ -107,55 +108,38 @@ def footer_for(result: PanicResult) -> str:
     return source
 
 
-def render_improv(
-    improv: Improv, *, footer: str, sources: list[str] | None = None, colour: Any = None
-) -> discord.Embed:
-    """The one renderer for every kind."""
-    fields = [EmbedField(name, value) for name, value in improv.fields()]
-    if sources:
-        lines = [f"• {s}" for s in sources[:MAX_SOURCES]]
-        if len(sources) > MAX_SOURCES:
-            lines.append(f"… and {len(sources) - MAX_SOURCES} more")
-        fields.append(EmbedField("Sources", "\n".join(lines)))
-    return fit_embed(
-        title=improv.title or KIND_INFO[improv.kind].label,
-        author=KIND_INFO[improv.kind].label,
-        fields=fields,
-        footer=footer,
-        colour=colour if colour is not None else discord.Colour.red(),
-    )
-
-
-def render_result(result: PanicResult) -> discord.Embed:
-    """The final answer embed."""
-    return render_improv(
+def render_result(result: PanicResult, audience: Audience = "gm") -> discord.Embed:
+    """The final answer embed, as `audience` may see it."""
+    return card(
         result.improv,
         footer=footer_for(result),
         sources=[s.label() for s in result.sources],
         colour=COLOURS.get(result.engine),
+        audience=audience,
     )
 
 
-def render_partial(improv: Improv, model: str) -> discord.Embed:
+def render_partial(improv: Improv, model: str, audience: Audience = "gm") -> discord.Embed:
     """An answer while it is still streaming."""
-    return render_improv(improv, footer=f"Writing… ({model})", colour=discord.Colour.red())
+    return card(improv, footer=f"Writing… ({model})", colour=discord.Colour.red(), audience=audience)
 
 
 # --- streaming -----------------------------------------------------------------------------------------------
 class StreamingEditor:
     """Edits the deferred response with partial results, at most one edit in flight and one per `interval`."""
 
-    def __init__(self, interaction: Interaction, model: str, interval: float) -> None:
+    def __init__(self, interaction: Interaction, model: str, interval: float, audience: Audience = "gm") -> None:
         self.interaction = interaction
         self.model = model
         self.interval = interval
+        self.audience = audience
         self.edits = 0
         self._next = time.monotonic() + interval  # the "thinking…" placeholder shows first
         self._task: asyncio.Task[None] | None = None
 
     async def push(self, improv: Improv) -> None:
         now = time.monotonic()
-        if now < self._next or (self._task is not None and not self._task.done()) or not improv.fields():
+        if now < self._next or (self._task is not None and not self._task.done()) or not improv.fields(self.audience):
             return
         if not self.interaction.response.is_done():
             return  # not acknowledged yet (the answer starts alongside the defer): nothing to edit
@@ -165,7 +149,7 @@ class StreamingEditor:
     async def _edit(self, improv: Improv) -> None:
         with contextlib.suppress(discord.HTTPException):
             await self.interaction.edit_original_response(
-                embed=render_partial(improv, self.model), allowed_mentions=NO_MENTIONS
+                embed=render_partial(improv, self.model, self.audience), allowed_mentions=NO_MENTIONS
             )
             self.edits += 1
 
@@ -176,13 +160,25 @@ class StreamingEditor:
 
 # --- persistent components -----------------------------------------------------------------------------------
 class FollowUps(PanicView):
-    """Reveal, Reroll and Save under an answer."""
+    """Reveal, Reroll and Save under an answer; "Reveal secret…" only under the GM's private card of an answer
+    with a GM-only part, never under one the table or a player sees."""
 
-    def __init__(self, improv_id: int) -> None:
+    def __init__(self, improv_id: int, *, reveal: bool = True, secret: bool = False) -> None:
         super().__init__(timeout=None)
-        self.add_item(RevealButton(improv_id))
+        if reveal:
+            self.add_item(RevealButton(improv_id))
         self.add_item(RerollButton(improv_id))
         self.add_item(SaveButton(improv_id))
+        if secret:
+            self.add_item(SecretButton(improv_id))
+
+
+class OneButton(PanicView):
+    """A single persistent button (the secret's reveal and its confirmation)."""
+
+    def __init__(self, item: PersistentItem[Any]) -> None:
+        super().__init__(timeout=None)
+        self.add_item(item)
 
 
 class ButtonPanel(PanicView):
@@ -287,12 +283,36 @@ class SaveButton(_ResultButton, template=r"panic:save:(?P<id>\d+)"):
         await _cog(interaction).save(interaction, self.improv_id)
 
 
+class SecretButton(_ResultButton, template=r"panic:secret:(?P<id>\d+)"):
+    """Step one of revealing the GM-only part on purpose: asks the GM to confirm (GM only)."""
+
+    action = "secret"
+    label = "Reveal secret…"
+    style = discord.ButtonStyle.danger
+
+    async def run(self, interaction: Interaction) -> None:
+        await _cog(interaction).secret(interaction, self.improv_id, confirmed=False)
+
+
+class SecretConfirmButton(_ResultButton, template=r"panic:secretok:(?P<id>\d+)"):
+    """Step two: post the GM-only part in the channel (GM only)."""
+
+    action = "secretok"
+    label = "Yes, show the table the secret"
+    style = discord.ButtonStyle.danger
+
+    async def run(self, interaction: Interaction) -> None:
+        await _cog(interaction).secret(interaction, self.improv_id, confirmed=True)
+
+
 DYNAMIC_ITEMS: tuple[type[PersistentItem[Any]], ...] = (
     PanicButton,
     KindPicker,
     RevealButton,
     RerollButton,
     SaveButton,
+    SecretButton,
+    SecretConfirmButton,
 )
 
 
@@ -384,12 +404,15 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             style=prefs.style,
         )
         admission = await improviser.admit(request, count_quota=public)
-        editor = StreamingEditor(interaction, improviser.model_name, self.edit_interval)
+        public = public and not admission.refused
+        # the channel and players see the table's card only, while streaming too; the GM alone sees the whole
+        audience: Audience = "table" if public or player_safe_only else "gm"
+        editor = StreamingEditor(interaction, improviser.model_name, self.edit_interval, audience)
         # the answer starts alongside the acknowledgement: Discord's round trip for the defer does not delay it
         answering = asyncio.ensure_future(improviser.panic(request, editor.push, admission))
         try:
             if not interaction.response.is_done():
-                await interaction.response.defer(ephemeral=not public or admission.refused, thinking=True)
+                await interaction.response.defer(ephemeral=not public, thinking=True)
             result = await answering
         except BaseException:
             answering.cancel()  # e.g. the acknowledgement failed: nobody would see the answer
@@ -397,24 +420,63 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             raise
         finally:
             await editor.finish()
+        secret = audience == "gm" and bool(result.improv.gm_fields())
         await interaction.edit_original_response(
-            embed=render_result(result), view=FollowUps(result.improv_id), allowed_mentions=NO_MENTIONS
+            embed=render_result(result, audience),
+            view=FollowUps(result.improv_id, reveal=not public, secret=secret),
+            allowed_mentions=NO_MENTIONS,
         )
+        if public and not player_safe_only:  # after the edit, so this followup is a new (private) message
+            await self._send_gm_part(interaction, result)
+
+    async def _send_gm_part(self, interaction: Interaction, result: PanicResult) -> None:
+        """The GM's private rest of a public answer: its GM-only fields and Sources, and "Reveal secret…"."""
+        embed = gm_part_card(result.improv, [s.label() for s in result.sources])
+        if embed is None:
+            return
+        extra: dict[str, Any] = {"view": OneButton(SecretButton(result.improv_id))} if result.improv.gm_fields() else {}
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
 
     async def reveal(self, interaction: Interaction, improv_id: int) -> None:
-        """Post a stored answer in the channel for everyone."""
-        await self._audience(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        """Post a stored answer's table card (no GM-only field, no Sources) in the channel, as a public followup."""
+        _, player_safe_only = await self._audience(interaction)
+        await interaction.response.defer()  # a component's silent acknowledgement: no placeholder to fill
         assert interaction.guild_id is not None
         result = await _improviser(interaction).result_of(improv_id, interaction.guild_id)
-        channel = interaction.channel
-        if channel is None or not isinstance(channel, discord.abc.Messageable):
-            raise UserFacingError("I can't post in this channel.")
-        embed = render_improv(
-            result.improv, footer=f"Revealed by {interaction.user.display_name}", colour=COLOURS.get(result.engine)
+        embed = card(
+            result.improv,
+            footer=f"Revealed by {interaction.user.display_name}",
+            colour=COLOURS.get(result.engine),
+            audience="table",
         )
-        await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        await interaction.followup.send("Shared with the table.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        kept = " Its GM-only part stays with you." if result.improv.gm_fields() and not player_safe_only else ""
+        await interaction.followup.send(f"Shared with the table.{kept}", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def secret(self, interaction: Interaction, improv_id: int, *, confirmed: bool) -> None:
+        """Reveal an answer's GM-only part on purpose (GM only): ask privately first; once confirmed, post it in
+        the channel and retire the question."""
+        _, player_safe_only = await self._audience(interaction)
+        if player_safe_only:
+            raise NotGM(GM_ONLY_MESSAGE)
+        # asking: a private placeholder the question fills; confirmed: a silent ack, then a new public message
+        await interaction.response.defer(ephemeral=True, thinking=not confirmed)
+        assert interaction.guild_id is not None
+        stored = await _improviser(interaction).load(improv_id, interaction.guild_id)
+        if not stored.improv.gm_fields():
+            raise UserFacingError("This answer has no secret to reveal.", title="Nothing to reveal")
+        title = stored.improv.title or KIND_INFO[stored.kind].label
+        if not confirmed:
+            footer = "Everyone in the channel will see this. Dismiss this message to keep it secret."
+            embed = secret_card(stored.improv, title=f"Show the table the secret of {title}?", footer=footer)
+            view = OneButton(SecretConfirmButton(improv_id))
+            await interaction.followup.send(embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        footer = f"Secret revealed by {interaction.user.display_name}"
+        await interaction.followup.send(
+            embed=secret_card(stored.improv, title=f"🔓 {title}", footer=footer), allowed_mentions=NO_MENTIONS
+        )
+        await interaction.edit_original_response(content="Revealed to the table.", view=None)
 
     async def reroll(self, interaction: Interaction, improv_id: int) -> None:
         """A fresh answer of the same kind and details."""
@@ -440,7 +502,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         improv = stored.improv
         if stored.saved:
             raise UserFacingError(f"**{improv.title}** is already in your campaign notes.", title="Already saved")
-        text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields())
+        text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields("gm"))  # both parts
         report = await memory.save_note(interaction.guild_id, improv.title, text, player_safe=False)
         await improviser.mark_saved(improv_id, str(getattr(report, "file_name", "") or improv.title))
         await interaction.followup.send(

@@ -8,11 +8,12 @@ submodule is not counted: that would make every package that imports its own sub
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import imported_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "cogs", "db")
@@ -42,23 +43,8 @@ def imports_of(source: str, module: str, *, is_package: bool, known: Iterable[st
     """The project modules that `source` (the module `module`) imports anywhere in its body."""
     modules = set(known)
     package = module if is_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join([*parts, base] if base else parts)
-            names = [f"{base}.{alias.name}" for alias in node.names]
-        for name in names:
-            target = _deepest(name, modules)
-            if target is not None and target != module:
-                found.add(target)
-    return found
+    targets = (_deepest(name, modules) for name in imported_names(source, package, from_modules=False))
+    return {target for target in targets if target is not None and target != module}
 
 
 def import_graph(modules: Mapping[str, Path]) -> dict[str, set[str]]:

@@ -127,6 +127,34 @@ async def test_lock_frees_itself_after_its_ttl(kv: KeyValue) -> None:
     assert await kv.acquire("lock", ttl=30) is None
 
 
+async def test_renew_extends_the_lease_of_its_holder(kv: KeyValue) -> None:
+    token = await kv.acquire("lock", ttl=0.3)
+    assert token is not None
+    assert await kv.renew("lock", token, ttl=30) is True
+    remaining = await kv.ttl("lock")
+    assert remaining is not None
+    assert remaining > 1
+    await asyncio.sleep(0.5)  # past the first TTL: the renewed lease still holds
+    assert await kv.acquire("lock", ttl=30) is None
+    assert await kv.release("lock", token) is True
+
+
+async def test_renew_with_a_foreign_token_changes_nothing(kv: KeyValue) -> None:
+    token = await kv.acquire("lock", ttl=0.1)
+    assert token is not None
+    assert await kv.renew("lock", "not-the-token", ttl=30) is False
+    await asyncio.sleep(0.3)
+    assert await kv.acquire("lock", ttl=30) is not None
+
+
+async def test_renew_of_an_expired_lease_fails(kv: KeyValue) -> None:
+    stale = await kv.acquire("lock", ttl=0.05)
+    assert stale is not None
+    await asyncio.sleep(0.2)
+    assert await kv.renew("lock", stale, ttl=30) is False
+    assert await kv.ttl("lock") is None  # not brought back to life
+
+
 async def test_concurrent_acquire_has_one_winner(kv: KeyValue) -> None:
     tokens = await asyncio.gather(*(kv.acquire("lock", ttl=30) for _ in range(20)))
     assert sum(token is not None for token in tokens) == 1

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import imported_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_PACKAGES = ("bot/memory", "bot/improv", "bot/billing")
@@ -19,20 +20,8 @@ COGS_FORBIDDEN = ("db", "sqlalchemy")
 
 def imported_modules(source: str, module: str) -> set[str]:
     """Every module a source file imports, relative imports resolved against `module` (its dotted name)."""
-    found: set[str] = set()
     package = module.rsplit(".", 1)[0] if not module.endswith("__init__") else module.removesuffix(".__init__")
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join([*parts, base] if base else parts)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
+    return imported_names(source, package)
 
 
 def forbidden_imports(source: str, module: str, forbidden: tuple[str, ...] = FORBIDDEN) -> set[str]:

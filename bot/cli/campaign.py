@@ -1,4 +1,4 @@
-"""`improv campaign import|search|list|forget|status|reindex --guild ID`: campaign memory from the terminal,
+"""`improv campaign import|search|list|forget|status|reindex|party --guild ID`: campaign memory from the terminal,
 through the same `CampaignMemory` the bot uses."""
 
 from __future__ import annotations
@@ -175,6 +175,32 @@ async def campaign_reindex(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
+async def campaign_party(args: argparse.Namespace, services: Services) -> int:
+    """`party add|remove NAME` changes the party roster; `party list` prints it (a JSON object with `--json`).
+    Each prints the roster afterwards: names added by command, and names under a party heading in the notes."""
+    memory = services.memory
+    try:
+        if args.party_command == "add":
+            print(f"added {await memory.add_party_member(args.guild, args.name)}", file=sys.stderr)
+        elif args.party_command == "remove":
+            print(f"removed {await memory.remove_party_member(args.guild, args.name)}", file=sys.stderr)
+    except UserFacingError as exc:
+        print(_plain(exc.message), file=sys.stderr)
+        return 1
+    added = await memory.party(args.guild)
+    from_notes = [p for p in (await memory.canon(args.guild)).party if p not in added]
+    if args.json:
+        print(json.dumps({"added": added, "from_notes": from_notes}, indent=2, ensure_ascii=False))
+        return 0
+    if not added and not from_notes:
+        print("no player characters")
+    for name in added:
+        print(name)
+    for name in from_notes:
+        print(f"{name}  (from the notes)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `improv campaign …`."""
     from bot.cli.commands import add_command
@@ -207,3 +233,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     guild(add_command(campaign_sub, "status", campaign_status, help="embedder, store and usage"))
     guild(add_command(campaign_sub, "reindex", campaign_reindex, help="re-embed after changing embedder or store"))
+
+    party = add_command(campaign_sub, "party", campaign_party, help="the player characters (never used as NPCs)")
+    party_sub = party.add_subparsers(dest="party_command", required=True, metavar="ACTION")
+    for action, text in (("add", "add a player character"), ("remove", "remove a player character")):
+        changed = guild(party_sub.add_parser(action, help=text))
+        changed.add_argument("name", metavar="NAME", help="the player character's name")
+        changed.add_argument("--json", action="store_true", help="print the roster as JSON afterwards")
+    listed = guild(party_sub.add_parser("list", help="the party roster"))
+    listed.add_argument("--json", action="store_true", help="print JSON: {added, from_notes}")

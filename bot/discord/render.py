@@ -4,16 +4,35 @@ checks none of them; Discord answers 400).
 Limits: title 256, description 4096, 25 fields of name 256 and value 1024, footer 2048, author 256, and 6000
 characters in total across all of them. Text past a limit is cut at a word boundary with an ellipsis; fields
 that no longer fit are dropped (the last one says how many were left out).
+
+An answer's cards: `card` (the GM's whole card with its Sources, or the table's card: no GM-only field and no
+Sources), `gm_part_card` (what only the GM sees of an answer the table saw) and `secret_card` (the GM-only part
+alone, revealed on purpose). Which fields are the GM's is the kind's decision (`Improv.gm_only`), not this module's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
-__all__ = ["ERROR_COLOUR", "EmbedField", "Limits", "embed_length", "error_embed", "fit_embed", "truncate"]
+from bot.improv.kinds import KIND_INFO, Improv
+from bot.improv.kinds.base import Audience
+
+__all__ = [
+    "ERROR_COLOUR",
+    "EmbedField",
+    "Limits",
+    "card",
+    "embed_length",
+    "error_embed",
+    "fit_embed",
+    "gm_part_card",
+    "secret_card",
+    "truncate",
+]
 
 
 class Limits:
@@ -32,6 +51,7 @@ class Limits:
 ELLIPSIS = "…"
 ERROR_COLOUR = discord.Colour.orange()
 NOTE_ROOM = 24  # characters of the "… / N more not shown" field that ends a cut list of fields
+MAX_SOURCES = 5  # cited notes listed on a card
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +133,56 @@ def fit_embed(
 def error_embed(title: str, message: str) -> discord.Embed:
     """The one look of an error shown to a user."""
     return fit_embed(title=title, description=message, colour=ERROR_COLOUR)
+
+
+def _sources(sources: Sequence[str]) -> list[EmbedField]:
+    lines = [f"• {s}" for s in sources[:MAX_SOURCES]]
+    if len(sources) > MAX_SOURCES:
+        lines.append(f"… and {len(sources) - MAX_SOURCES} more")
+    return [EmbedField("Sources", "\n".join(lines))] if lines else []
+
+
+def _label(improv: Improv) -> str:
+    return KIND_INFO[improv.kind].label
+
+
+def card(
+    improv: Improv, *, footer: str, sources: Sequence[str] = (), colour: Any = None, audience: Audience = "gm"
+) -> discord.Embed:
+    """An answer's card for `audience`: the GM's has every field and the Sources; the table's (the channel, a
+    player) has no GM-only field and no Sources."""
+    fields = [EmbedField(name, value) for name, value in improv.fields(audience)]
+    if audience == "gm":
+        fields.extend(_sources(sources))
+    return fit_embed(
+        title=improv.title or _label(improv),
+        author=_label(improv),
+        fields=fields,
+        footer=footer,
+        colour=colour if colour is not None else discord.Colour.red(),
+    )
+
+
+def gm_part_card(improv: Improv, sources: Sequence[str]) -> discord.Embed | None:
+    """What only the GM sees of an answer the table saw: its GM-only fields and Sources (None when neither)."""
+    fields = [EmbedField(name, value) for name, value in improv.gm_fields()] + _sources(sources)
+    if not fields:
+        return None
+    return fit_embed(
+        title=f"🔒 For your eyes only: {improv.title or _label(improv)}",
+        author=_label(improv),
+        fields=fields,
+        footer="Only you can see this; the table saw the rest.",
+        colour=discord.Colour.dark_grey(),
+    )
+
+
+def secret_card(improv: Improv, *, title: str, footer: str) -> discord.Embed:
+    """An answer's GM-only part alone under `title` (asking to reveal it, and revealing it)."""
+    return fit_embed(
+        title=title,
+        author=_label(improv),
+        fields=[EmbedField(name, value) for name, value in improv.gm_fields()],
+        footer=footer,
+        colour=discord.Colour.dark_red(),
+    )

@@ -22,7 +22,7 @@ from typing import Any
 from bot.billing.types import Entitlements, QuotaDecision
 from bot.improv.admission import Admission, Admitter, CooldownActive
 from bot.improv.breaker import CircuitBreaker
-from bot.improv.canon import CanonIndex, repair
+from bot.improv.canon import repair
 from bot.improv.config import DISCORD_POLICY, ImprovConfig, PanicPolicy
 from bot.improv.generation import GuardedModel, PartialCallback
 from bot.improv.grounding import Grounder, Grounding, WarmUp
@@ -36,7 +36,7 @@ from bot.improv.soft import soft
 from bot.improv.tables import find_focus, make_name, roll
 from bot.improv.types import PanicRecord, PanicRequest, PanicResult, Source, StoredImprov, dedupe_sources
 from bot.kv import KeyValue
-from bot.memory.types import Passage, Retriever
+from bot.memory.types import Retriever
 from bot.tasks import BackgroundTasks
 
 __all__ = ["Admission", "CooldownActive", "Improviser", "NotFound", "PartialCallback"]
@@ -189,13 +189,13 @@ class Improviser:
                 self.admitter.quota(request, admission), self.grounder.ground(request, policy, deadline)
             )
         recent = await self._recent(request, policy, deadline)
-        given = [a.improv for a in recent]
+        earlier = [a.improv for a in recent]
         if quota is not None and not quota.allowed:
-            return self._finish_tables(request, grounding, "quota", quota, started, given)
+            return self._finish_tables(request, grounding, "quota", quota, started, earlier)
         if self.generator is None:
-            return self._finish_tables(request, grounding, "no_key", quota, started, given)
+            return self._finish_tables(request, grounding, "no_key", quota, started, earlier)
         if not self.breaker.allow():
-            return self._finish_tables(request, grounding, "circuit_open", quota, started, given)
+            return self._finish_tables(request, grounding, "circuit_open", quota, started, earlier)
 
         prompt = build_prompt(
             request.kind,
@@ -217,7 +217,7 @@ class Improviser:
             )
         except GenerationError as exc:
             log.info("panic fallback guild=%s kind=%s reason=%s", request.guild_id, request.kind, exc.reason)
-            return self._finish_tables(request, grounding, exc.reason, quota, started, given)
+            return self._finish_tables(request, grounding, exc.reason, quota, started, earlier)
 
         improv = self._repair(generation.improv, grounding)
         if bare:
@@ -259,21 +259,21 @@ class Improviser:
         self,
         kind: Kind,
         details: str,
-        grounding_roster: Sequence[str],
-        canon: CanonIndex,
-        passages: Sequence[Passage] = (),
-        *,
+        grounding: Grounding,
+        style: Style | None = None,
         recent: Sequence[Improv] = (),
     ) -> Improv:
-        """An offline-table answer, canon names woven in, clashing names avoided, about the canon the details
-        point at when a retrieved passage's heading matches them."""
+        """An offline-table answer in the request's style: about the subject the details name (a given name as
+        given, a canon person, place, tavern or group from its passage), canon woven in by type, clashing names
+        avoided, and nothing `recent` (the guild's last answers of this kind, newest first) already used."""
         return roll(
             kind,
             rng=self.rng,
-            canon=list(grounding_roster)[:12],
+            canon=grounding.names,
             details=details,
-            avoid=lambda name: canon.check(name) is not None,
-            passages=passages,
+            avoid=lambda name: grounding.canon.check(name) is not None,
+            passages=grounding.passages,
+            style=style,
             recent=recent,
         )
 
@@ -286,15 +286,11 @@ class Improviser:
         started: float,
         recent: Sequence[Improv] = (),
     ) -> PanicResult:
-        # weave names actually present in the retrieved passages first: they are the most relevant canon
-        text = " ".join(p.text for p in grounding.passages)
-        relevant = [n for n in grounding.roster if n in text] or grounding.roster
-        improv = self.tables(
-            request.kind, request.details, relevant, grounding.canon, grounding.passages, recent=recent
-        )
-        focus = find_focus(request.details, grounding.passages, list(relevant)[:12])
+        improv = self.tables(request.kind, request.details, grounding, request.style, recent)
+        # cite the passage the answer is about first, then the rest of what was retrieved
+        focus = find_focus(request.details, grounding.passages, grounding.names.people)
         cited = [focus.passage] if focus is not None else []
-        if relevant:
+        if grounding.roster:
             cited += [p for p in grounding.passages if focus is None or p is not focus.passage]
         sources = tuple(dedupe_sources([Source.from_passage(p) for p in cited]))
         return self._finish(

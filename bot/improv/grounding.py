@@ -1,4 +1,5 @@
-"""Grounding: the campaign passages and canon names a panic draws on, retrieved within the door's budget.
+"""Grounding: the campaign passages and typed canon (people, places, groups, the party) a panic draws on,
+retrieved within the door's budget.
 
 Retrieval is CPU work (query embedding, vector search, re-ranking): two at a time (one per core of the 2-core
 host; the embedder uses two threads each) keeps a core for the event loop and its acknowledgements; the rest
@@ -19,7 +20,7 @@ from bot.improv.kinds import KIND_LABELS
 from bot.improv.soft import nothing, soft
 from bot.improv.types import PanicRequest
 from bot.kv import KeyValue
-from bot.memory.types import Passage, Retriever
+from bot.memory.types import Canon, Passage, Retriever
 
 __all__ = ["Grounder", "Grounding", "WarmUp"]
 
@@ -41,6 +42,7 @@ class Grounding:
     passages: list[Passage] = field(default_factory=list)
     roster: list[str] = field(default_factory=list)  # names the answer may show (only player-safe ones for players)
     canon: CanonIndex = field(default_factory=lambda: CanonIndex([]))  # every canon name (clashes check them all)
+    names: Canon = field(default_factory=Canon)  # the roster by type (the offline tables fill slots by type)
     skipped: str | None = None  # why the notes were not consulted: "timeout", "unavailable", "warming"; else None
 
 
@@ -94,14 +96,24 @@ class Grounder:
         found, _ = await asyncio.gather(self._search(retriever, request, query, context, budget), remember)
         if isinstance(found, str):
             return Grounding(skipped=found)
-        passages, roster = found
+        passages, canon = found
+        clashes = CanonIndex.from_canon(canon)  # every canon name, hidden ones too; the party as names no NPC takes
+        roster = canon.names()
         if request.player_safe_only:
             passages = [p for p in passages if p.player_safe]
             visible_text = " ".join(p.text for p in passages)
             visible = [name for name in roster if name and name in visible_text]
+            shown = set(visible)
+            canon = Canon(
+                people=tuple(n for n in canon.people if n in shown),
+                places=tuple(n for n in canon.places if n in shown),
+                groups=tuple(n for n in canon.groups if n in shown),
+                party=canon.party,
+                other=tuple(n for n in canon.other if n in shown),
+            )
         else:
             visible = list(roster)
-        return Grounding(list(passages), visible, CanonIndex(roster))
+        return Grounding(list(passages), visible, clashes, canon)
 
     async def _warm_up(self, until: float) -> bool:
         """Wait for the embedding model to load (starting it if need be) until loop time `until`; False when it is
@@ -116,12 +128,12 @@ class Grounder:
 
     async def _search(
         self, retriever: Retriever, request: PanicRequest, query: str, context: list[str], budget: float
-    ) -> tuple[list[Passage], list[str]] | str:
-        """Passages and roster within `budget` seconds; why not when memory is slow ("timeout") or failing
+    ) -> tuple[list[Passage], Canon] | str:
+        """Passages and typed canon within `budget` seconds; why not when memory is slow ("timeout") or failing
         ("unavailable"): the answer is then ungrounded."""
         try:
             async with asyncio.timeout(budget), self._slots:
-                passages, roster = await asyncio.gather(
+                passages, canon = await asyncio.gather(
                     retriever.search(
                         request.guild_id,
                         query,
@@ -129,7 +141,7 @@ class Grounder:
                         player_safe_only=request.player_safe_only,
                         context=context,
                     ),
-                    retriever.roster(request.guild_id),
+                    retriever.canon(request.guild_id),
                 )
         except TimeoutError:
             log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
@@ -137,7 +149,7 @@ class Grounder:
         except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
             log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
             return "unavailable"
-        return list(passages), list(roster)
+        return list(passages), canon
 
     async def _query(self, request: PanicRequest) -> tuple[str, list[str], Awaitable[None]]:
         """Retrieval query (the kind and the details), its context (the guild's last two detailed queries, kept

@@ -90,6 +90,17 @@ def _system(kind: Kind, style: Style) -> str:
         "Stay consistent with the campaign notes when given. Reuse a canon name only when you mean that very "
         "character, place or thing; never invent a name that resembles a canon name (same first name, similar "
         "spelling) for someone else. Invented names must be new and distinct. Answer in the JSON schema."
+    ) + _secrecy(kind)
+
+
+def _secrecy(kind: Kind) -> str:
+    """Where secrets go: only the kind's GM-only fields; the players may see every other field."""
+    private = KIND_SPECS[kind].schema.gm_only_paths()
+    if not private:
+        return "\nThe players may see every field: put no secret or hidden truth in any."
+    return (
+        f"\nFor the GM's eyes only: {', '.join(private)}. Keep every secret, hidden truth and spoiler there; "
+        "the players may see every other field."
     )
 
 

@@ -250,6 +250,7 @@ class CampaignMemory:
         """Remove everything of a guild the bot left (does not wait for a running import)."""
         async with self.mutation(guild_id, lock=False) as m:
             await m.forget_all()
+            await m.clear_party()
 
     async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> DocumentInfo:
         """Mark a document player-safe (or GM-only again); retrieval for players filters on it."""
@@ -258,10 +259,50 @@ class CampaignMemory:
             await m.set_player_safe(info.document_id, player_safe)
         return dataclasses.replace(info, player_safe=player_safe)
 
+    # --- the party --------------------------------------------------------------------------------------------
+    async def party(self, guild_id: int) -> list[str]:
+        """The player characters the GM named (`canon(guild_id).party` adds those under a party heading)."""
+        return await self._ctx.repo.party(guild_id)
+
+    async def add_party_member(self, guild_id: int, name: str) -> str:
+        """Put a player character on the guild's party roster (never used as an NPC); returns the name kept.
+        `UserFacingError` when the name is empty, too long or already there (without case or honorifics)."""
+        name = _party_name(name)
+        async with self.mutation(guild_id, wait=self.config.lock_wait) as m:
+            existing = await m.add_party_member(name)
+        if existing is not None:
+            raise UserFacingError(f"**{existing}** is already in the party.", title="Already in the party")
+        return name
+
+    async def remove_party_member(self, guild_id: int, name: str) -> str:
+        """Take a player character off the party roster; returns the name removed (`UserFacingError` when the
+        roster has no such name)."""
+        name = " ".join(name.split())
+        async with self.mutation(guild_id, wait=self.config.lock_wait) as m:
+            removed = await m.remove_party_member(name)
+        if removed is None:
+            members = await self.party(guild_id)
+            known = f" The party: {', '.join(f'**{p}**' for p in members)}." if members else ""
+            raise UserFacingError(f"**{name}** isn't in the party.{known}", title="Not in the party")
+        return removed
+
     async def aclose(self) -> None:
         """Close the store and the embedder."""
         await self._ctx.store.aclose()
         await self._ctx.embedder.aclose()
+
+
+PARTY_NAME_MAX = 100
+
+
+def _party_name(name: str) -> str:
+    """A player character's name as kept: whitespace collapsed, markup characters refused."""
+    name = " ".join(name.split())
+    if not name or len(name) > PARTY_NAME_MAX or any(ch in name for ch in "*_`|<>@#"):
+        raise UserFacingError(
+            f"A party member's name is 1 to {PARTY_NAME_MAX} characters of plain text.", title="Can't add that name"
+        )
+    return name
 
 
 def _slug(text: str) -> str:

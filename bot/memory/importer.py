@@ -1,7 +1,7 @@
 """The import pipeline, one file at a time inside a `Mutation` (the guild's lock is held).
 
 Steps of one file: check it (type, size, the plan's memory), skip it when the same bytes are already imported,
-parse and chunk it in a worker thread, mark the new version in flight, embed in batches and upsert the vectors
+parse and chunk it in a worker process (time and memory limited, see `parsing.pool`), mark the new version in flight, embed in batches and upsert the vectors
 under the new content hash, then swap: make the new version visible in one transaction (chunk rows in,
 document row flipped, old chunk rows out) and only then delete the old version's vectors. Search joins the
 store's hits to the chunk rows of *visible* versions, so between the upsert and the swap nobody sees the new
@@ -21,11 +21,12 @@ from typing import Literal
 
 from bot.errors import UserFacingError
 from bot.memory import parsing
-from bot.memory.chunking import Chunk, chunk_document, document_id_for
+from bot.memory.chunking import Chunk, document_id_for
 from bot.memory.config import MemoryContext
 from bot.memory.errors import EmptyDocument, MemoryFull
 from bot.memory.indexing import Indexer, embed_and_upsert, notify
 from bot.memory.mutation import Mutation
+from bot.memory.parsing.pool import ParsePool, shared_pool
 from bot.memory.types import ImportProgress, ImportReport, MemoryLimit, ProgressFn, Upload, UploadLimit
 from db.models.campaign import DocumentStatus
 
@@ -72,9 +73,11 @@ class Importer:
         *,
         upload_limit: UploadLimit | None = None,
         memory_limit: MemoryLimit | None = None,
+        parser: ParsePool | None = None,
     ) -> None:
         self._ctx = ctx
         self._indexer = indexer
+        self._parser = parser  # None: this process's shared pool, started on the first import
         # Hooks for plan-based limits (billing): guild id -> bytes. Unset: MAX_UPLOAD_MB and no memory cap.
         self.upload_limit = upload_limit
         self.memory_limit = memory_limit
@@ -215,12 +218,13 @@ class Importer:
         )
 
     async def _parse_and_chunk(self, upload: Upload, document_id: str, slot: _Slot) -> _Parsed:
-        """Parse and chunk in one worker thread; page progress is sent from there, at most every 0.25 s."""
+        """Parse and chunk in a worker process; page progress is sent from its waiting thread, at most every
+        0.25 s. Over the time or memory limit, the GM reads which file and which limit."""
         loop = asyncio.get_running_loop()
         last = [0.0]
         notified: list[concurrent.futures.Future[None]] = []  # kept, and awaited below: none is lost or leaked
 
-        def on_page(done: int, total: int) -> None:  # runs in the worker thread
+        def on_page(done: int, total: int) -> None:  # runs in the pool's waiting thread
             now = time.monotonic()
             if slot.progress is None or (now - last[0] < 0.25 and done < total):
                 return
@@ -228,17 +232,22 @@ class Importer:
             update = ImportProgress(upload.file_name, slot.number, slot.count, "parsing", done, total)
             notified.append(asyncio.run_coroutine_threadsafe(notify(slot.progress, update), loop))
 
-        def work() -> _Parsed:
-            doc = parsing.parse_document(upload.file_name, upload.data, on_page=on_page)
-            chunks = chunk_document(doc, document_id)
-            if not chunks:
-                raise EmptyDocument(upload.file_name)
-            return _Parsed(kind=doc.kind, pages=doc.pages, chunks=chunks)
-
+        parser = self._parser or shared_pool()
+        config = self._ctx.config
         try:
-            return await asyncio.to_thread(work)
+            result = await parser.parse(
+                upload.file_name,
+                upload.data,
+                document_id,
+                seconds=config.parse_seconds,
+                memory_bytes=config.parse_memory_bytes,
+                on_page=on_page,
+            )
         finally:
             await asyncio.gather(*(asyncio.wrap_future(f) for f in notified), return_exceptions=True)
+        if not result.chunks:
+            raise EmptyDocument(upload.file_name)
+        return _Parsed(kind=result.kind, pages=result.pages, chunks=result.chunks)
 
     # --- recover --------------------------------------------------------------------------------------------
     async def recover(self, m: Mutation) -> None:

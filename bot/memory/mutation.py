@@ -21,8 +21,8 @@ from bot.memory.chunking import Chunk
 from bot.memory.config import MemoryContext
 from bot.memory.errors import ImportBusy
 from bot.memory.repository import CampaignWrites, PendingImport
-from bot.memory.roster import extract_canon_names
-from bot.memory.types import memory_version_key
+from bot.memory.roster import build_canon
+from bot.memory.types import Canon, memory_version_key
 
 __all__ = ["Mutation", "MutationOpener", "guild_lock", "lock_key", "open_mutation"]
 
@@ -38,7 +38,10 @@ def lock_key(guild_id: int) -> str:
 
 @asynccontextmanager
 async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0.0) -> AsyncIterator[str]:
-    """Hold the guild's write lock, waiting up to `wait` seconds for it; `ImportBusy` when it stays taken."""
+    """Hold the guild's write lock, waiting up to `wait` seconds for it; `ImportBusy` when it stays taken.
+
+    The lock is a lease of `ttl` seconds renewed every `ttl / 3` while the holder lives, so a killed holder
+    frees the guild within `ttl`."""
     deadline = time.monotonic() + wait
     while True:
         token = await kv.acquire(lock_key(guild_id), ttl)
@@ -47,10 +50,24 @@ async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0
         if time.monotonic() >= deadline:
             raise ImportBusy()
         await asyncio.sleep(0.25)
+    heartbeat = asyncio.create_task(_keep_lease(kv, lock_key(guild_id), token, ttl), name=f"lease:{guild_id}")
     try:
         yield token
     finally:
+        heartbeat.cancel()
         await asyncio.shield(kv.release(lock_key(guild_id), token))
+
+
+async def _keep_lease(kv: KeyValue, key: str, token: str, ttl: float) -> None:
+    """Renew the lease every third of its TTL; a failed renewal is retried at the next beat."""
+    while True:
+        await asyncio.sleep(ttl / 3)
+        try:
+            if not await kv.renew(key, token, ttl):
+                log.error("lost the lease %s: another holder may write meanwhile", key)
+                return
+        except Exception:
+            log.warning("could not renew the lease %s", key, exc_info=True)
 
 
 @asynccontextmanager
@@ -98,9 +115,9 @@ class Mutation:
             return
         self._roster_wanted = False
         chunks = await self._ctx.repo.visible_chunks(self.guild_id)
-        names = await asyncio.to_thread(extract_canon_names, chunks) if chunks else []
+        canon = await asyncio.to_thread(build_canon, chunks) if chunks else Canon()
         async with self.transaction() as tx:
-            await tx.set_canon_names(names)
+            await tx.set_canon(canon)
 
     # --- imports ----------------------------------------------------------------------------------------------
     async def start_import(
@@ -160,6 +177,22 @@ class Mutation:
         async with self.transaction() as tx:
             await tx.set_player_safe(document_id, player_safe)
         await self._ctx.store.set_player_safe(self.guild_id, document_id, player_safe)
+
+    # --- the party --------------------------------------------------------------------------------------------
+    async def add_party_member(self, name: str) -> str | None:
+        """Put a player character on the party roster; the name already there for the same one, else None."""
+        async with self.transaction() as tx:
+            return await tx.add_party_member(name)
+
+    async def remove_party_member(self, name: str) -> str | None:
+        """Take a player character off the party roster; the name removed, or None when it was not there."""
+        async with self.transaction() as tx:
+            return await tx.remove_party_member(name)
+
+    async def clear_party(self) -> None:
+        """Empty the party roster (the guild is going)."""
+        async with self.transaction() as tx:
+            await tx.clear_party()
 
     async def save_record(self, canon_names: Sequence[str] = ()) -> None:
         """Record the current embedder and vector location as the guild's index (after re-embedding into them)."""

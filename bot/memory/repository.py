@@ -1,4 +1,4 @@
-"""All SQL on a guild's campaign documents, chunks and index record.
+"""All SQL on a guild's campaign documents, chunks, index record and party roster.
 
 `CampaignRepository` reads (each read its own short session). Writes exist only on `CampaignWrites`, one
 transaction of one guild, which only `Mutation.transaction()` opens (bot/memory/mutation.py): a write that
@@ -18,9 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.guilds import ensure_guild
 from bot.memory.chunking import HEADING_SEPARATOR, Chunk
 from bot.memory.errors import DocumentNotFound
-from bot.memory.types import DocumentInfo
+from bot.memory.roster import canon_to_json, name_key
+from bot.memory.types import Canon, DocumentInfo
 from db.base import utcnow
-from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord, DocumentStatus
+from db.models.campaign import (
+    CampaignChunk,
+    CampaignDocument,
+    CampaignMemoryRecord,
+    CampaignPartyMember,
+    DocumentStatus,
+)
 
 __all__ = ["CampaignRepository", "CampaignWrites", "PendingImport", "Row", "heading_path"]
 
@@ -153,6 +160,17 @@ class CampaignRepository:
         """The guild's index record (embedder, vector location, roster), if it has one."""
         async with self.sessionmaker() as session:
             return await session.get(CampaignMemoryRecord, guild_id)
+
+    async def record_and_party(self, guild_id: int) -> tuple[CampaignMemoryRecord | None, list[str]]:
+        """The guild's index record and its party roster, in one session (what retrieval caches per version)."""
+        async with self.sessionmaker() as session:
+            record = await session.get(CampaignMemoryRecord, guild_id)
+            return record, await _party(session, guild_id)
+
+    async def party(self, guild_id: int) -> list[str]:
+        """The player characters the GM named, in the order they were added."""
+        async with self.sessionmaker() as session:
+            return await _party(session, guild_id)
 
     # --- chunks ---------------------------------------------------------------------------------------------
     async def visible_chunks(self, guild_id: int, document_id: str | None = None) -> list[Chunk]:
@@ -369,12 +387,44 @@ class CampaignWrites:
             current.store_location = location
         self.visible = True
 
-    async def set_canon_names(self, names: Sequence[str]) -> None:
-        """Replace the guild's roster (kept on its index record; nothing happens without one)."""
+    async def set_canon(self, canon: Canon) -> None:
+        """Replace the guild's roster by category (kept on its index record; nothing happens without one)."""
         record = await self.session.get(CampaignMemoryRecord, self.guild_id)
         if record is not None:
-            record.canon_names = list(names)
+            record.canon_names = canon.names()
+            record.canon = canon_to_json(canon)
             self.visible = True
+
+    # --- the party ------------------------------------------------------------------------------------------
+    async def add_party_member(self, name: str) -> str | None:
+        """Add a player character; returns the name already on the roster that is the same one (compared
+        without case or honorifics), else None (added)."""
+        for existing in await _party(self.session, self.guild_id):
+            if name_key(existing) == name_key(name):
+                return existing
+        await ensure_guild(self.session, self.guild_id)
+        self.session.add(CampaignPartyMember(guild_id=self.guild_id, name=name))
+        self.visible = True
+        return None
+
+    async def remove_party_member(self, name: str) -> str | None:
+        """Remove the player character of that name (compared without case or honorifics); returns the name
+        removed, or None when there is none."""
+        for existing in await _party(self.session, self.guild_id):
+            if name_key(existing) == name_key(name):
+                await self.session.execute(
+                    delete(CampaignPartyMember).where(
+                        CampaignPartyMember.guild_id == self.guild_id, CampaignPartyMember.name == existing
+                    )
+                )
+                self.visible = True
+                return existing
+        return None
+
+    async def clear_party(self) -> None:
+        """Remove every player character of the guild."""
+        await self.session.execute(delete(CampaignPartyMember).where(CampaignPartyMember.guild_id == self.guild_id))
+        self.visible = True
 
     async def _chunk_ids(self, document_id: str) -> list[str]:
         return list(
@@ -386,6 +436,15 @@ class CampaignWrites:
                 )
             ).scalars()
         )
+
+
+async def _party(session: AsyncSession, guild_id: int) -> list[str]:
+    rows = await session.execute(
+        select(CampaignPartyMember.name)
+        .where(CampaignPartyMember.guild_id == guild_id)
+        .order_by(CampaignPartyMember.added_at, CampaignPartyMember.id)
+    )
+    return list(rows.scalars())
 
 
 def document_info(row: CampaignDocument) -> DocumentInfo:

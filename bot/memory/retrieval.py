@@ -1,7 +1,7 @@
 """Search over a guild's visible notes, and the caches that keep it off the database on the panic path.
 
 Per process, keyed on the guild's notes version (bumped by every committed change, see bot/memory/mutation.py):
-the index record as search reads it (embedder, location, roster), and the visible chunk rows that the store's
+the index record as search reads it (embedder, location, the canon with the party roster), and the visible chunk rows that the store's
 hits are joined to. Query vectors are remembered by text (a later panic's context is an earlier panic's
 query). The re-rank (dense + BM25) runs inline: ~1 ms of pure Python over the candidates.
 """
@@ -19,6 +19,7 @@ import numpy.typing as npt
 from bot.memory import ranking
 from bot.memory.config import MemoryContext
 from bot.memory.repository import Row, heading_path
+from bot.memory.roster import canon_from_json, with_party
 from bot.memory.types import Canon, Passage, memory_version_key
 
 __all__ = ["RecordView", "Retrieval", "rank"]
@@ -30,7 +31,6 @@ class RecordView:
 
     embedder_id: str
     store_location: str
-    canon_names: tuple[str, ...]
 
 
 class Retrieval:
@@ -40,8 +40,9 @@ class Retrieval:
     def __init__(self, ctx: MemoryContext, on_mismatch: Callable[[int, str], None]) -> None:
         self._ctx = ctx
         self._on_mismatch = on_mismatch
-        # guild -> (notes version, expiry, record view): search and roster skip a database read per panic
-        self._records: dict[int, tuple[int, float, RecordView | None]] = {}
+        # guild -> (notes version, expiry, record view, canon with the party): search and canon skip a database
+        # read per panic (party changes bump the notes version too)
+        self._records: dict[int, tuple[int, float, RecordView | None, Canon]] = {}
         # guild -> (notes version, chunk id -> row) of the visible chunks, least recently used first: search joins
         # the store's hits to these rows without a database read. Every change to visible rows bumps the version
         # after its transaction commits, so rows cached for a version are never older than that version's data.
@@ -67,32 +68,33 @@ class Retrieval:
         except ValueError:
             return -1
 
-    async def record_view(self, guild_id: int, version: int | None = None) -> RecordView | None:
-        """The guild's index record as retrieval needs it: reused while the notes version is unchanged (and for
-        at most `record_ttl` seconds, which bounds staleness should a version bump be lost)."""
+    async def _view(self, guild_id: int, version: int | None) -> tuple[RecordView | None, Canon]:
+        """The guild's index record and canon (the party roster merged in), reused while the notes version is
+        unchanged (and for at most `record_ttl` seconds, which bounds staleness should a version bump be lost)."""
         if version is None:
             version = await self.version(guild_id)
         now = time.monotonic()
         cached = self._records.get(guild_id)
         if cached is not None and cached[0] == version and cached[1] > now:
-            return cached[2]
-        record = await self._ctx.repo.record(guild_id)
-        view = (
-            RecordView(record.embedder_id, record.store_location, tuple(record.canon_names or ()))
-            if record is not None
-            else None
-        )
-        self._records[guild_id] = (version, now + self._ctx.config.record_ttl, view)
-        return view
+            return cached[2], cached[3]
+        record, party = await self._ctx.repo.record_and_party(guild_id)
+        view = RecordView(record.embedder_id, record.store_location) if record is not None else None
+        notes = canon_from_json(record.canon, record.canon_names or ()) if record is not None else Canon()
+        canon = with_party(notes, party)
+        self._records[guild_id] = (version, now + self._ctx.config.record_ttl, view, canon)
+        return view, canon
+
+    async def record_view(self, guild_id: int, version: int | None = None) -> RecordView | None:
+        """The guild's index record as retrieval needs it (cached per notes version)."""
+        return (await self._view(guild_id, version))[0]
 
     async def roster(self, guild_id: int) -> list[str]:
-        """Canon names of this guild's campaign (rebuilt after every change)."""
-        record = await self.record_view(guild_id)
-        return list(record.canon_names) if record is not None else []
+        """Canon names of this guild's campaign but the party's: `canon(guild_id).names()`."""
+        return (await self.canon(guild_id)).names()
 
     async def canon(self, guild_id: int) -> Canon:
-        """Canon names by category. The roster does not tell categories apart yet: every name counts as a person."""
-        return Canon(people=tuple(await self.roster(guild_id)))
+        """Canon names by category, with the GM's party roster (cached per notes version: no database read)."""
+        return (await self._view(guild_id, None))[1]
 
     async def search(
         self,

@@ -52,16 +52,18 @@ class Passage:
 @dataclass(frozen=True, slots=True)
 class Canon:
     """A guild's canon names by what they name, as its notes describe them. Player characters (`party`) are never
-    used as NPCs; `names()` is every other canon name (what an answer may reuse and must not clash with)."""
+    used as NPCs; `other` are names the notes give no sign of (items, gods, events…); `names()` is every canon
+    name but the party's (what an answer may reuse and must not clash with)."""
 
     people: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     party: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()
 
     def names(self) -> list[str]:
-        """People, places and groups (not the party), in that order, without repeats."""
-        return list(dict.fromkeys((*self.people, *self.places, *self.groups)))
+        """People, places, groups and other names (not the party), in that order, without repeats."""
+        return list(dict.fromkeys((*self.people, *self.places, *self.groups, *self.other)))
 
 
 class Retriever(Protocol):
@@ -80,7 +82,7 @@ class Retriever(Protocol):
         has none."""
 
     async def roster(self, guild_id: int) -> list[str]:
-        """Canon proper names of this guild's campaign (headings and recurring proper nouns)."""
+        """Every canon name of this guild's campaign but the party's: `canon(guild_id).names()`."""
 
     async def canon(self, guild_id: int) -> Canon:
         """This guild's canon names by category (people, places, groups, the party)."""

@@ -2,7 +2,7 @@
 
 from db.base import Base
 from db.models.billing import BillingCheckout, BillingSubscription, BillingUsage, WebhookEvent
-from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord
+from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord, CampaignPartyMember
 from db.models.guild import Guild, GuildSettings
 from db.models.panic import Panic, SavedImprov
 
@@ -14,6 +14,7 @@ __all__ = [
     "CampaignChunk",
     "CampaignDocument",
     "CampaignMemoryRecord",
+    "CampaignPartyMember",
     "Guild",
     "GuildSettings",
     "Panic",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
 
-__all__ = ["CampaignChunk", "CampaignDocument", "CampaignMemoryRecord", "DocumentStatus"]
+__all__ = ["CampaignChunk", "CampaignDocument", "CampaignMemoryRecord", "CampaignPartyMember", "DocumentStatus"]
 
 
 class DocumentStatus:
@@ -82,5 +82,21 @@ class CampaignMemoryRecord(Base):
     embedder_id: Mapped[str] = mapped_column(String(128))
     dimension: Mapped[int] = mapped_column(Integer)
     store_location: Mapped[str] = mapped_column(String(255))
-    canon_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    canon_names: Mapped[list[Any]] = mapped_column(JSON, default=list)  # every canon name but the party's
+    # the roster by category: {"people": [...], "places": [...], "groups": [...], "party": [...], "other": [...]};
+    # None on a record built before categories (its names then count as "other")
+    canon: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CampaignPartyMember(Base):
+    """A player character the GM named with `/campaign party add`: never used as an NPC. Kept when the notes
+    are forgotten (the party is not part of them); gone with the guild."""
+
+    __tablename__ = "campaign_party"
+    __table_args__ = (UniqueConstraint("guild_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)

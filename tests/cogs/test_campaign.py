@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -14,10 +15,12 @@ import numpy.typing as npt
 import pytest
 import pytest_asyncio
 
-from bot.services import Services
+from bot.services import Services, open_services
 from cogs.campaign import Campaign, ProgressThrottle
+from db.migrate import upgrade
+from tests.conftest import embedded_settings
 from tests.memory.memory_support import HashingEmbedder
-from tests.support.discord import PLAYER, DiscordDriver, running_bot
+from tests.support.discord import PLAYER, DiscordDriver, Exchange, running_bot
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -267,3 +270,105 @@ async def test_long_results_stay_within_discord_embed_limits(sim: DiscordDriver,
     total = len(embed.get("title", "")) + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
     assert total <= 6000
     assert len(embed["title"]) <= 256
+
+
+# --- the party ---------------------------------------------------------------------------------------------------
+
+HARROWGATE = b"""# Harrowgate
+
+Harrowgate is a river town of tanners and ferrymen.
+
+## The party
+- Kestrel Vane, half-elf ranger
+
+## Session log
+Brother Osric argued with the ferry warden at the east gate. Later Brother Osric paid the toll for Mira Fenwick.
+The tanners cursed Brother Osric and Mira Fenwick alike.
+
+## Mira Fenwick, ferry warden
+A wiry woman who counts the coins twice. Mira Fenwick wants the toll raised.
+"""
+
+
+def _fields(ex: Exchange) -> dict[str, str]:
+    embed = ex.message.embeds[0]
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+async def test_party_add_list_remove_answer_privately_and_keep_pcs_out_of_the_roster(sim: DiscordDriver) -> None:
+    memory = sim.bot.services.memory
+    await sim.slash("campaign import", file=sim.attachment("harrowgate.md", HARROWGATE, "text/markdown"))
+    assert "Brother Osric" in (await memory.canon(sim.guild_id)).people  # a person until the GM says otherwise
+
+    added = await sim.slash("campaign party add", name="Brother  Osric")
+    assert added.ephemeral
+    assert added.last.embeds[0]["title"] == "Added to the party"
+    canon = await memory.canon(sim.guild_id)
+    assert "Brother Osric" in canon.party
+    assert "Brother Osric" not in await memory.roster(sim.guild_id)
+    assert "Mira Fenwick" in canon.people
+
+    listed = await sim.slash("campaign party list")
+    assert listed.ephemeral
+    fields = _fields(listed)
+    assert fields["Added with /campaign party add"] == "• Brother Osric"
+    assert fields["Found in your notes (under a party heading)"] == "• Kestrel Vane"
+
+    again = await sim.slash("campaign party add", name="brother osric")
+    assert again.last.embeds[0]["title"] == "Already in the party"
+
+    choices = await sim.autocomplete("campaign party remove", "name", "os")
+    assert [c["value"] for c in choices] == ["Brother Osric"]
+    removed = await sim.slash("campaign party remove", name=choices[0]["value"])
+    assert removed.last.embeds[0]["title"] == "Removed from the party"
+    assert "Brother Osric" in await memory.roster(sim.guild_id)  # an NPC again
+    missing = await sim.slash("campaign party remove", name="Brother Osric")
+    assert missing.last.embeds[0]["title"] == "Not in the party"
+
+
+async def test_party_is_per_guild_and_outlives_forgetting_the_notes(sim: DiscordDriver) -> None:
+    await sim.slash("campaign import", file=sim.attachment("harrowgate.md", HARROWGATE, "text/markdown"))
+    await sim.slash("campaign party add", name="Tamsin Reed")
+    ask = await sim.slash("campaign forget-everything")
+    await sim.click(ask.message, "Forget everything")
+    assert _fields(await sim.slash("campaign party list")) == {"Added with /campaign party add": "• Tamsin Reed"}
+    other = await sim.slash("campaign party list", guild_id=sim.guild_id + 1)
+    assert "No player characters yet" in other.message.embeds[0]["description"]
+
+
+async def test_players_cannot_see_or_change_the_party(sim: DiscordDriver) -> None:
+    for command, options in [
+        ("campaign party add", {"name": "Sneaky Pete"}),
+        ("campaign party remove", {"name": "Sneaky Pete"}),
+        ("campaign party list", {}),
+    ]:
+        ex = await sim.slash(command, user=PLAYER, **options)
+        assert ex.ephemeral
+        assert ex.last.embeds[0]["title"] == "GM only", command
+    assert await sim.autocomplete("campaign party remove", "name", "", user=PLAYER) == []
+    assert await sim.bot.services.memory.party(sim.guild_id) == []
+
+
+async def test_offline_npcs_never_use_a_pc_after_party_add(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path / "d", panic_cooldown_seconds=0, pool_size=0)
+    async with open_services(settings) as services:
+        await upgrade(services.engine)
+        services.memory.embedder = HashingEmbedder(384)
+        async with running_bot(services) as sim:
+            await sim.slash("campaign import", file=sim.attachment("harrowgate.md", HARROWGATE, "text/markdown"))
+
+            async def npcs(seed: int) -> list[str]:
+                services.improv.rng = random.Random(seed)
+                answers = []
+                for details in ("someone at the east gate", "a tanner", "the toll", "a ferryman", "a stranger"):
+                    embed = (await sim.slash("panic npc", details=details)).last.embeds[0]
+                    assert "offline tables" in embed["footer"]["text"]
+                    answers.append(" ".join([embed["title"], *(f["value"] for f in embed["fields"])]))
+                return answers
+
+            before = await npcs(7)
+            await sim.slash("campaign party add", name="Brother Osric")
+            after = await npcs(7)
+    assert any("Brother Osric" in a for a in before)  # the roster wove him in as canon …
+    assert not [a for a in after if "Osric" in a]  # … and never once he is a player character
+    assert not [a for a in after if "Kestrel" in a]  # nor the PC under the notes' party heading

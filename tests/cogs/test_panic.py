@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.discord.offline.driver import DiscordDriver, FakeUser
 from bot.improv.canon import CanonIndex
-from bot.improv.kinds import KINDS, Kind
+from bot.improv.kinds import KINDS, Kind, schema_for
 from bot.services import Services
 from bot.settings import Settings
 from db.models.panic import Panic as PanicRow
@@ -87,7 +87,8 @@ async def test_every_kind_by_slash_command_answers_privately_from_the_model(
     assert embed["fields"]
     assert embed["footer"]["text"].startswith("Source: gpt-4o-mini")
     labels = [b.get("label") for b in ex.message.buttons()]
-    assert labels == ["Reveal to table", "Reroll", "Save to campaign"]
+    secret = ["Reveal secret…"] if schema_for(kind).gm_only_paths() else []  # only kinds with a GM-only part
+    assert labels == ["Reveal to table", "Reroll", "Save to campaign", *secret]
 
 
 async def test_without_a_key_the_offline_tables_answer_and_say_so(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from bot.billing.types import QuotaDecision
 from bot.improv.engine import Improviser
 from bot.improv.llm import build_client, build_generator
 from bot.improv.recorder import Recorder
-from bot.memory.types import Passage, memory_version_key
+from bot.memory.types import Canon, Passage, memory_version_key
 from bot.services import Services, discord_policy, improv_config, model_config, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
@@ -31,6 +31,7 @@ class NotesMemory:
     kv: Any
     passages: list[Passage] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    typed: Canon | None = None  # the canon by type; None: every name counts as a person (as the roster does today)
     saved: list[tuple[int, str, str, bool]] = field(default_factory=list)
     searches: list[tuple[int, str, bool, tuple[str, ...]]] = field(default_factory=list)
     gate: asyncio.Event | None = None  # when set, searches wait for it (a cold or busy memory)
@@ -54,6 +55,9 @@ class NotesMemory:
 
     async def roster(self, guild_id: int) -> list[str]:
         return list(self.names)
+
+    async def canon(self, guild_id: int) -> Canon:
+        return self.typed if self.typed is not None else Canon(people=tuple(self.names))
 
     async def save_note(self, guild_id: int, title: str, text: str, player_safe: bool = False) -> str:
         self.saved.append((guild_id, title, text, player_safe))

@@ -1,9 +1,11 @@
-"""Canon checks: misspellings respelled to canon, different entities with a canon first name renamed."""
+"""Canon checks: misspellings respelled to canon, different entities with a canon first name renamed, honorifics
+ignored, player characters never taken by an NPC."""
 
 from __future__ import annotations
 
 from bot.improv.canon import CanonIndex, edit_distance, repair
 from bot.improv.kinds import NPC, NameEntry, Names
+from bot.memory.types import Canon
 
 CANON = CanonIndex(["Mira Voss", "Emberfall", "Captain Harl Denby"])
 
@@ -54,3 +56,37 @@ def test_names_kind_entries_are_checked() -> None:
     fixed, clashes = repair(names, CanonIndex(["Harl Denby"]), lambda: "New One")
     assert len(clashes) == 1
     assert fixed.names() == ["Harl Denby", "Pell"]
+
+
+def test_honorifics_are_not_compared_as_names() -> None:
+    canon = CanonIndex(["Ser Aurek Danthe", "Mother Hildra Vane"])
+    assert canon.check("Ser Corwin Hale") is None  # shares only the title
+    assert canon.check("Mother Agnes Pell") is None
+    fixed, clashes = repair(_npc("Ser Corwin Hale"), canon, lambda: "Odo Fernwick")
+    assert (clashes, fixed.name) == ([], "Ser Corwin Hale")
+
+
+def test_a_titled_near_miss_is_still_a_near_miss() -> None:
+    clash = CanonIndex(["Ser Aurek Danthe"]).check("Lord Aurek Danthe")
+    assert clash is None  # the same person under another title
+    respell = CanonIndex(["Ser Aurek Danthe"]).check("Ser Aurek Dante")
+    assert respell is not None
+    assert respell.action == "respell"
+
+
+def test_the_party_counts_for_clashes_and_no_npc_takes_a_pcs_name() -> None:
+    canon = CanonIndex.from_canon(Canon(people=("Mira Voss",), party=("Brother Osric", "Kestrel Vane")))
+    assert canon.check("Brother Anselm") is None  # another brother, not the PC
+    for taken in ("Brother Osric", "Osric", "Kestrel Vane", "Kestrel Thorne", "Kestrel Vain"):
+        clash = canon.check(taken)
+        assert clash is not None, taken
+        assert clash.action == "rename", taken
+    fixed, clashes = repair(_npc("Kestrel Vane"), canon, lambda: "Odo Fernwick")
+    assert [c.canon for c in clashes] == ["Kestrel Vane"]
+    assert fixed.name == "Odo Fernwick"
+    assert "Kestrel Vane" not in fixed.text()
+
+
+def test_a_party_only_index_is_not_empty() -> None:
+    assert CanonIndex.from_canon(Canon(party=("Kestrel Vane",)))
+    assert not CanonIndex.from_canon(Canon())

@@ -10,7 +10,7 @@ from bot.improv.config import DISCORD_POLICY, PATIENT_POLICY, PanicPolicy
 from bot.improv.grounding import Grounder
 from bot.improv.types import PanicRequest
 from bot.kv import MemoryKeyValue
-from bot.memory.types import Passage
+from bot.memory.types import Canon, Passage
 from tests.improv.conftest import passage
 
 GUILD = 77
@@ -42,6 +42,9 @@ class ColdMemory:
 
     async def roster(self, guild_id: int) -> list[str]:
         return ["Mira Voss"]
+
+    async def canon(self, guild_id: int) -> Canon:
+        return Canon(people=("Mira Voss",))
 
 
 def request() -> PanicRequest:
@@ -92,3 +95,22 @@ async def test_a_failing_warm_up_still_retrieves() -> None:
 async def test_without_memory_nothing_is_retrieved() -> None:
     grounding = await Grounder(None, MemoryKeyValue()).ground(request(), PATIENT_POLICY, 0.0)
     assert (grounding.passages, grounding.roster, bool(grounding.canon)) == ([], [], False)
+
+
+@dataclass
+class TypedMemory(ColdMemory):
+    """A warm memory whose canon tells people, places, groups and the party apart."""
+
+    def __post_init__(self) -> None:
+        self.ready.set()
+
+    async def canon(self, guild_id: int) -> Canon:
+        return Canon(people=("Mira Voss",), places=("Emberfall",), groups=("the Ash Guild",), party=("Brother Osric",))
+
+
+async def test_grounding_carries_the_typed_canon_and_checks_clashes_with_the_party_too() -> None:
+    grounder = Grounder(TypedMemory(), MemoryKeyValue())
+    grounding = await grounder.ground(request(), PATIENT_POLICY, asyncio.get_running_loop().time() + 5)
+    assert grounding.names.places == ("Emberfall",)
+    assert grounding.roster == ["Mira Voss", "Emberfall", "the Ash Guild"]  # player characters are never reused
+    assert grounding.canon.check("Brother Osrik") is not None  # nor imitated by a fresh name

@@ -7,7 +7,9 @@ import random
 import pytest
 
 from bot.improv.kinds import KIND_INFO, KIND_SPECS, KINDS, Kind, KindSpec, parse_kind
+from bot.improv.kinds.common import Draw
 from bot.improv.prompts import Style, build_prompt
+from bot.memory.types import Canon
 
 
 def test_every_kind_is_registered_once() -> None:
@@ -25,7 +27,7 @@ def test_registered_kind_has_schema_brief_roller_and_a_short_description(kind: K
     assert spec.info.details_hint.strip()
     assert spec.info.example_details.strip()
     assert 1 <= len(spec.info.description) <= 100  # Discord's limit for a command description
-    rolled = spec.roll(random.Random(11), ["Emberfall"], spec.info.example_details, None, None)
+    rolled = spec.roll(Draw(random.Random(11), Canon(places=("Emberfall",)), spec.info.example_details))
     assert isinstance(rolled, spec.schema)
     spec.schema.model_validate(rolled.model_dump())
 

@@ -24,6 +24,9 @@ from bot.memory.errors import (
     UnsupportedFile,
 )
 from bot.memory.parsing import DOCX_MAX_MEMBERS, check_upload, decode_text, parse_document
+from bot.memory.parsing import pdf as pdf_reader
+from bot.memory.parsing.limits import PDF_MAX_PAGES, TooLargeUnpacked
+from tests.memory.hostile_files import docx_of_paragraphs, pdf_of_pages
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 KEY_SENTENCE = "they can be identified by tattoos of a white bird on their wrists, necks, or backs"
@@ -326,3 +329,86 @@ def test_pdfs_parsed_in_several_threads_at_once_do_not_crash_the_process(test_da
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+# --------------------------------------------------------------------------------------------------
+# Markdown syntax read by the linear patterns
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        ("# The Salty Eel #", ("The Salty Eel",)),
+        ("## Notes on C#", ("Notes on C#",)),
+        ("   ### Harbor ###   ", ("Harbor",)),
+        ("#\tTabbed", ("Tabbed",)),
+    ],
+)
+def test_atx_headings_drop_their_closing_hashes(line: str, path: tuple[str, ...]) -> None:
+    doc = parse_document("notes.md", f"{line}\n\nA tavern.\n".encode())
+    assert doc.sections[0].heading_path == path
+
+
+def test_links_images_comments_and_tables_keep_only_their_words() -> None:
+    data = (
+        "See [Mirela](https://en.wikipedia.org/wiki/Vos_(family)) and ![the map](map.png), [Brannoc][ref].\n"
+        "<!-- hidden\nnote -->Visible <http://example.com> {: .class} {% raw %}\n\n"
+        "| Name | Role |\n| :-- | --: |\n| Tobin | smith |\n\n---\n\nEnd.\n"
+    )
+    text = parse_document("notes.md", data.encode()).text
+    assert "See Mirela and the map, Brannoc." in text
+    assert "Visible http://example.com" in text
+    assert "hidden" not in text
+    assert "{" not in text
+    assert "Name | Role\nTobin | smith" in text
+    assert ":--" not in text
+    assert "---" not in text
+
+
+# --------------------------------------------------------------------------------------------------
+# unpacked-size limits (refused early, naming the file and the limit)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_docx_of_tiny_paragraphs_that_passes_the_zip_guard_is_refused_by_its_xml_size() -> None:
+    data = docx_of_paragraphs(193, block=720)  # issue 15: 193 MB in under 2 MB, ratio about 114
+    assert len(data) < 2 * 1024 * 1024
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*tiny\.docx\*\* is too large once unpacked \(.*over the 64\.0 MB"):
+        parse_document("tiny.docx", data)
+
+
+def test_docx_with_too_many_elements_is_refused_while_streaming() -> None:
+    data = docx_of_paragraphs(40)  # under the XML size limit, over the element limit
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*many\.docx\*\*.*limit of 2,000,000 XML elements"):
+        parse_document("many.docx", data)
+
+
+def test_docx_of_paragraphs_under_the_limits_is_read() -> None:
+    assert parse_document("fine.docx", docx_of_paragraphs(0.5)).characters > 10_000
+
+
+def test_pdf_content_stream_bomb_is_refused_before_pdfium_unpacks_it() -> None:
+    data = pdf_of_pages(["The Salty Eel is a tavern on the docks."], padding=64 * 1024 * 1024)
+    assert len(data) < 128 * 1024
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*bomb\.pdf\*\*.*page's content is over the 32\.0 MB limit"):
+        parse_document("bomb.pdf", data)
+
+
+def test_pdf_with_small_content_streams_is_read() -> None:
+    doc = parse_document("fine.pdf", pdf_of_pages(["The Salty Eel is a tavern on the docks."] * 3, padding=1024))
+    assert doc.pages == 3
+    assert "Salty Eel" in doc.text
+
+
+def test_pdf_over_the_page_limit_is_refused() -> None:
+    data = pdf_of_pages(["The Salty Eel is a tavern on the docks."] * (PDF_MAX_PAGES + 1))
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*long\.pdf\*\*.*2,001 pages, over the 2,000-page limit"):
+        parse_document("long.pdf", data)
+
+
+def test_pdf_over_the_text_limit_is_refused_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf_reader, "PDF_MAX_CHARACTERS", 100)  # 10 million characters need a large file
+    data = pdf_of_pages(["The Salty Eel is a tavern on the docks where Mirela Vos sells maps."] * 3)
+    with pytest.raises(TooLargeUnpacked, match=r"\*\*wordy\.pdf\*\*.*limit of 100 characters of text"):
+        parse_document("wordy.pdf", data)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import re
-from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
 from bot.improv.kinds.base import Improv, Item, Kind, KindInfo, KindSpec
-from bot.improv.kinds.common import Avoid, Focus, canon_or, make_name
+from bot.improv.kinds.common import Draw, Genre
+from bot.improv.kinds.subject import short_phrase
 
 
 class NameEntry(Item):
@@ -40,33 +39,46 @@ class Names(Improv):
         return [e.name.strip() for e in self.entries if e.name.strip()]
 
 
-_NAME_NOTES = [
-    "a tavern keeper",
-    "a retired soldier",
-    "a young noble",
-    "a smuggler",
-    "a priest",
-    "a scholar",
-    "a farmer's daughter",
-    "a guard captain",
-    "a fence",
-    "a travelling minstrel",
-    "a hedge witch",
-    "a ferryman",
-]
+_NAME_NOTES: dict[Genre, list[str]] = {
+    "fantasy": [
+        "a tavern keeper",
+        "a retired soldier",
+        "a young noble",
+        "a smuggler",
+        "a priest",
+        "a scholar",
+        "a farmer's daughter",
+        "a guard captain",
+        "a fence",
+        "a travelling minstrel",
+        "a hedge witch",
+        "a ferryman",
+    ],
+    "scifi": [
+        "a cargo pilot",
+        "a station medic",
+        "a corporate fixer",
+        "a dock foreman",
+        "a drone jockey",
+        "a colonist",
+    ],
+    "modern": ["a night nurse", "a deputy", "a diner owner", "a reporter", "a mechanic", "a retired teacher"],
+}
 
-_NAME_TRAITS = [
-    "new in town",
-    "quick with a joke",
-    "owes everyone money",
-    "the eldest of the lot",
-    "sharp-eyed and quiet",
-    "a local favourite",
-    "nursing an old grudge",
-    "the one who keeps the count",
-    "always singing",
-    "recently widowed",
-]
+_NAME_TRAITS: dict[Genre, list[str]] = {
+    "fantasy": [
+        "new in town",
+        "quick with a joke",
+        "owes everyone money",
+        "the eldest of the lot",
+        "sharp-eyed and quiet",
+        "a local favourite",
+        "nursing an old grudge",
+        "the one who keeps the count",
+        "always singing",
+        "recently widowed",
+    ],
+}
 
 _ROLE_SPLIT = re.compile(r"\s+(?:of|in|from|at|for|near|under|around|on|by|with)\s+", re.IGNORECASE)
 
@@ -79,7 +91,9 @@ def _role_from_details(details: str, canon_words: set[str]) -> str:
     for article in _ARTICLES:
         if head.startswith(article):
             head = head[len(article) :]
-    words = [w for w in re.findall(r"[a-z][a-z'’-]*", head) if w not in canon_words]
+    words = [
+        w for w in (re.sub(r"['’]s?$", "", w) for w in re.findall(r"[a-z][a-z'’-]*", head)) if w not in canon_words
+    ]
     if not words or len(words) > 4:
         return ""
     last = words[-1]
@@ -95,27 +109,29 @@ def _role_from_details(details: str, canon_words: set[str]) -> str:
     return " ".join(words)
 
 
-def roll(rng: random.Random, canon: Sequence[str], details: str, avoid: Avoid, focus: Focus | None) -> Names:
-    """Six fresh names, none clashing with canon, for the role the details ask for."""
+def roll(d: Draw) -> Names:
+    """Six fresh names in the genre's style, none clashing with canon nor used recently, for the role the
+    details ask for; one tied to canon by type (kin to a person, sworn to a group, born in a place)."""
     seen: set[str] = set()
     entries: list[NameEntry] = []
-    canon_words = {w.lower() for n in canon for w in n.split()}
-    if focus is not None:
-        canon_words |= {w.lower() for w in focus.leaf.split()}
-    role = _role_from_details(details, canon_words)
-    traits = rng.sample(_NAME_TRAITS, 6)
+    canon_words = {w.lower() for n in d.canon.names() for w in n.split()}
+    if d.subject.name:
+        canon_words |= {w.lower() for w in d.subject.name.split()}
+    role = _role_from_details(d.details, canon_words)
+    traits = d.sample(_NAME_TRAITS, 6)
     while len(entries) < 6:
-        name = make_name(rng, avoid)
+        name = d.name()
         if name in seen:
             continue
         seen.add(name)
         # the role the details ask for (miners stay miners), else a table role
-        note = f"{_article(role)} {role}, {traits[len(entries)]}" if role else rng.choice(_NAME_NOTES)
+        note = f"{_article(role)} {role}, {traits[len(entries)]}" if role else d.pick(_NAME_NOTES)
         entries.append(NameEntry(name=name, note=note))
-    if canon:
+    if tie := d.weave(person="kin to {}", group="sworn to {}", place="born in {}"):
         first = entries[0]
-        entries[0] = NameEntry(name=first.name, note=f"{first.note}, kin to {canon_or(rng, canon, '')}")
-    title = f"Names: {details.strip()[:80]}" if details.strip() else "Names for the moment"
+        entries[0] = NameEntry(name=first.name, note=f"{first.note}, {tie}")
+    phrase = short_phrase(d.details, 8)
+    title = f"Names: {phrase}" if phrase else "Names for the moment"
     return Names(name=title, entries=entries)
 
 

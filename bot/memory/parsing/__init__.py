@@ -1,11 +1,12 @@
 """Parse uploaded notes (Markdown, text, PDF, DOCX) into one normalised, structured text form.
 
 The readers of each format live beside this module: markdown.py (Markdown and plain text), pdf.py, word.py
-(DOCX); sections.py holds the structured form and the text helpers they share.
+(DOCX); sections.py holds the structured form and the text helpers they share; limits.py the unpacked-size
+limits each reader enforces while streaming.
 
-Everything here is synchronous CPU work on bytes already in memory; the import pipeline runs
-`parse_document` in a worker thread. Every problem with the input becomes an `ImportProblem`
-subclass naming the file (see `bot.memory.errors`).
+Everything here is synchronous CPU work on bytes already in memory; the import pipeline runs `parse_document`
+and chunking in a worker process under a time and a memory limit (pool.py, worker.py). Every problem with the
+input becomes an `ImportProblem` subclass naming the file (see `bot.memory.errors` and limits.py).
 """
 
 from __future__ import annotations

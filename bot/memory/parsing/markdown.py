@@ -10,20 +10,64 @@ from bot.memory.parsing.sections import HTML_TAG, Section, SectionBuilder, clean
 __all__ = ["parse_markdown", "parse_plain_text"]
 
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# Every pattern here runs on untrusted text, so each is linear in the length of the line: no two adjacent
+# quantifiers can match the same characters, and a scan that starts at an opening bracket stops at the next
+# one (so the scans from different openings never overlap). tests/memory/test_hostile_parsing.py feeds each
+# pattern its worst case.
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t](.*))?\Z")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_TABLE_CELL = re.compile(r":?-{2,}:?")
 _BULLET = re.compile(r"^(\s*)[*+•]\s+")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\[[^\]]*\])")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # (url), one level of nested parentheses allowed
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]" + _PARENS)
+_LINK = re.compile(r"\[([^\[\]]+)\](?:" + _PARENS + r"|\[[^\[\]]*\])")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_ATTRS = re.compile(r"\{[:#.][^}]*\}|\{%.*?%\}")
+_ATTRS = re.compile(r"\{[:#.][^{}]*\}|\{%[^{]*?%\}")
 _STARS = re.compile(r"\*{1,3}")
 _UNDERSCORES = re.compile(r"(?<![A-Za-z0-9])_{1,3}|_{1,3}(?![A-Za-z0-9])")
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _atx_title(rest: str) -> str:
+    """An ATX heading's text without its optional closing run of `#`."""
+    rest = rest.strip(" \t")
+    bare = rest.rstrip("#")
+    if not bare:
+        return ""
+    return bare.rstrip(" \t") if bare != rest and bare.endswith((" ", "\t")) else rest
+
+
+def _is_rule(raw: str) -> bool:
+    """A thematic break: three or more of the same `-`, `*` or `_`, spaces between, at most 3 spaces before."""
+    if raw[:4] == "    ":
+        return False
+    marks = raw.replace(" ", "").replace("\t", "")
+    return len(marks) >= 3 and marks[0] in "-*_" and marks == marks[0] * len(marks)
+
+
+def _is_table_separator(raw: str) -> bool:
+    """A Markdown table's header separator row (`| --- | :-: |`)."""
+    line = raw.strip()
+    if line.startswith("|"):
+        line = line[1:]
+    if line.endswith("|"):
+        line = line[:-1]
+    return bool(line) and all(_TABLE_CELL.fullmatch(cell.strip()) for cell in line.split("|"))
+
+
+def _strip_html_comments(text: str) -> str:
+    """The text without `<!-- ... -->` comments (an unterminated one stays), in one pass."""
+    out: list[str] = []
+    position = 0
+    while (start := text.find("<!--", position)) != -1:
+        end = text.find("-->", start + 4)
+        if end == -1:
+            break
+        out.append(text[position:start])
+        position = end + 3
+    out.append(text[position:])
+    return "".join(out)
 
 
 def _inline_markdown(line: str) -> str:
@@ -52,7 +96,7 @@ def _strip_front_matter(text: str) -> str:
 
 def parse_markdown(text: str) -> list[Section]:
     """Sections of a Markdown text (ATX and setext headings; code, tables, quotes and lists kept as text)."""
-    text = _HTML_COMMENT.sub("", _strip_front_matter(text))
+    text = _strip_html_comments(_strip_front_matter(text))
     builder = SectionBuilder()
     lines = text.split("\n")
     block: list[str] = []
@@ -81,7 +125,7 @@ def parse_markdown(text: str) -> list[Section]:
         atx = _ATX.match(raw)
         if atx:
             end_block()
-            title = _inline_markdown(atx.group(2) or "")
+            title = _inline_markdown(_atx_title(atx.group(2) or ""))
             if title:
                 builder.heading(len(atx.group(1)), title)
             continue
@@ -90,10 +134,10 @@ def parse_markdown(text: str) -> list[Section]:
             title = block.pop()
             builder.heading(1 if setext.group(1)[0] == "=" else 2, title)
             continue
-        if not raw.strip() or _RULE.match(raw):
+        if not raw.strip() or _is_rule(raw):
             end_block()
             continue
-        if _TABLE_SEP.match(raw) and "-" in raw:
+        if "-" in raw and _is_table_separator(raw):
             continue
         line = raw.strip()
         if line.startswith(">"):

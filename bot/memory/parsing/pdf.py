@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import zlib
 from collections import Counter
 from typing import Any
 
 from bot.memory.errors import CorruptDocument, EmptyDocument, EncryptedDocument, NoTextLayer
+from bot.memory.parsing.limits import PDF_MAX_CHARACTERS, PDF_MAX_PAGES, PDF_MAX_STREAM, TooLargeUnpacked
 from bot.memory.parsing.sections import (
     ProgressCallback,
     Section,
@@ -17,6 +19,7 @@ from bot.memory.parsing.sections import (
     heading_runs,
     looks_like_heading,
 )
+from bot.sizes import format_bytes
 
 __all__ = ["parse_pdf"]
 
@@ -46,6 +49,7 @@ def parse_pdf(file_name: str, data: bytes, on_page: ProgressCallback | None) -> 
     """Sections of a PDF (headings from its outline or from heading-like lines) and its page count."""
     if b"%PDF" not in data[:1024]:
         raise CorruptDocument(file_name, "PDF")
+    _check_streams(file_name, data)
     with _PDFIUM_LOCK:
         pages_lines, bookmarks, total = _read_pdf(file_name, data, on_page)
     if not any(any(line for line in lines) for lines in pages_lines):
@@ -69,6 +73,9 @@ def _read_pdf(
         total = len(pdf)
         if total == 0:
             raise EmptyDocument(file_name)
+        if total > PDF_MAX_PAGES:
+            raise TooLargeUnpacked(file_name, f"{total:,} pages, over the {PDF_MAX_PAGES:,}-page limit")
+        characters = 0
         bookmarks = _pdf_bookmarks(pdf)
         pages_lines: list[list[str]] = []
         for index in range(total):
@@ -76,12 +83,51 @@ def _read_pdf(
                 raw = _pdf_page_text(pdf, index)
             except pdfium.PdfiumError:
                 raise CorruptDocument(file_name, "PDF") from None
+            characters += len(raw)
+            if characters > PDF_MAX_CHARACTERS:
+                raise TooLargeUnpacked(file_name, f"over the limit of {PDF_MAX_CHARACTERS:,} characters of text")
             pages_lines.append([_clean_pdf_line(line) for line in raw.replace("\r\n", "\n").split("\n")])
             if on_page is not None:
                 on_page(index + 1, total)
     finally:
         pdf.close()
     return pages_lines, bookmarks, total
+
+
+_STREAM = re.compile(rb"stream\r?\n")
+_DICT_WINDOW = 4096  # how far before `stream` its dictionary is looked for
+
+
+def _check_streams(file_name: str, data: bytes) -> None:
+    """Unpack every Flate-compressed stream that is not an image, in bounded steps, and refuse the file when one
+    unpacks to more than `PDF_MAX_STREAM` (PDFium would unpack a page's content stream whole, in memory)."""
+    for match in _STREAM.finditer(data):
+        if data[max(0, match.start() - 3) : match.start()] == b"end":
+            continue
+        start = match.end()
+        head = data[max(0, match.start() - _DICT_WINDOW) : match.start()]
+        head = head[head.rfind(b" obj") + 1 :] if b" obj" in head else head
+        if b"/FlateDecode" not in head or b"/Image" in head:
+            continue
+        size = _inflated_size(data, start, PDF_MAX_STREAM + 1)
+        if size > PDF_MAX_STREAM:
+            raise TooLargeUnpacked(file_name, f"a page's content is over the {format_bytes(PDF_MAX_STREAM)} limit")
+
+
+def _inflated_size(data: bytes, start: int, cap: int) -> int:
+    """Bytes the zlib stream at `start` unpacks to, counting at most `cap` (0 when it is not valid zlib)."""
+    inflater = zlib.decompressobj()
+    size = 0
+    position = start
+    try:
+        while position < len(data) and not inflater.eof and size < cap:
+            pending = inflater.unconsumed_tail or data[position : position + 65536]
+            if not inflater.unconsumed_tail:
+                position += 65536
+            size += len(inflater.decompress(pending, 1024 * 1024))
+    except zlib.error:
+        return size
+    return size
 
 
 def _pdf_page_text(pdf: Any, index: int) -> str:

@@ -20,7 +20,7 @@ __all__ = [
 
 ProgressCallback = Callable[[int, int], None]  # (pages done, pages in all), called from the parsing thread
 
-HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")  # [^<>]: scans from different `<` never overlap (linear)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 
 from bot.memory.errors import CorruptDocument, DocumentTooComplex, EncryptedDocument
+from bot.memory.parsing.limits import DOCX_MAX_XML, DOCX_MAX_XML_TAGS, TooLargeUnpacked
 from bot.memory.parsing.sections import HTML_TAG, Section, SectionBuilder, clean_line, heading_runs, looks_like_heading
 from bot.sizes import format_bytes
 
@@ -50,6 +52,24 @@ def _check_docx_archive(file_name: str, data: bytes) -> None:
             )
     if "word/document.xml" not in {info.filename for info in infos}:
         raise CorruptDocument(file_name, "Word (.docx)")
+    # zipfile enforces each member's directory size while reading it, so these sizes can be trusted
+    xml = sum(info.file_size for info in infos if info.filename.endswith((".xml", ".rels")))
+    if xml > DOCX_MAX_XML:
+        raise TooLargeUnpacked(file_name, f"{format_bytes(xml)} of XML, over the {format_bytes(DOCX_MAX_XML)} limit")
+    _count_tags(file_name, data)
+
+
+def _count_tags(file_name: str, data: bytes) -> None:
+    """Stream word/document.xml and refuse it once it has more than `DOCX_MAX_XML_TAGS` tags."""
+    tags = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("word/document.xml") as stream:
+            while block := stream.read(1024 * 1024):
+                tags += block.count(b"<")
+                if tags > DOCX_MAX_XML_TAGS:
+                    raise TooLargeUnpacked(file_name, f"over the limit of {DOCX_MAX_XML_TAGS:,} XML elements")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):
+        raise CorruptDocument(file_name, "Word (.docx)") from None
 
 
 def _docx_blocks(document: object) -> Iterator[tuple[str, int, str]]:
