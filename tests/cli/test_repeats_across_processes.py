@@ -107,3 +107,35 @@ async def test_a_second_process_gives_the_tables_the_first_ones_answers(tmp_path
     assert len(given) == PANICS
     assert given[0] == titles[:PANICS][::-1]  # the first process's answers, most recent first
     assert given[-1] == titles[: 2 * PANICS - 1][::-1]  # and every answer since, this process's too
+
+
+def final_embeds(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each interaction's last embed, in the order the interactions came."""
+    last: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event["event"] in {"message", "edit"} and event["embeds"]:
+            last[event["interaction_id"]] = event["embeds"][0]
+    return list(last.values())
+
+
+async def test_no_repeats_over_two_processes_of_ten_panics_each(tmp_path: Path) -> None:
+    script = [f"/panic {kind}" for kind in ("encounter", "npc", "rumor") for _ in range(PANICS)]
+    runs = [await run_console(tmp_path / "data", script, {}) for _ in range(2)]
+    embeds = [embed for events, _ in runs for embed in final_embeds(events)]
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for embed in embeds:
+        by_kind.setdefault(embed["author"]["name"], []).append(embed)
+    encounters, npcs, rumors = (by_kind[label] for label in ("Encounter", "NPC", "Rumors"))
+    assert len(encounters) == len(npcs) == len(rumors) == 2 * PANICS
+    assert len({e["title"] for e in encounters}) >= 18
+    assert len({e["title"].split(" — ")[0] for e in npcs}) >= 19
+    lines = [
+        line
+        for embed in rumors
+        for field in embed["fields"]
+        if field["name"] != "Sources"
+        for line in field["value"].splitlines()
+        if line.startswith("•")
+    ]
+    assert len(lines) >= 2 * PANICS
+    assert len(set(lines)) == len(lines)  # never the same rumor line twice
