@@ -41,6 +41,8 @@ class SavedImprov(Base):
     """
 
     __tablename__ = "saved_improvs"
+    # a guild's recent answers of one kind, newest first (bot/improv/recent.py reads them once per process)
+    __table_args__ = (Index("ix_saved_improvs_guild_kind_id", "guild_id", "kind", "id"),)
 
     # made by the application (`bot.improv.recorder.new_improv_id`), so the answer need not wait for the insert
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
