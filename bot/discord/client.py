@@ -126,6 +126,7 @@ class PanicBotBase(commands.Bot):
         self.prefs = PrefsCache(lambda guild_id: load_prefs(services.sessionmaker, guild_id))
         self._sync_on_start = sync_commands
         self._cog_names = tuple(cogs)
+        self.shutdown_grace = SHUTDOWN_GRACE
 
     @classmethod
     def from_services(cls, services: Services, **options: Any) -> Self:
@@ -179,18 +180,18 @@ class PanicBotBase(commands.Bot):
         self._warm_up()  # going live (also after a connect that did not warm it, e.g. a failed load)
 
     async def close(self) -> None:
-        """Shut down cleanly: in-flight commands get `SHUTDOWN_GRACE` seconds, the rest are cancelled (an import
+        """Shut down cleanly: in-flight commands get `shutdown_grace` seconds, the rest are cancelled (an import
         rolls back and releases its lock) while the connection to Discord can still tell the user; then the
         background tasks drain and the gateway closes."""
         current = asyncio.current_task()
         running = [t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith(_INTERACTION_TASKS)]
         if running:
-            _, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+            _, pending = await asyncio.wait(running, timeout=self.shutdown_grace)
             if pending:
                 log.warning("cancelling %d commands still running at shutdown", len(pending))
                 for task in pending:
                     task.cancel()
-                await asyncio.wait(pending, timeout=SHUTDOWN_GRACE)
+                await asyncio.wait(pending, timeout=self.shutdown_grace)
         await self.services.tasks.aclose()
         await super().close()
 

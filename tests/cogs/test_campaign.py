@@ -434,3 +434,38 @@ async def test_import_with_the_lock_service_down_says_so(tmp_path: Path) -> None
     embed = ex.last.embeds[0]
     assert embed["title"] == "Lock service unreachable"
     assert "Try again" in embed["description"]
+
+
+async def test_shutdown_mid_import_cancels_it_and_keeps_the_old_notes(sim: DiscordDriver, test_data: Path) -> None:
+    memory = sim.bot.services.memory
+    await sim.slash("campaign import", file=sim.attachment("harrowgate.md", HARROWGATE, "text/markdown"))
+    [before] = await memory.list_documents(sim.guild_id)
+    embedding = asyncio.Event()
+
+    class Stuck(HashingEmbedder):
+        async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            embedding.set()
+            await asyncio.Event().wait()  # never finishes on its own
+            return await super().embed(texts)
+
+    memory.embedder = Stuck(384)
+    changed = HARROWGATE + b"\n## The Brass Owl\n\nThe Brass Owl inn serves plum wine.\n"
+    running = asyncio.create_task(
+        sim.slash("campaign import", file=sim.attachment("harrowgate.md", changed, "text/markdown"))
+    )
+    await asyncio.wait_for(embedding.wait(), 10)
+    sim.bot.shutdown_grace = 0.1
+    await sim.bot.close()  # what SIGTERM does to `python -m bot`
+    ex = await asyncio.wait_for(running, 10)
+    assert ex.last.embeds[0]["title"] == "Import cancelled"
+    [after] = await memory.list_documents(sim.guild_id)
+    assert (after.document_id, after.chunk_count, after.size_bytes) == (
+        before.document_id,
+        before.chunk_count,
+        before.size_bytes,
+    )
+    memory.embedder = HashingEmbedder(384)
+    assert not [p for p in await memory.search(sim.guild_id, "Brass Owl plum wine") if "Brass Owl" in p.text]
+    token = await memory.kv.acquire(memory._lock_key(sim.guild_id), 5)  # the guild is free
+    assert token is not None
+    await memory.kv.release(memory._lock_key(sim.guild_id), token)
