@@ -47,7 +47,7 @@ async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0
         try:
             token = await kv.acquire(lock_key(guild_id), ttl)
         except Exception as exc:
-            log.warning("guild %s: the lock service is unreachable: %s", guild_id, exc)
+            log.info("guild %s: the lock service is unreachable: %s", guild_id, exc)
             raise LockUnavailable() from exc
         if token is not None:
             break
