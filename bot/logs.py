@@ -14,7 +14,7 @@ def _no_voice_warning(record: logging.LogRecord) -> bool:
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Plain one-line records on stderr; discord.py's chatty HTTP logger kept at WARNING."""
+    """Plain one-line records on stderr; discord.py's chatty HTTP logger and SQL logging kept at WARNING."""
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -25,5 +25,9 @@ def configure_logging(level: str = "INFO") -> None:
         handler.addFilter(_no_voice_warning)
     logging.getLogger("discord.http").setLevel(logging.WARNING)
     logging.getLogger("discord.gateway").setLevel(logging.WARNING)
+    # SQLAlchemy logs statements at INFO and result rows at DEBUG: rows hold GM-only note text, so never below
+    # WARNING whatever the level (statement parameters are hidden by the engine, `db.engine`)
+    for name in ("sqlalchemy.engine", "sqlalchemy.pool", "aiosqlite", "asyncpg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # onnxruntime must never phone home; the variable only works when set before it is imported.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

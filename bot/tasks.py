@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["BackgroundTasks"]
+__all__ = ["BackgroundTasks", "Stopped", "run_until_terminated"]
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +50,33 @@ class BackgroundTasks:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class Stopped(Exception):
+    """The process was asked to stop (SIGTERM) and its work was cancelled cleanly."""
+
+
+async def run_until_terminated(coro: Coroutine[Any, Any, int]) -> int:
+    """Await `coro`; on SIGTERM cancel it once, so its `finally` blocks and shielded clean-ups (imports rolled
+    back, locks released, background tasks drained, services closed) run before the process exits, and raise
+    `Stopped`. A second SIGTERM during that clean-up is ignored (SIGKILL remains)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coro)
+    signalled = False
+
+    def stop() -> None:
+        nonlocal signalled
+        if not signalled:
+            signalled = True
+            log.warning("SIGTERM: cancelling in-flight work")
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        raise Stopped() from None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -14,6 +14,7 @@ from bot.logs import configure_logging
 from bot.process import freeze_startup_objects
 from bot.services import Services, open_services
 from bot.settings import ConfigError, Settings, load_settings
+from bot.tasks import Stopped, run_until_terminated
 
 __all__ = ["create_app", "main", "serve"]
 
@@ -80,15 +81,22 @@ async def serve(settings: Settings) -> None:
         await asyncio.Event().wait()
 
 
+async def _serve(settings: Settings) -> int:
+    await serve(settings)
+    return 0
+
+
 def main() -> int:
     """`python -m bot.web` (the Procfile's web process; `improv web` serves the same way)."""
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
-        asyncio.run(serve(settings))
+        asyncio.run(run_until_terminated(_serve(settings)))
     except ConfigError as exc:
         print(f"improv: {exc}", file=sys.stderr)
         return 2
+    except Stopped:  # SIGTERM: the server and the services closed cleanly
+        return 0
     except KeyboardInterrupt:
         return 130
     return 0

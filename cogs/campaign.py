@@ -28,6 +28,7 @@ from bot.memory import (
     Passage,
     Upload,
 )
+from bot.memory.names import clean_file_name
 from bot.sizes import format_bytes
 
 __all__ = ["Campaign", "ForgetEverythingButton", "setup"]
@@ -100,6 +101,19 @@ def report_embed(results: Sequence[tuple[str, ImportReport | UserFacingError]]) 
     colour = COLOUR if ok == len(results) else discord.Colour.orange()
     footer = "Try /campaign search to see what the panic button will draw on." if ok else ""
     return fit_embed(title=title, description="\n".join(lines), footer=footer, colour=colour)
+
+
+async def _tell_cancelled(interaction: Interaction) -> None:
+    """Tell the GM their import was cancelled by a shutdown (best effort, briefly)."""
+    embed = error_embed(
+        "Import cancelled",
+        "The bot is restarting, so this import was cancelled and your notes are unchanged. Import again in a minute.",
+    )
+    try:
+        async with asyncio.timeout(2):
+            await interaction.edit_original_response(embed=embed)
+    except (TimeoutError, discord.HTTPException):
+        log.warning("could not tell guild %s that its import was cancelled", interaction.guild_id)
 
 
 class ForgetEverythingButton(
@@ -185,34 +199,38 @@ class Campaign(
         await interaction.response.defer(ephemeral=True, thinking=True)
         attachments = [a for a in (file, file2, file3, file4, file5) if a is not None]
 
-        checked: list[tuple[discord.Attachment, UserFacingError | None]] = []
+        # one entry per attachment, in order (two attachments may share a name): a problem, or the upload
+        outcomes: list[UserFacingError | Upload] = []
         for attachment in attachments:  # before any download: name, type and declared size only
             try:
                 await self.memory.check_upload(guild_id, attachment.filename, attachment.content_type, attachment.size)
-                checked.append((attachment, None))
             except UserFacingError as exc:
-                checked.append((attachment, exc))
-        good = [a for a, problem in checked if problem is None]
-
-        uploads: list[Upload] = []
-        problems: dict[str, UserFacingError] = {a.filename: p for a, p in checked if p is not None}
-        for attachment in good:
+                outcomes.append(exc)
+                continue
             try:
                 data = await attachment.read()
             except discord.HTTPException:
-                problems[attachment.filename] = UserFacingError(
-                    f"I couldn't download **{attachment.filename}** from Discord. Try attaching it again."
+                outcomes.append(
+                    UserFacingError(
+                        f"I couldn't download **{discord.utils.escape_markdown(clean_file_name(attachment.filename))}**"
+                        " from Discord. Try attaching it again."
+                    )
                 )
                 continue
-            uploads.append(Upload(attachment.filename, attachment.content_type, data))
+            outcomes.append(Upload(attachment.filename, attachment.content_type, data))
 
-        reports: dict[str, ImportReport | UserFacingError] = {}
+        uploads = [o for o in outcomes if isinstance(o, Upload)]
+        reports: list[ImportReport | UserFacingError] = []
         if uploads:
             finished = await self._run_import(interaction, guild_id, uploads, player_safe, started)
             if finished is None:  # reported in the channel instead
                 return
             reports = finished
-        ordered = [(a.filename, problems.get(a.filename) or reports[a.filename]) for a in attachments]
+        imported = iter(reports)
+        ordered = [
+            (clean_file_name(a.filename), next(imported) if isinstance(o, Upload) else o)
+            for a, o in zip(attachments, outcomes, strict=True)
+        ]
         await interaction.edit_original_response(embed=report_embed(ordered))
 
     async def _run_import(
@@ -222,7 +240,9 @@ class Campaign(
         uploads: list[Upload],
         player_safe: bool,
         started: float,
-    ) -> dict[str, ImportReport | UserFacingError] | None:
+    ) -> list[ImportReport | UserFacingError] | None:
+        """The result of each upload in order, or None when the import outlived the interaction token (the
+        result then goes to the channel)."""
         throttle = self.throttle_factory()
         deadline = started + self.token_budget
         token_alive = True
@@ -235,10 +255,15 @@ class Campaign(
         task = asyncio.create_task(
             self.memory.import_files(guild_id, uploads, player_safe=player_safe, progress=progress)
         )
-        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        except asyncio.CancelledError:  # the bot is shutting down: the import rolls back and frees the guild
+            task.cancel()
+            await asyncio.wait({task})
+            await _tell_cancelled(interaction)
+            raise
         if task in done:
-            results = task.result()
-            return {u.file_name: r for u, r in zip(uploads, results, strict=True)}
+            return task.result()
 
         token_alive = False
         await interaction.edit_original_response(
@@ -250,7 +275,7 @@ class Campaign(
         )
         try:
             results = await task
-            embed = report_embed([(u.file_name, r) for u, r in zip(uploads, results, strict=True)])
+            embed = report_embed([(clean_file_name(u.file_name), r) for u, r in zip(uploads, results, strict=True)])
         except UserFacingError as exc:
             embed = error_embed(exc.title, exc.message)
         except Exception:

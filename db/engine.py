@@ -17,7 +17,9 @@ __all__ = [
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for `url`; SQLite gets foreign keys on and a busy timeout, PostgreSQL a pool check."""
+    """An async engine for `url`; SQLite gets foreign keys on and a busy timeout, PostgreSQL a pool check. SQL
+    parameters (note text, among others) never reach a log or an exception message (`hide_parameters`)."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

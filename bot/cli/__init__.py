@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.errors import UserFacingError
 from bot.logs import configure_logging
 from bot.services import open_services
 from bot.settings import ConfigError, Settings, load_settings
+from bot.tasks import Stopped, run_until_terminated
 
 __all__ = ["build_parser", "main"]
 
@@ -60,10 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = "DEBUG" if args.verbose else ("WARNING" if args.quiet else settings.log_level)
     configure_logging(level)
     try:
-        return asyncio.run(_dispatch(args, settings))
+        return asyncio.run(run_until_terminated(_dispatch(args, settings)))
     except ConfigError as exc:
         print(f"improv: {exc}", file=sys.stderr)
         return 2
+    except UserFacingError as exc:  # e.g. the guild is busy, or the lock service is unreachable: one line
+        print(f"improv: {exc.message.replace('**', '')}", file=sys.stderr)
+        return 1
+    except Stopped:
+        print("improv: stopped by SIGTERM; unfinished work was cancelled and rolled back", file=sys.stderr)
+        return 0
     except KeyboardInterrupt:
         return 130
 

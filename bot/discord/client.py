@@ -3,6 +3,7 @@ items in `bot.discord.views` use it too)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 COGS: tuple[str, ...] = ("cogs.panic", "cogs.campaign", "cogs.billing")
 WARM_UP_SECONDS = 30.0  # after this long, a warm-up that has not finished is logged (the load goes on)
+SHUTDOWN_GRACE = 5.0  # seconds in-flight commands may take to finish at shutdown before they are cancelled
+# discord.py's names for the tasks that run interactions (app commands, view and dynamic-item callbacks, events)
+_INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch", "discord.py: ")
 
 Interaction = discord.Interaction["PanicBot"]
 
@@ -122,6 +126,7 @@ class PanicBotBase(commands.Bot):
         self.prefs = PrefsCache(lambda guild_id: load_prefs(services.sessionmaker, guild_id))
         self._sync_on_start = sync_commands
         self._cog_names = tuple(cogs)
+        self.shutdown_grace = SHUTDOWN_GRACE
 
     @classmethod
     def from_services(cls, services: Services, **options: Any) -> Self:
@@ -173,6 +178,22 @@ class PanicBotBase(commands.Bot):
         shards = getattr(self, "shard_ids", None)
         log.info("ready as %s in %d guilds (shards %s)", self.user, len(self.guilds), shards)
         self._warm_up()  # going live (also after a connect that did not warm it, e.g. a failed load)
+
+    async def close(self) -> None:
+        """Shut down cleanly: in-flight commands get `shutdown_grace` seconds, the rest are cancelled (an import
+        rolls back and releases its lock) while the connection to Discord can still tell the user; then the
+        background tasks drain and the gateway closes."""
+        current = asyncio.current_task()
+        running = [t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith(_INTERACTION_TASKS)]
+        if running:
+            _, pending = await asyncio.wait(running, timeout=self.shutdown_grace)
+            if pending:
+                log.warning("cancelling %d commands still running at shutdown", len(pending))
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=self.shutdown_grace)
+        await self.services.tasks.aclose()
+        await super().close()
 
     async def on_command_error(self, context: commands.Context[Any], exception: commands.CommandError) -> None:
         """Prefix commands are owner tools only: a mention that is not one is ignored, not logged as an error."""

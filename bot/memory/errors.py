@@ -16,6 +16,7 @@ __all__ = [
     "FileTooLarge",
     "ImportBusy",
     "ImportProblem",
+    "LockUnavailable",
     "MemoryFull",
     "NoTextLayer",
     "UnsupportedFile",
@@ -119,6 +120,17 @@ class ImportBusy(UserFacingError):
         super().__init__(
             "Another import is still running for this server. Wait for it to finish, then try again.",
             title="Import already running",
+        )
+
+
+class LockUnavailable(UserFacingError):
+    """The service holding the guilds' write locks (Redis) does not answer, so no change can be made safely."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The lock service (Redis) isn't answering, so I can't change your notes safely right now. "
+            "Nothing was changed. Try again in a minute.",
+            title="Lock service unreachable",
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from bot.memory.config import MemoryContext
 from bot.memory.errors import EmptyDocument, MemoryFull
 from bot.memory.indexing import Indexer, embed_and_upsert, notify
 from bot.memory.mutation import Mutation
+from bot.memory.names import DuplicateFileName, clean_file_name
 from bot.memory.parsing.pool import ParsePool, shared_pool
 from bot.memory.types import ImportProgress, ImportReport, MemoryLimit, ProgressFn, Upload, UploadLimit
 from db.models.campaign import DocumentStatus
@@ -92,7 +94,8 @@ class Importer:
 
     async def check_upload(self, guild_id: int, file_name: str, content_type: str | None, size: int) -> None:
         """Refuse a file from its name, type and size alone (before anything is downloaded)."""
-        parsing.check_upload(file_name, content_type, size, await self.upload_limit_bytes(guild_id))
+        name = clean_file_name(file_name)
+        parsing.check_upload(name, content_type, size, await self.upload_limit_bytes(guild_id))
 
     async def _check_memory_limit(self, guild_id: int, file_name: str, size: int) -> None:
         if self.memory_limit is None:
@@ -114,11 +117,16 @@ class Importer:
         player_safe: bool,
         progress: ProgressFn | None,
     ) -> list[ImportReport | UserFacingError]:
-        """Import `uploads` in order (each at most `limit` bytes); a bad file gives its error and the rest go on."""
+        """Import `uploads` in order (each at most `limit` bytes); a bad file gives its error and the rest go on.
+        Names are cleaned (`clean_file_name`) first; a name already imported earlier in the batch is refused."""
         await self._prepare(m)
         results: list[ImportReport | UserFacingError] = []
-        for number, upload in enumerate(uploads, start=1):
+        seen: set[str] = set()
+        for number, given in enumerate(uploads, start=1):
+            upload = dataclasses.replace(given, file_name=clean_file_name(given.file_name))
             try:
+                if upload.file_name in seen:
+                    raise DuplicateFileName(upload.file_name)
                 parsing.check_upload(upload.file_name, upload.content_type, len(upload.data), limit)
                 report = await self._import_one(
                     m, upload, player_safe, _Slot(number, len(uploads), progress), kind_override=None
@@ -126,6 +134,7 @@ class Importer:
             except UserFacingError as exc:
                 results.append(exc)
                 continue
+            seen.add(upload.file_name)
             results.append(report)
         if any(isinstance(r, ImportReport) and not r.embedding_skipped for r in results):
             m.rebuild_roster()

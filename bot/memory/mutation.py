@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from bot.kv import KeyValue
 from bot.memory.chunking import Chunk
 from bot.memory.config import MemoryContext
-from bot.memory.errors import ImportBusy
+from bot.memory.errors import ImportBusy, LockUnavailable
 from bot.memory.repository import CampaignWrites, PendingImport
 from bot.memory.roster import build_canon
 from bot.memory.types import Canon, memory_version_key
@@ -41,10 +41,14 @@ async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0
     """Hold the guild's write lock, waiting up to `wait` seconds for it; `ImportBusy` when it stays taken.
 
     The lock is a lease of `ttl` seconds renewed every `ttl / 3` while the holder lives, so a killed holder
-    frees the guild within `ttl`."""
+    frees the guild within `ttl`. `LockUnavailable` when the key-value store does not answer."""
     deadline = time.monotonic() + wait
     while True:
-        token = await kv.acquire(lock_key(guild_id), ttl)
+        try:
+            token = await kv.acquire(lock_key(guild_id), ttl)
+        except Exception as exc:
+            log.info("guild %s: the lock service is unreachable: %s", guild_id, exc)
+            raise LockUnavailable() from exc
         if token is not None:
             break
         if time.monotonic() >= deadline:
@@ -55,7 +59,10 @@ async def guild_lock(kv: KeyValue, guild_id: int, *, ttl: float, wait: float = 0
         yield token
     finally:
         heartbeat.cancel()
-        await asyncio.shield(kv.release(lock_key(guild_id), token))
+        try:
+            await asyncio.shield(kv.release(lock_key(guild_id), token))
+        except Exception:  # the lease then expires by itself within `ttl`
+            log.warning("guild %s: could not release the lock", guild_id, exc_info=True)
 
 
 async def _keep_lease(kv: KeyValue, key: str, token: str, ttl: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import socket
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -372,3 +373,99 @@ async def test_offline_npcs_never_use_a_pc_after_party_add(tmp_path: Path) -> No
     assert any("Brother Osric" in a for a in before)  # the roster wove him in as canon …
     assert not [a for a in after if "Osric" in a]  # … and never once he is a player character
     assert not [a for a in after if "Kestrel" in a]  # nor the PC under the notes' party heading
+
+
+# --- names, duplicates and an unreachable lock service (issue 15) -----------------------------------------------
+
+
+async def test_two_attachments_of_one_name_are_reported_each(sim: DiscordDriver) -> None:
+    first = sim.attachment("notes.md", HARROWGATE, "text/markdown")
+    second = sim.attachment("notes.md", b"# Other\n\nThe Salt Kings rule the marsh.\n", "text/markdown")
+    ex = await sim.slash("campaign import", file=first, file2=second)
+    embed = ex.message.embeds[0]
+    assert embed["title"] == "Import finished with problems"
+    imported, refused = embed["description"].splitlines()
+    assert imported.startswith("✅ Imported **notes.md**")
+    assert "appears twice in this import: only the first one was imported" in refused
+    listing = (await sim.slash("campaign list")).message.embeds[0]["description"]
+    assert listing.count("notes.md") == 1
+    found = await sim.slash("campaign search", query="Mira Fenwick ferry warden toll")
+    assert any("Mira Fenwick" in f["value"] for f in found.message.embeds[0]["fields"])
+
+
+async def test_empty_and_good_attachment_of_one_name_are_reported_each(sim: DiscordDriver) -> None:
+    empty = sim.attachment("notes.md", b"", "text/markdown")
+    good = sim.attachment("notes.md", HARROWGATE, "text/markdown")
+    ex = await sim.slash("campaign import", file=empty, file2=good)
+    refused, imported = ex.message.embeds[0]["description"].splitlines()
+    assert "is empty" in refused
+    assert imported.startswith("✅ Imported **notes.md**")
+    assert ex.message.embeds[0]["title"] == "Import finished with problems"
+
+
+async def test_bidi_characters_are_stripped_from_file_names(sim: DiscordDriver) -> None:
+    name = "rtl-\u202egnp.md"
+    ex = await sim.slash("campaign import", file=sim.attachment(name, HARROWGATE, "text/markdown"))
+    assert "Imported **rtl-gnp.md**" in ex.message.embeds[0]["description"]
+    listing = (await sim.slash("campaign list")).message.embeds[0]["description"]
+    assert "rtl-gnp.md" in listing
+    assert "\u202e" not in listing
+    answer = await sim.slash("panic npc", details="Mira Fenwick the ferry warden")
+    sources = next(f["value"] for f in answer.last.embeds[0]["fields"] if f["name"] == "Sources")
+    assert "rtl-gnp.md" in sources
+    assert "\u202e" not in str(answer.last.embeds[0])
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_import_with_the_lock_service_down_says_so(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path / "d", redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    async with open_services(settings) as services:
+        await upgrade(services.engine)
+        services.memory.embedder = HashingEmbedder(384)
+        async with running_bot(services) as sim:
+            ex = await sim.slash("campaign import", file=sim.attachment("notes.md", HARROWGATE, "text/markdown"))
+            assert sim.take_errors() == []  # an expected outage, not an unhandled error
+    embed = ex.last.embeds[0]
+    assert embed["title"] == "Lock service unreachable"
+    assert "Try again" in embed["description"]
+
+
+async def test_shutdown_mid_import_cancels_it_and_keeps_the_old_notes(sim: DiscordDriver, test_data: Path) -> None:
+    memory = sim.bot.services.memory
+    await sim.slash("campaign import", file=sim.attachment("harrowgate.md", HARROWGATE, "text/markdown"))
+    [before] = await memory.list_documents(sim.guild_id)
+    embedding = asyncio.Event()
+
+    class Stuck(HashingEmbedder):
+        async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            embedding.set()
+            await asyncio.Event().wait()  # never finishes on its own
+            return await super().embed(texts)
+
+    memory.embedder = Stuck(384)
+    changed = HARROWGATE + b"\n## The Brass Owl\n\nThe Brass Owl inn serves plum wine.\n"
+    running = asyncio.create_task(
+        sim.slash("campaign import", file=sim.attachment("harrowgate.md", changed, "text/markdown"))
+    )
+    await asyncio.wait_for(embedding.wait(), 10)
+    sim.bot.shutdown_grace = 0.1
+    await sim.bot.close()  # what SIGTERM does to `python -m bot`
+    ex = await asyncio.wait_for(running, 10)
+    assert ex.last.embeds[0]["title"] == "Import cancelled"
+    [after] = await memory.list_documents(sim.guild_id)
+    assert (after.document_id, after.chunk_count, after.size_bytes) == (
+        before.document_id,
+        before.chunk_count,
+        before.size_bytes,
+    )
+    memory.embedder = HashingEmbedder(384)
+    assert not [p for p in await memory.search(sim.guild_id, "Brass Owl plum wine") if "Brass Owl" in p.text]
+    token = await memory.kv.acquire(memory._lock_key(sim.guild_id), 5)  # the guild is free
+    assert token is not None
+    await memory.kv.release(memory._lock_key(sim.guild_id), token)
