@@ -56,9 +56,9 @@ WEBHOOK_CONNECT_TIMEOUT = 2
 WEBHOOK_COMMAND_TIMEOUT = 5
 
 
-def create_webhook_engine(url: str) -> AsyncEngine | None:
+def create_webhook_engine(url: str, *, connect_args: dict[str, Any] | None = None) -> AsyncEngine | None:
     """The web process's engine for Paddle webhooks (see `WEBHOOK_POOL_SIZE`); None for SQLite, which has no
-    pool to tune (webhooks then share the main engine)."""
+    pool to tune (webhooks then share the main engine). `connect_args` adds driver options (tests: a schema)."""
     if url.startswith("sqlite"):
         return None
     return create_engine(
@@ -66,7 +66,11 @@ def create_webhook_engine(url: str) -> AsyncEngine | None:
         pool_pre_ping=False,
         pool_size=WEBHOOK_POOL_SIZE,
         max_overflow=WEBHOOK_POOL_OVERFLOW,
-        connect_args={"timeout": WEBHOOK_CONNECT_TIMEOUT, "command_timeout": WEBHOOK_COMMAND_TIMEOUT},
+        connect_args={
+            "timeout": WEBHOOK_CONNECT_TIMEOUT,
+            "command_timeout": WEBHOOK_COMMAND_TIMEOUT,
+            **(connect_args or {}),
+        },
     )
 
 
