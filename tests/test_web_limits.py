@@ -1,11 +1,14 @@
 """The web door's connection limits, over real sockets to the listener `python -m bot.web` runs (`bot.web.listen`):
 silent, trickling and kept-alive-but-quiet clients are dropped, a trickled body gets 408, and beyond the
-connection cap a new connection gets 503 at once."""
+connection cap a new connection gets 503 at once; and the web process itself with its database hung."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,9 +16,12 @@ from pathlib import Path
 
 from aiohttp import ClientSession
 
+from bot.billing.simulate import event_id, signed
 from bot.services import open_services
 from bot.web import Listener, WebLimits, listen
+from db.base import utcnow
 from tests.conftest import embedded_settings
+from tests.fakes.stalls import blackhole
 
 SECRET = "pdl_ntfset_01improvtest_limits_secret"
 HEADER_S = 0.5
@@ -145,3 +151,60 @@ async def test_a_prompt_client_is_served_beside_slow_ones(tmp_path: Path) -> Non
             assert (resp.status, await resp.json()) == (200, {"ok": True, "database": True, "kv": True})
         for _, writer in slow:
             writer.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_the_web_process_with_a_hung_database_answers_in_time_and_drops_silent_clients(tmp_path: Path) -> None:
+    async with blackhole() as hole, ClientSession() as http:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "OPENAI_", "PINECONE_", "PADDLE_"))}
+        env.update(
+            IMPROV_DATA_DIR=str(tmp_path / "data"),
+            DATABASE_URL=f"postgresql://postgres@127.0.0.1:{hole.port}/improv_hung",
+            REDIS_URL="",
+            PADDLE_WEBHOOK_SECRET=SECRET,
+            PORT=str(port),
+            IMPROV_WEB_HOST="127.0.0.1",
+            WEB_HEADER_TIMEOUT_SECONDS="1",
+            IMPROV_LOG_LEVEL="ERROR",
+        )
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.web", env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    with contextlib.suppress(OSError):
+                        async with http.get(url + "/healthz"):
+                            break
+                    await asyncio.sleep(0.2)
+
+            started = time.monotonic()
+            async with http.get(url + "/healthz") as resp:
+                assert (resp.status, await resp.json()) == (503, {"ok": False, "database": False, "kv": True})
+            assert time.monotonic() - started < 1.0
+
+            event = {
+                "event_id": event_id(),
+                "event_type": "payout.paid",
+                "occurred_at": utcnow().isoformat(),
+                "data": {},
+            }
+            body, header = signed(event, SECRET)
+            started = time.monotonic()
+            async with http.post(url + "/paddle/webhook", data=body, headers={"Paddle-Signature": header}) as resp:
+                assert resp.status == 503
+            assert time.monotonic() - started < 2.0 + 1.0  # WEBHOOK_DB_TIMEOUT_SECONDS, then 503
+
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            started = time.monotonic()
+            assert await read_until_closed(reader, 1.0 + SLACK_S) == b""
+            assert time.monotonic() - started < 1.0 + SLACK_S
+            writer.close()
+        finally:
+            proc.terminate()
+            await proc.wait()
