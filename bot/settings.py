@@ -203,7 +203,7 @@ class Settings(BaseSettings):
         description="Longest a client may take to send a webhook's body (slower gets 408 and the connection closes).",
     )
     web_max_connections: int = Field(
-        default=512,
+        default=2048,
         ge=1,
         le=100_000,
         description="Connections the web endpoint holds at once; beyond that a new connection gets 503 at once.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,7 +49,7 @@ class WebLimits:
 
     header_seconds: float = 5
     body_seconds: float = 5
-    max_connections: int = 512
+    max_connections: int = 2048
     database_seconds: float = 2
     health_seconds: float = HEALTH_TIMEOUT_SECONDS
 
@@ -309,6 +310,7 @@ async def serve(settings: Settings) -> None:
     """Open the web process's services and serve until cancelled; refuses to start without a Paddle notification
     secret."""
     settings.require("paddle_webhook_secret")
+    _allow_open_files(settings.web_max_connections + 512)  # room for the cap, the pools and the process's files
     async with (
         open_services(settings, webhook_pool=True) as services,
         listen(services, settings.host, settings.port) as listener,
@@ -316,6 +318,16 @@ async def serve(settings: Settings) -> None:
         freeze_startup_objects()
         log.info("web endpoint listening on %s:%d", listener.host, listener.port)
         await asyncio.Event().wait()
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files towards `wanted` (within the hard limit): a common default of 1,024 would
+    otherwise refuse connections below the connection cap."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        log.info("web: open-file limit raised from %d to %d", soft, target)
 
 
 def main() -> int:
