@@ -12,8 +12,8 @@ from sqlalchemy.pool import QueuePool
 from bot.cli import main as cli_main
 from bot.services import open_services
 from bot.settings import ConfigError
-from bot.web import main as web_main
 from bot.web import WebLimits, serve
+from bot.web import main as web_main
 from db.engine import WEBHOOK_POOL_SIZE
 from tests.conftest import embedded_settings
 
