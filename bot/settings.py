@@ -189,6 +189,32 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPROV_WEB_HOST", "host"),
         description="Address the web endpoint binds to.",
     )
+    web_header_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=300,
+        description="Longest a client may take to send a request's headers (from connecting, or from the previous "
+        "answer on a kept-alive connection); slower or silent connections are dropped.",
+    )
+    web_body_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=300,
+        description="Longest a client may take to send a webhook's body (slower gets 408 and the connection closes).",
+    )
+    web_max_connections: int = Field(
+        default=2048,
+        ge=1,
+        le=100_000,
+        description="Connections the web endpoint holds at once; beyond that a new connection gets 503 at once.",
+    )
+    webhook_db_timeout_seconds: float = Field(
+        default=2,
+        gt=0,
+        le=60,
+        description="Longest a webhook waits for the database (a pooled connection and its transaction) before "
+        "answering 503 so Paddle retries.",
+    )
 
     # --- operations ----------------------------------------------------------------------------------
     log_level: str = Field(

@@ -8,6 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 __all__ = [
+    "WEBHOOK_COMMAND_TIMEOUT",
+    "WEBHOOK_CONNECT_TIMEOUT",
     "WEBHOOK_POOL_OVERFLOW",
     "WEBHOOK_POOL_SIZE",
     "create_engine",
@@ -50,14 +52,28 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 # the rest wait here for a connection, in order.
 WEBHOOK_POOL_SIZE = 8
 WEBHOOK_POOL_OVERFLOW = 0
+# The webhook bounds each delivery's database work itself (WEBHOOK_DB_TIMEOUT_SECONDS, 503 at the bound) and
+# cancels the late transaction in the background; these only make that background work end soon after.
+WEBHOOK_CONNECT_TIMEOUT = 2
+WEBHOOK_COMMAND_TIMEOUT = 5
 
 
-def create_webhook_engine(url: str) -> AsyncEngine | None:
+def create_webhook_engine(url: str, *, connect_args: dict[str, Any] | None = None) -> AsyncEngine | None:
     """The web process's engine for Paddle webhooks (see `WEBHOOK_POOL_SIZE`); None for SQLite, which has no
-    pool to tune (webhooks then share the main engine)."""
+    pool to tune (webhooks then share the main engine). `connect_args` adds driver options (tests: a schema)."""
     if url.startswith("sqlite"):
         return None
-    return create_engine(url, pool_pre_ping=False, pool_size=WEBHOOK_POOL_SIZE, max_overflow=WEBHOOK_POOL_OVERFLOW)
+    return create_engine(
+        url,
+        pool_pre_ping=False,
+        pool_size=WEBHOOK_POOL_SIZE,
+        max_overflow=WEBHOOK_POOL_OVERFLOW,
+        connect_args={
+            "timeout": WEBHOOK_CONNECT_TIMEOUT,
+            "command_timeout": WEBHOOK_COMMAND_TIMEOUT,
+            **(connect_args or {}),
+        },
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

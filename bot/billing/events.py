@@ -1,17 +1,20 @@
 """Pydantic models of Paddle Billing webhook envelopes and the parts of their data that billing uses.
 
 Parsing is lenient by design: only the fields billing acts on are modelled, extra fields are ignored, and an
-unknown `event_type` still parses as a generic `Envelope` (its `data` stays a plain dict).
+unknown `event_type` still parses as a generic `Envelope` (its `data` stays a plain dict). The raw body goes
+through `parse_payload` first, which refuses anything but a JSON object nested at most `MAX_JSON_DEPTH` deep.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "SUBSCRIPTION_EVENTS",
     "TRANSACTION_EVENTS",
     "BillingPeriod",
@@ -21,7 +24,11 @@ __all__ = [
     "SubscriptionStatus",
     "TransactionData",
     "guild_id_from_custom_data",
+    "parse_payload",
 ]
+
+# Paddle's envelopes nest about six deep (data.items[].price.unit_price.amount); custom data adds a little.
+MAX_JSON_DEPTH = 64
 
 SubscriptionStatus = Literal["active", "trialing", "past_due", "paused", "canceled"]
 
@@ -143,6 +150,35 @@ def guild_id_from_custom_data(custom_data: dict[str, Any] | None) -> int | None:
         number = int(value)
         return number if 0 < number < 2**63 else None
     return None
+
+
+def parse_payload(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """The body as a JSON object; `ValueError` when it is not JSON, not an object, or nested deeper than
+    `max_depth` (the C parser's own recursion guard stops absurd depths before they cost anything)."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON object")
+    # fewer brackets than the limit cannot nest deeper than it: the usual delivery skips the walk
+    if body.count(b"{") + body.count(b"[") > max_depth and _deeper_than(payload, max_depth):
+        raise ValueError("JSON nested too deep")
+    return payload
+
+
+def _deeper_than(root: dict[str, Any], limit: int) -> bool:
+    """Whether any container sits more than `limit` levels down (the root is level 1); iterative, so a deep
+    document cannot exhaust the stack."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def parse_time(value: str) -> datetime:

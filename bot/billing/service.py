@@ -14,7 +14,7 @@ from bot.billing.config import BillingConfig
 from bot.billing.entitlements import BillingEntitlements, GuildPlan
 from bot.billing.plans import Plan, PlanCatalog
 from bot.billing.types import QuotaDecision
-from bot.billing.webhook import WebhookReply, process_webhook
+from bot.billing.webhook import DB_TIMEOUT_SECONDS, WebhookReply, process_webhook
 from bot.errors import UserFacingError
 from bot.kv import KeyValue
 from db.models.billing import BillingCheckout
@@ -166,8 +166,15 @@ class BillingService:
         return await gateway.portal_url(plan.customer_id, plan.subscription_id)
 
     # --- web -----------------------------------------------------------------------------------------
-    async def handle_webhook(self, body: bytes, signature: str | None) -> WebhookReply:
-        """Verify, parse and apply one Paddle delivery (see `bot.billing.webhook`)."""
+    async def handle_webhook(
+        self,
+        body: bytes,
+        signature: str | None,
+        *,
+        received_at: float | None = None,
+        db_timeout_seconds: float = DB_TIMEOUT_SECONDS,
+    ) -> WebhookReply:
+        """Verify (against the arrival time), parse and apply one Paddle delivery (see `bot.billing.webhook`)."""
         reply = await process_webhook(
             body,
             signature,
@@ -175,6 +182,8 @@ class BillingService:
             tolerance_seconds=self.config.signature_tolerance_seconds,
             engine=self.webhook_engine,
             plans=self.plans,
+            now=received_at,
+            db_timeout_seconds=db_timeout_seconds,
         )
         if reply.applied is not None and reply.applied.guild_id is not None:
             self.entitlements.invalidate(reply.applied.guild_id)

@@ -12,8 +12,8 @@ from sqlalchemy.pool import QueuePool
 from bot.cli import main as cli_main
 from bot.services import open_services
 from bot.settings import ConfigError
+from bot.web import WebLimits, serve
 from bot.web import main as web_main
-from bot.web import serve
 from db.engine import WEBHOOK_POOL_SIZE
 from tests.conftest import embedded_settings
 
@@ -75,3 +75,19 @@ def test_billing_status_json(
     status = json.loads(capsys.readouterr().out)
     assert {"plan", "status", "period_end", "panics_used", "panics_limit"} <= set(status)
     assert (status["plan"], status["panics_used"], status["panics_limit"]) == ("Self-hosted", 0, None)
+
+
+def test_the_web_limits_come_from_the_settings(tmp_path: Path) -> None:
+    settings = embedded_settings(
+        tmp_path / "data",
+        web_header_timeout_seconds=1.5,
+        web_body_timeout_seconds=2.5,
+        web_max_connections=64,
+        webhook_db_timeout_seconds=0.75,
+    )
+    assert WebLimits.from_settings(settings) == WebLimits(
+        header_seconds=1.5, body_seconds=2.5, max_connections=64, database_seconds=0.75
+    )
+    defaults = WebLimits.from_settings(embedded_settings(tmp_path / "data"))
+    assert defaults == WebLimits()  # the settings' defaults and the dataclass's agree
+    assert defaults.database_seconds + defaults.health_seconds < 5  # inside Paddle's 5 s

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.billing.entitlements import BillingEntitlements
+from bot.billing.events import MAX_JSON_DEPTH
 from bot.billing.plans import Plan, PlanCatalog
 from bot.billing.service import BillingService
 from bot.billing.simulate import signed, subscription_event, transaction_event
@@ -196,6 +197,38 @@ async def test_validly_signed_but_malformed_body_is_400(web: Web, body: bytes) -
     status, response = await web.post(body)
     assert status == 400
     assert "envelope" in response["error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 30_000 + b"]" * 30_000, b'{"a":' * 10_000 + b"1" + b"}" * 10_000],  # under MAX_BODY
+    ids=["arrays-30k-deep", "objects-10k-deep"],
+)
+async def test_validly_signed_json_nested_far_too_deep_is_400(web: Web, body: bytes) -> None:
+    status, response = await web.post(body)
+    assert status == 400
+    assert "envelope" in response["error"]
+
+
+async def test_an_event_nested_past_the_depth_limit_is_400_and_one_at_the_limit_is_stored(
+    web: Web, pg_engine: AsyncEngine
+) -> None:
+    def event(depth: int) -> dict[str, Any]:
+        nested: dict[str, Any] = {}
+        for _ in range(depth - 3):  # the envelope and `data` are two levels, `custom_data` the third
+            nested = {"n": nested}
+        return {
+            "event_id": "evt_" + secrets.token_hex(13),
+            "event_type": "payout.paid",
+            "occurred_at": utcnow().isoformat(),
+            "data": {"custom_data": nested},
+        }
+
+    deep, at_limit = event(MAX_JSON_DEPTH + 1), event(MAX_JSON_DEPTH)
+    assert (await web.post(deep))[0] == 400
+    assert await stored(pg_engine, deep["event_id"]) is None
+    status, body = await web.post(at_limit)
+    assert (status, body["outcome"]) == (200, "stored")
 
 
 async def test_empty_request_is_400(web: Web) -> None:
