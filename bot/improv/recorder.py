@@ -167,6 +167,7 @@ class Recorder:
         return StoredImprov(
             improv_id=row.id,
             guild_id=row.guild_id,
+            user_id=row.user_id,
             kind=kind,
             details=row.details,
             improv=improv,
