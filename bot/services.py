@@ -122,9 +122,9 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
             memory=memory,
             improv=improv,
         )
+        stack.callback(recorder.close)  # after the tasks' grace: no more retries of unwritten answers
         # closed first: background work (refills, recordings) finishes before the services it uses close
         stack.push_async_callback(tasks.aclose)
-        stack.callback(recorder.close)  # before that: no more retries of unwritten answers
         log.info("services: %s", services.describe())
         yield services
 

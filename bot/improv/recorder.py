@@ -215,7 +215,8 @@ class Recorder:
         self._kick()
 
     def close(self) -> None:
-        """Stop retrying (at shutdown); what is still pending was spilled where a spill is configured."""
+        """Stop retrying (at shutdown, after background work had its grace); what is still pending was spilled
+        where a spill is configured."""
         self._closed = True
         if self._retry is not None:
             self._retry.cancel()
@@ -257,7 +258,7 @@ class Recorder:
 
     async def _write_records(self) -> None:
         await asyncio.sleep(self.delay)
-        while not self._closed:
+        while True:  # closing stops retries, not the write in hand
             if not self._pending and not await self._unspill():
                 return
             batch = list(islice(self._pending.values(), BATCH))
@@ -336,14 +337,17 @@ class Recorder:
         taken = 0
         try:
             async with asyncio.timeout(SPILL_SECONDS):
-                while taken < BATCH:
+                while taken < min(BATCH, self.max_pending):
                     raw = await self.spill.pop(SPILL_LIST)
                     if raw is None:
                         break
                     improv_id = int(raw)
-                    data = None if improv_id in self._pending else await self.spill.get(_spill_key(improv_id))
+                    if (ours := self._pending.get(improv_id)) is not None:
+                        ours.listed = False  # listed again if its write fails
+                        continue
+                    data = await self.spill.get(_spill_key(improv_id))
                     if data is None:
-                        continue  # written already, or ours
+                        continue  # written already
                     self._pending[improv_id] = _Record.from_json(data)  # listed again if this write fails
                     taken += 1
         except Exception as exc:
