@@ -183,3 +183,39 @@ async def test_a_long_outage_keeps_memory_bounded(
         recorder.close()
         await tasks.aclose()
         await engine.dispose()
+
+
+async def test_without_redis_a_lost_answer_says_try_again_then_gone(
+    tmp_path: Path, database: tuple[str, Outage]
+) -> None:
+    url, proxy = database
+    settings = embedded_settings(tmp_path, panic_cooldown_seconds=0, database_url=url)
+    async with open_services(settings) as services, running_bot(services) as sim:
+        await proxy.refuse()
+        asked = await sim.slash("panic npc", details="the ferryman")
+        fake = sim.fake
+    # restarted without Redis during the outage: that answer was only in the old process's memory
+
+    async with open_services(settings) as services, running_bot(services, fake=fake) as sim:
+        during = await sim.click(asked.message, "Reroll")
+        await proxy.restore()
+        after = await sim.click(asked.message, "Reveal to table")
+
+    assert during.last.ephemeral
+    assert during.last.embeds[0]["title"] == "Try again soon"
+    assert after.last.ephemeral
+    assert after.last.embeds[0]["title"] == "Gone"
+
+
+async def test_answers_still_waiting_are_written_at_shutdown(database: tuple[str, Outage]) -> None:
+    url, _ = database
+    engine = create_engine(url)
+    tasks = BackgroundTasks()
+    recorder = Recorder(create_sessionmaker(engine), tasks, delay=0.5)
+    try:
+        _record(recorder, 1)
+        recorder.close()
+        await tasks.aclose()
+        assert [p.details for p in await recorder.recent(GUILD)] == ["panic 1"]
+    finally:
+        await engine.dispose()
