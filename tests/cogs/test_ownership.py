@@ -128,3 +128,17 @@ async def test_a_gm_rerolls_anyones_answer_without_their_details(sim: DiscordDri
     assert not any(PLAYER_DETAILS in p or GM_DETAILS in p for p in mine)
     revealed = await sim.click(players.message, "Reveal to table", user=CO_GM)
     assert "Shared with the table" in revealed.last.content
+
+
+async def test_an_owner_who_is_no_longer_a_gm_cannot_reveal_an_answer_made_from_gm_notes(sim: DiscordDriver) -> None:
+    helper = FakeUser(3005, "helper", roles=(77,))
+    await sim.slash("panic settings", gm_role=sim.role(77, "Co-GM"))
+    theirs = await sim.slash("panic npc", details=GM_DETAILS, user=helper)  # made as a GM, from every note
+    await sim.slash("panic settings", gm_role=sim.role(78, "GM"))
+
+    tried = await sim.click(theirs.message, "Reveal to table", user=helper)
+    rerolled = await sim.click(theirs.message, "Reroll", user=helper)  # their own details, player-safe notes only
+
+    assert refused(tried)
+    assert sim.channel_messages() == []
+    assert "player-safe notes only" in rerolled.message.embeds[0]["footer"]["text"]
