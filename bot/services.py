@@ -98,11 +98,13 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         client = build_client(model)
         if client is not None:
             stack.push_async_callback(client.close)
+        # answers the database refuses are spilled to Redis (when configured) for any process to write later
+        recorder = Recorder(sessionmaker, tasks, spill=kv if isinstance(kv, RedisKeyValue) else None)
         improv = Improviser(
             improv_config(settings),
             kv=kv,
             tasks=tasks,
-            recorder=Recorder(sessionmaker, tasks),
+            recorder=recorder,
             generator=build_generator(model, client),
             retriever=memory,
             entitlements=billing,
@@ -120,6 +122,7 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
             memory=memory,
             improv=improv,
         )
+        stack.callback(recorder.close)  # after the tasks' grace: no more retries of unwritten answers
         # closed first: background work (refills, recordings) finishes before the services it uses close
         stack.push_async_callback(tasks.aclose)
         log.info("services: %s", services.describe())

@@ -11,20 +11,20 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from typing import Any, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, gm_only, has_gm_rights
+from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, ensure_owner_or_gm, gm_only, has_gm_rights
 from bot.discord.client import PanicBot
 from bot.discord.render import card, fit_embed, gm_part_card, secret_card
+from bot.discord.streaming import StreamingEditor
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.improv.engine import Improviser
-from bot.improv.kinds import KIND_INFO, Improv, Kind, parse_kind
+from bot.improv.kinds import KIND_INFO, Kind, parse_kind
 from bot.improv.kinds.base import Audience
 from bot.improv.types import PanicRequest, PanicResult
 from bot.prefs import GuildPrefs, change_prefs
@@ -117,45 +117,6 @@ def render_result(result: PanicResult, audience: Audience = "gm") -> discord.Emb
         colour=COLOURS.get(result.engine),
         audience=audience,
     )
-
-
-def render_partial(improv: Improv, model: str, audience: Audience = "gm") -> discord.Embed:
-    """An answer while it is still streaming."""
-    return card(improv, footer=f"Writing… ({model})", colour=discord.Colour.red(), audience=audience)
-
-
-# --- streaming -----------------------------------------------------------------------------------------------
-class StreamingEditor:
-    """Edits the deferred response with partial results, at most one edit in flight and one per `interval`."""
-
-    def __init__(self, interaction: Interaction, model: str, interval: float, audience: Audience = "gm") -> None:
-        self.interaction = interaction
-        self.model = model
-        self.interval = interval
-        self.audience = audience
-        self.edits = 0
-        self._next = time.monotonic() + interval  # the "thinking…" placeholder shows first
-        self._task: asyncio.Task[None] | None = None
-
-    async def push(self, improv: Improv) -> None:
-        now = time.monotonic()
-        if now < self._next or (self._task is not None and not self._task.done()) or not improv.fields(self.audience):
-            return
-        if not self.interaction.response.is_done():
-            return  # not acknowledged yet (the answer starts alongside the defer): nothing to edit
-        self._next = now + self.interval
-        self._task = asyncio.create_task(self._edit(improv), name="panic-stream-edit")
-
-    async def _edit(self, improv: Improv) -> None:
-        with contextlib.suppress(discord.HTTPException):
-            await self.interaction.edit_original_response(
-                embed=render_partial(improv, self.model, self.audience), allowed_mentions=NO_MENTIONS
-            )
-            self.edits += 1
-
-    async def finish(self) -> None:
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
 
 
 # --- persistent components -----------------------------------------------------------------------------------
@@ -373,9 +334,12 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         self, interaction: Interaction, kind: Kind | None, details: str, *, from_component: bool = False
     ) -> None:
         """Check, acknowledge, answer (streaming), and attach the follow-up buttons."""
+        started = asyncio.get_running_loop().time()  # the deadline counts from here (the checks' waits within it)
         prefs, player_safe_only = await self._audience(interaction)
         public = not from_component and prefs.public_by_default
-        await self._admit_and_answer(interaction, prefs, player_safe_only, kind, details, public=public)
+        await self._admit_and_answer(
+            interaction, prefs, player_safe_only, kind, details, public=public, started=started
+        )
 
     async def _admit_and_answer(
         self,
@@ -386,8 +350,10 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         details: str,
         *,
         public: bool,
+        started: float,
     ) -> None:
-        """Admit (cooldown, and the quota when the answer would be public), then acknowledge and answer.
+        """Admit (cooldown, and the quota when the answer would be public), then acknowledge and answer within
+        the deadline counted from `started` (when the interaction arrived).
 
         Ephemerality is fixed at acknowledgement, so refusals are decided first: a cooldown is raised before
         any acknowledgement (the error handler then answers privately), and a spent quota turns a public
@@ -409,7 +375,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         audience: Audience = "table" if public or player_safe_only else "gm"
         editor = StreamingEditor(interaction, improviser.model_name, self.edit_interval, audience)
         # the answer starts alongside the acknowledgement: Discord's round trip for the defer does not delay it
-        answering = asyncio.ensure_future(improviser.panic(request, editor.push, admission))
+        answering = asyncio.ensure_future(improviser.panic(request, editor.push, admission, started=started))
         try:
             if not interaction.response.is_done():
                 await interaction.response.defer(ephemeral=not public, thinking=True)
@@ -438,11 +404,14 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
 
     async def reveal(self, interaction: Interaction, improv_id: int) -> None:
-        """Post a stored answer's table card (no GM-only field, no Sources) in the channel, as a public followup."""
-        _, player_safe_only = await self._audience(interaction)
+        """Post a stored answer's table card (no GM-only field, no Sources) in the channel, as a public followup:
+        for a GM, or for the answer's owner when it was made from player-safe notes (else a private refusal)."""
+        prefs, player_safe_only = await self._audience(interaction)
         await interaction.response.defer()  # a component's silent acknowledgement: no placeholder to fill
         assert interaction.guild_id is not None
-        result = await _improviser(interaction).result_of(improv_id, interaction.guild_id)
+        stored = await _improviser(interaction).load(improv_id, interaction.guild_id)
+        ensure_owner_or_gm(interaction, prefs, stored.user_id, player_safe=stored.player_safe_only)
+        result = stored.result()
         embed = card(
             result.improv,
             footer=f"Revealed by {interaction.user.display_name}",
@@ -479,13 +448,19 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         await interaction.edit_original_response(content="Revealed to the table.", view=None)
 
     async def reroll(self, interaction: Interaction, improv_id: int) -> None:
-        """A fresh answer of the same kind and details."""
+        """A fresh answer of the same kind, for the answer's owner or a GM; only the owner's reroll reuses the
+        details they typed (nobody else's prompt ever gets them)."""
+        started = asyncio.get_running_loop().time()
         prefs, player_safe_only = await self._audience(interaction)
         # private either way, so acknowledge before loading the stored answer (a refusal stays private too)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
         stored = await _improviser(interaction).load(improv_id, interaction.guild_id)
-        await self._admit_and_answer(interaction, prefs, player_safe_only, stored.kind, stored.details, public=False)
+        ensure_owner_or_gm(interaction, prefs, stored.user_id)
+        details = stored.details if interaction.user.id == stored.user_id else ""
+        await self._admit_and_answer(
+            interaction, prefs, player_safe_only, stored.kind, details, public=False, started=started
+        )
 
     async def save(self, interaction: Interaction, improv_id: int) -> None:
         """Keep an answer as a campaign note (GM only)."""

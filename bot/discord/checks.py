@@ -15,8 +15,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GM_ONLY_MESSAGE",
+    "NOT_YOURS_MESSAGE",
     "NotGM",
+    "NotYours",
     "ensure_gm",
+    "ensure_owner_or_gm",
     "gm_only",
     "guild_prefs",
     "has_gm_rights",
@@ -32,10 +35,22 @@ GM_ONLY_MESSAGE = (
 )
 
 
+NOT_YOURS_MESSAGE = (
+    "That answer belongs to whoever asked for it: only they or a GM can use its buttons. "
+    "Press the panic button yourself for one of your own!"
+)
+
+
 class NotGM(app_commands.CheckFailure):
     """The user is not a GM of this guild (or not in a guild); the message says how to become one."""
 
     title = "GM only"
+
+
+class NotYours(app_commands.CheckFailure):
+    """The user is neither the owner of an answer nor a GM (or may not see that answer)."""
+
+    title = "Not your answer"
 
 
 def role_ids(user: discord.User | discord.Member) -> set[int]:
@@ -93,3 +108,15 @@ def gm_only() -> Callable[[T], T]:
 
     decorator: Callable[[T], T] = app_commands.check(predicate)
     return decorator
+
+
+def ensure_owner_or_gm(
+    interaction: discord.Interaction[Any], prefs: GuildPrefs, owner_id: int, *, player_safe: bool = True
+) -> None:
+    """Raise `NotYours` (a private, friendly refusal) unless the user is a GM of this guild, or the answer's owner
+    and the answer is one they may see (`player_safe`: made from player-safe notes, or they are still allowed
+    every note)."""
+    if has_gm_rights(interaction, prefs):
+        return
+    if interaction.user.id != owner_id or not player_safe:
+        raise NotYours(NOT_YOURS_MESSAGE)

@@ -120,15 +120,18 @@ class Improviser:
         admission: Admission | None = None,
         *,
         policy: PanicPolicy | None = None,
+        started: float | None = None,
     ) -> PanicResult:
         """Answer `request` under `policy` (default: the improviser's), streaming partial results to
-        `on_partial`; never fails for model reasons.
+        `on_partial`; never fails for model reasons. `started` (loop time, default now) is when the door got the
+        request: the deadline counts from there, so the door's own checks (prefs, cooldown) never add to it.
 
         Without an `admission` (from `admit`), checks the cooldown first and raises `CooldownActive` when the
         user panicked a moment ago (nothing counted against the quota).
         """
         policy = policy or self.policy
-        started = asyncio.get_running_loop().time()
+        if started is None:
+            started = asyncio.get_running_loop().time()
         if admission is None:
             admission = await self.admit(request)
         self._inflight += 1

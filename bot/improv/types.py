@@ -119,10 +119,12 @@ class PanicResult:
 
 @dataclass(frozen=True, slots=True)
 class StoredImprov:
-    """A stored answer as the follow-up buttons need it (reveal, reroll, save)."""
+    """A stored answer as the follow-up buttons need it (reveal, reroll, save); `user_id` is its owner (who asked
+    for it: only they or a GM may use its buttons)."""
 
     improv_id: int
     guild_id: int
+    user_id: int
     kind: Kind
     details: str
     improv: Improv

@@ -89,3 +89,26 @@ async def test_panic_answers_when_the_database_hangs(tmp_path: Path, black_hole:
     )
     async with open_services(settings) as services:
         await _panic_answers(services)
+
+
+async def test_panic_answers_with_redis_down_and_the_database_and_the_model_hung(
+    tmp_path: Path, black_hole: int
+) -> None:
+    """The model's deadline counts from the interaction's arrival: the prefs read and the cooldown waited for
+    here (database hung, Redis refusing) come out of it instead of adding to it (measured from the slash to the
+    final answer: 4.0 s before, 3.51 s after)."""
+    hung = f"127.0.0.1:{black_hole}"
+    settings = embedded_settings(
+        tmp_path,
+        redis_url=f"redis://127.0.0.1:{_closed_port()}/0",
+        database_url=f"postgresql+asyncpg://postgres@{hung}/x",
+        openai_api_key="sk-test-" + "x" * 32,
+        openai_base_url=f"http://{hung}/v1",
+        openai_max_retries=0,
+    )
+    async with open_services(settings) as services, running_bot(services) as sim:
+        ex = await sim.slash("panic npc", details="the innkeeper")
+        await sim.settle()
+    assert ex.ephemeral
+    assert _answered_from_tables(ex.message.embeds[0]), ex.message.embeds
+    assert "the model took too long" in ex.message.embeds[0]["footer"]["text"]
