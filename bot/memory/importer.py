@@ -22,26 +22,21 @@ from typing import Literal
 
 from bot.errors import UserFacingError
 from bot.memory import parsing
-from bot.memory.chunking import Chunk, document_id_for
+from bot.memory.chunking import document_id_for
 from bot.memory.config import MemoryContext
 from bot.memory.errors import EmptyDocument, MemoryFull
 from bot.memory.indexing import Indexer, embed_and_upsert, notify
 from bot.memory.mutation import Mutation
 from bot.memory.names import DuplicateFileName, clean_file_name
-from bot.memory.parsing.pool import ParsePool, shared_pool
+from bot.memory.parsing.limits import TooLargeUnpacked
+from bot.memory.parsing.pool import ParsePool, ParseResult, shared_pool
 from bot.memory.types import ImportProgress, ImportReport, MemoryLimit, ProgressFn, Upload, UploadLimit
+from bot.sizes import format_bytes
 from db.models.campaign import DocumentStatus
 
 __all__ = ["Importer"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    kind: str
-    pages: int | None
-    chunks: list[Chunk]
 
 
 Stage = Literal["parsing", "embedding", "saving", "done"]
@@ -96,6 +91,13 @@ class Importer:
         """Refuse a file from its name, type and size alone (before anything is downloaded)."""
         name = clean_file_name(file_name)
         parsing.check_upload(name, content_type, size, await self.upload_limit_bytes(guild_id))
+
+    async def _check_unpacked(self, guild_id: int, file_name: str, characters: int) -> None:
+        """The upload limit holds for the text a file unpacks to as well (a small PDF or DOCX can hold far more)."""
+        limit = await self.upload_limit_bytes(guild_id)
+        if characters > limit:
+            detail = f"{format_bytes(characters)} of text, over the {format_bytes(limit)} upload limit"
+            raise TooLargeUnpacked(file_name, detail)
 
     async def _check_memory_limit(self, guild_id: int, file_name: str, size: int) -> None:
         if self.memory_limit is None:
@@ -170,6 +172,7 @@ class Importer:
         await self._check_memory_limit(guild_id, name, size)
         await slot.tell(name, "parsing")
         parsed = await self._parse_and_chunk(upload, new_id, slot)
+        await self._check_unpacked(guild_id, name, parsed.characters)
         kind, chunks, pages = kind_override or parsed.kind, parsed.chunks, parsed.pages
         pending = await m.start_import(new_id, name, kind, size, pages, player_safe)
         try:
@@ -226,7 +229,7 @@ class Importer:
             duplicate_of=same.file_name if outcome == "duplicate" else None,
         )
 
-    async def _parse_and_chunk(self, upload: Upload, document_id: str, slot: _Slot) -> _Parsed:
+    async def _parse_and_chunk(self, upload: Upload, document_id: str, slot: _Slot) -> ParseResult:
         """Parse and chunk in a worker process; page progress is sent from its waiting thread, at most every
         0.25 s. Over the time or memory limit, the GM reads which file and which limit."""
         loop = asyncio.get_running_loop()
@@ -256,7 +259,7 @@ class Importer:
             await asyncio.gather(*(asyncio.wrap_future(f) for f in notified), return_exceptions=True)
         if not result.chunks:
             raise EmptyDocument(upload.file_name)
-        return _Parsed(kind=result.kind, pages=result.pages, chunks=result.chunks)
+        return result
 
     # --- recover --------------------------------------------------------------------------------------------
     async def recover(self, m: Mutation) -> None:

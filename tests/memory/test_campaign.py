@@ -14,6 +14,7 @@ from bot.memory import CampaignMemory, DocumentNotFound, ImportBusy, ImportProgr
 from bot.memory.errors import EmptyDocument, FileTooLarge, UnsupportedFile
 from bot.memory.indexing import vector_record
 from bot.memory.mutation import lock_key
+from bot.memory.parsing.limits import TooLargeUnpacked
 from bot.memory.stores import LocalVectorStore
 from bot.memory.types import memory_version_key
 from bot.tasks import BackgroundTasks
@@ -534,3 +535,43 @@ async def test_import_replace_and_forget_on_postgres(pg_engine: AsyncEngine, tmp
     assert count == second.chunks
     await memory.delete_guild(guild)
     assert await memory.list_documents(guild) == []
+
+
+def _wordy_docx(characters: int) -> bytes:
+    """A DOCX whose text unpacks to about `characters` characters of varied words (so it compresses only ~3x)."""
+    import io
+    import random
+
+    import docx
+
+    rng = random.Random(7)
+    vocabulary = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(3000)
+    ]
+    document = docx.Document()
+    written = 0
+    while written < characters:
+        paragraph = " ".join(rng.choice(vocabulary) for _ in range(80))
+        document.add_paragraph(paragraph)
+        written += len(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+async def test_the_upload_limit_holds_for_the_unpacked_text_too(rig: Rig) -> None:
+    guild = new_guild()
+    data = _wordy_docx(400_000)
+    limit = 300_000
+    assert len(data) < limit  # the file itself passes the upload check
+
+    async def upload_limit(guild_id: int) -> int:
+        return limit
+
+    limited = rig.make(upload_limit=upload_limit)
+    await limited.import_file(guild, "harbor.md", None, NOTES_V1)
+    with pytest.raises(TooLargeUnpacked) as refused:
+        await limited.import_file(guild, "tome.docx", None, data)
+    assert "tome.docx" in refused.value.message
+    assert "over the 293 KB upload limit" in refused.value.message
+    assert [d.file_name for d in await limited.list_documents(guild)] == ["harbor.md"]  # earlier notes intact

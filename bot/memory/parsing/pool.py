@@ -57,6 +57,7 @@ class ParseResult:
     kind: str
     pages: int | None
     chunks: list[Chunk]
+    characters: int  # of text, once unpacked (a compressed format may hold far more than its file size)
 
 
 class _Killed(Exception):
@@ -288,8 +289,8 @@ def _result(file_name: str, message: Any, seconds: float, memory_bytes: int) -> 
     if message == ("memory",):
         raise TooLargeUnpacked(file_name, f"reading it needs more than the {format_bytes(memory_bytes)} memory limit")
     if isinstance(message, tuple) and message[0] == "ok":
-        _, kind, pages, chunks = message
-        return ParseResult(kind=kind, pages=pages, chunks=chunks)
+        _, kind, pages, chunks, characters = message
+        return ParseResult(kind=kind, pages=pages, chunks=chunks, characters=characters)
     if isinstance(message, tuple) and message[0] == "problem":
         _, cls, args, state = message
         problem = cls.__new__(cls)

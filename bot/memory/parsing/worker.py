@@ -102,9 +102,9 @@ def serve() -> None:
         try:
             doc = parse_document(file_name, data, on_page=lambda done, total: write_message(out, ("page", done, total)))
             chunks = chunk_document(doc, document_id)
-            kind, pages = doc.kind, doc.pages
+            kind, pages, characters = doc.kind, doc.pages, doc.characters
             data, doc = b"", None
-            write_message(out, ("ok", kind, pages, chunks))
+            write_message(out, ("ok", kind, pages, chunks, characters))
         except MemoryError:
             data = doc = None
             _set_memory_limit(resource.RLIM_INFINITY)
