@@ -90,19 +90,8 @@ async def run(args: argparse.Namespace) -> int:
         generator = await asyncio.create_subprocess_exec(*command)
         if await generator.wait() != 0:
             return 1
-        settings = Settings.model_validate(
-            {
-                "data_dir": Path(tmp),
-                "database_url": None,
-                "redis_url": None,
-                "openai_api_key": None,
-                "pinecone_api_key": None,
-                "paddle_api_key": None,
-                "paddle_webhook_secret": [],
-                "discord_token": None,
-                "panic_cooldown_seconds": 0,
-                "parse_timeout_seconds": 1.0 if args.big else 60.0,
-            }
+        settings = Settings.embedded(
+            Path(tmp), panic_cooldown_seconds=0, parse_timeout_seconds=1.0 if args.big else 60.0
         )
         async with open_services(settings) as services:
             await upgrade(services.engine)

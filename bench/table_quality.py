@@ -95,16 +95,7 @@ def met(case: Case, text: str) -> bool:
 async def run(show: bool) -> tuple[int, int, float]:
     """Import the example campaign, answer every case offline; (met, total, seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.model_validate(
-            {
-                "data_dir": Path(tmp),
-                "database_url": None,
-                "redis_url": None,
-                "openai_api_key": None,
-                "pinecone_api_key": None,
-                "panic_cooldown_seconds": 0,
-            }
-        )
+        settings = Settings.embedded(Path(tmp), panic_cooldown_seconds=0)
         async with open_services(settings) as services:
             await upgrade(services.engine)
             assert services.memory is not None

@@ -293,6 +293,23 @@ class Settings(BaseSettings):
                 raise ValueError(f"SHARD_IDS {bad} out of range for SHARD_COUNT={self.shard_count}")
         return self
 
+    @classmethod
+    def embedded(cls, data_dir: Path, **overrides: object) -> Settings:
+        """The embedded defaults on `data_dir` whatever the environment says (no database, Redis, OpenAI,
+        Pinecone, Paddle or Discord token), with `overrides` on top: for tests, benchmarks and demos."""
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": None,
+            "redis_url": None,
+            "openai_api_key": None,
+            "pinecone_api_key": None,
+            "paddle_api_key": None,
+            "paddle_webhook_secret": [],
+            "discord_token": None,
+        }
+        values.update(overrides)
+        return cls.model_validate(values)
+
     # --- derived -------------------------------------------------------------------------------------
     @property
     def sqlalchemy_url(self) -> str:

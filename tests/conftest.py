@@ -28,26 +28,10 @@ def test_data() -> Path:
     return TEST_DATA
 
 
-def embedded_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for the embedded defaults, ignoring whatever the developer's environment says."""
-    values: dict[str, object] = {
-        "data_dir": data_dir,
-        "database_url": None,
-        "redis_url": None,
-        "openai_api_key": None,
-        "pinecone_api_key": None,
-        "paddle_api_key": None,
-        "paddle_webhook_secret": [],
-        "discord_token": None,
-    }
-    values.update(overrides)
-    return Settings.model_validate(values)
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Embedded-default settings on a fresh data directory."""
-    return embedded_settings(tmp_path / "data")
+    return Settings.embedded(tmp_path / "data")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

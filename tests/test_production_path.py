@@ -15,8 +15,9 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 
 from bot.services import Services, open_services
+from bot.settings import Settings
 from db.migrate import upgrade
-from tests.conftest import REPO_ROOT, embedded_settings
+from tests.conftest import REPO_ROOT
 from tests.fakes.openai import FakeOpenAI, running_openai
 from tests.fakes.pinecone import API_KEY as PINECONE_KEY
 from tests.fakes.pinecone import FakePineconeIndex, running_indexes
@@ -44,7 +45,7 @@ async def production(
     url = database_url.render_as_string(hide_password=False)
     await create_database(url)
     openai, index = fakes
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path / "data",
         database_url=url,
         redis_url=redis_url,

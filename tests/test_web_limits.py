@@ -18,9 +18,9 @@ from aiohttp import ClientSession
 
 from bot.billing.simulate import event_id, signed
 from bot.services import open_services
+from bot.settings import Settings
 from bot.web import Listener, WebLimits, listen
 from db.base import utcnow
-from tests.conftest import embedded_settings
 from tests.fakes.stalls import blackhole
 
 SECRET = "pdl_ntfset_01improvtest_limits_secret"
@@ -31,7 +31,7 @@ SLACK_S = 1.5  # beyond the limit, for a loaded machine
 
 @asynccontextmanager
 async def served(tmp_path: Path, *, max_connections: int = 100) -> AsyncIterator[Listener]:
-    settings = embedded_settings(tmp_path / "data", paddle_webhook_secret=[SECRET])
+    settings = Settings.embedded(tmp_path / "data", paddle_webhook_secret=[SECRET])
     limits = WebLimits(header_seconds=HEADER_S, body_seconds=BODY_S, max_connections=max_connections)
     async with open_services(settings) as services, listen(services, "127.0.0.1", 0, limits) as listener:
         yield listener

@@ -10,19 +10,19 @@ from pydantic import SecretStr
 from bot.billing.config import BillingConfig, PaddleApiConfig
 from bot.billing.plans import Plan, PlanCatalog
 from bot.services import billing_config
-from tests.conftest import embedded_settings
+from bot.settings import Settings
 
 PLANS = PlanCatalog(paid={"pri_01gm": Plan(name="Game Master", monthly_panics=5)})
 
 
 def test_self_hosted_settings_give_a_disabled_config(tmp_path: Path) -> None:
-    config = billing_config(embedded_settings(tmp_path))
+    config = billing_config(Settings.embedded(tmp_path))
     assert config == BillingConfig(plans=PlanCatalog())
     assert not config.enabled
 
 
 def test_every_billing_setting_reaches_the_config(tmp_path: Path) -> None:
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path,
         paddle_webhook_secret=["pdl_ntfset_old", "pdl_ntfset_new"],
         paddle_api_key="pdl_sdbx_apikey_01test",

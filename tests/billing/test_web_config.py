@@ -11,16 +11,15 @@ from sqlalchemy.pool import QueuePool
 
 from bot.cli import main as cli_main
 from bot.services import open_services
-from bot.settings import ConfigError
+from bot.settings import ConfigError, Settings
 from bot.web import WebLimits, serve
 from bot.web import main as web_main
 from db.engine import WEBHOOK_POOL_SIZE
-from tests.conftest import embedded_settings
 
 
 @pytest.mark.postgres
 async def test_the_web_process_applies_webhooks_through_its_own_small_pool(tmp_path: Path, pg_url: str) -> None:
-    settings = embedded_settings(tmp_path / "data", database_url=pg_url)
+    settings = Settings.embedded(tmp_path / "data", database_url=pg_url)
     async with open_services(settings, webhook_pool=True) as services:
         engine = services.billing.webhook_engine
         assert engine is not services.engine
@@ -33,18 +32,18 @@ async def test_the_web_process_applies_webhooks_through_its_own_small_pool(tmp_p
 
 @pytest.mark.postgres
 async def test_other_processes_apply_webhooks_through_the_main_engine(tmp_path: Path, pg_url: str) -> None:
-    async with open_services(embedded_settings(tmp_path / "data", database_url=pg_url)) as services:
+    async with open_services(Settings.embedded(tmp_path / "data", database_url=pg_url)) as services:
         assert services.billing.webhook_engine is services.engine
 
 
 async def test_on_sqlite_the_web_process_shares_the_main_engine(tmp_path: Path) -> None:
-    async with open_services(embedded_settings(tmp_path / "data"), webhook_pool=True) as services:
+    async with open_services(Settings.embedded(tmp_path / "data"), webhook_pool=True) as services:
         assert services.billing.webhook_engine is services.engine
 
 
 async def test_web_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^PADDLE_WEBHOOK_SECRET is not set$"):
-        await serve(embedded_settings(tmp_path / "data"))
+        await serve(Settings.embedded(tmp_path / "data"))
 
 
 def test_improv_web_exits_with_one_line_naming_the_secret(
@@ -78,7 +77,7 @@ def test_billing_status_json(
 
 
 def test_the_web_limits_come_from_the_settings(tmp_path: Path) -> None:
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path / "data",
         web_header_timeout_seconds=1.5,
         web_body_timeout_seconds=2.5,
@@ -88,6 +87,6 @@ def test_the_web_limits_come_from_the_settings(tmp_path: Path) -> None:
     assert WebLimits.from_settings(settings) == WebLimits(
         header_seconds=1.5, body_seconds=2.5, max_connections=64, database_seconds=0.75
     )
-    defaults = WebLimits.from_settings(embedded_settings(tmp_path / "data"))
+    defaults = WebLimits.from_settings(Settings.embedded(tmp_path / "data"))
     assert defaults == WebLimits()  # the settings' defaults and the dataclass's agree
     assert defaults.database_seconds + defaults.health_seconds < 5  # inside Paddle's 5 s

@@ -31,7 +31,6 @@ from db.base import utcnow
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade
 from db.models.billing import BillingCheckout, BillingSubscription, BillingUsage, WebhookEvent
-from tests.conftest import embedded_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -73,7 +72,7 @@ def billing_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "entitlement_cache_seconds": 0,
     }
     values.update(overrides)
-    return embedded_settings(tmp_path / "data", **values)
+    return Settings.embedded(tmp_path / "data", **values)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -693,7 +692,7 @@ async def test_quota_is_atomic_under_concurrency_on_redis(pg_engine: AsyncEngine
 
 
 async def test_self_hosted_is_unlimited(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path / "data")
+    settings = Settings.embedded(tmp_path / "data")
     async with open_services(settings) as services:
         await upgrade(services.engine)
         assert not services.billing.enabled

@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.billing.service import BillingService
 from bot.billing.simulate import event_id, signed
 from bot.services import billing_config, open_services
+from bot.settings import Settings
 from bot.web import Listener, WebLimits, listen
 from db.base import utcnow
 from db.engine import WEBHOOK_POOL_SIZE, create_sessionmaker, create_webhook_engine
 from db.models.billing import WebhookEvent
-from tests.conftest import embedded_settings
 from tests.fakes.stalls import blackhole, freezable_proxy
 
 pytestmark = pytest.mark.postgres
@@ -39,7 +39,7 @@ async def served(
     tmp_path: Path, engine: AsyncEngine, limits: WebLimits | None = None, **overrides: Any
 ) -> AsyncIterator[Listener]:
     """The web door with webhooks applied through `engine`."""
-    settings = embedded_settings(tmp_path / "data", paddle_webhook_secret=[SECRET], **overrides)
+    settings = Settings.embedded(tmp_path / "data", paddle_webhook_secret=[SECRET], **overrides)
     async with open_services(settings) as services:
         services.billing = BillingService(billing_config(settings), create_sessionmaker(engine), services.kv)
         async with listen(services, "127.0.0.1", 0, limits or WebLimits()) as listener:

@@ -14,9 +14,9 @@ from bot.billing.plans import Plan, PlanCatalog
 from bot.billing.simulate import signed, subscription_event
 from bot.discord.offline.driver import DiscordDriver
 from bot.services import Services, open_services
+from bot.settings import Settings
 from db.base import utcnow
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.fakes.paddle import API_KEY, PAYMENT_LINK, FakePaddle, running_paddle
 from tests.support.discord import running_bot
 
@@ -38,7 +38,7 @@ class Sim:
 @pytest_asyncio.fixture(loop_scope="session")
 async def paddle_sim(tmp_path: Path, test_data: Path) -> AsyncIterator[Sim]:
     async with running_paddle(test_data) as paddle:
-        settings = embedded_settings(
+        settings = Settings.embedded(
             tmp_path / "data",
             paddle_api_key=API_KEY,
             paddle_api_base_url=paddle.url,

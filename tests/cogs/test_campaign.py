@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 
 from bot.services import Services, open_services
+from bot.settings import Settings
 from cogs.campaign import Campaign, ProgressThrottle
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.memory.memory_support import HashingEmbedder
 from tests.support.discord import PLAYER, DiscordDriver, Exchange, running_bot
 
@@ -351,7 +351,7 @@ async def test_players_cannot_see_or_change_the_party(sim: DiscordDriver) -> Non
 
 
 async def test_offline_npcs_never_use_a_pc_after_party_add(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path / "d", panic_cooldown_seconds=0, pool_size=0)
+    settings = Settings.embedded(tmp_path / "d", panic_cooldown_seconds=0, pool_size=0)
     async with open_services(settings) as services:
         await upgrade(services.engine)
         services.memory.embedder = HashingEmbedder(384)
@@ -424,7 +424,7 @@ def _closed_port() -> int:
 
 
 async def test_import_with_the_lock_service_down_says_so(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path / "d", redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    settings = Settings.embedded(tmp_path / "d", redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
     async with open_services(settings) as services:
         await upgrade(services.engine)
         services.memory.embedder = HashingEmbedder(384)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bot.discord.offline.driver import DiscordDriver
 from bot.services import open_services
+from bot.settings import Settings
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.memory.hostile_files import slow_notes
 from tests.memory.memory_support import HashingEmbedder
 from tests.support.discord import running_bot
@@ -22,7 +22,7 @@ OTHER_GUILD = 424242
 
 @asynccontextmanager
 async def _bot(tmp_path: Path, **overrides: object) -> AsyncIterator[DiscordDriver]:
-    settings = embedded_settings(tmp_path / "data", **overrides)
+    settings = Settings.embedded(tmp_path / "data", **overrides)
     async with open_services(settings) as services:
         await upgrade(services.engine)
         services.memory.embedder = HashingEmbedder(384)

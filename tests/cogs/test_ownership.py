@@ -17,7 +17,6 @@ import pytest_asyncio
 from bot.discord.checks import NOT_YOURS_MESSAGE
 from bot.discord.offline.driver import BASIC_PERMISSIONS, MANAGE_GUILD, DiscordDriver, Exchange, FakeUser
 from bot.settings import Settings
-from tests.conftest import embedded_settings
 from tests.fakes.openai import FakeOpenAI, running_openai
 
 CO_GM = FakeUser(1003, "cogm", BASIC_PERMISSIONS | MANAGE_GUILD)
@@ -36,7 +35,7 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 @pytest.fixture
 def settings(tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
     """Embedded settings with the fake model (so each prompt can be read)."""
-    return embedded_settings(
+    return Settings.embedded(
         tmp_path / "data",
         openai_api_key=fake_openai.api_key,
         openai_base_url=fake_openai.base_url,

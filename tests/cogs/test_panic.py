@@ -18,7 +18,6 @@ from bot.services import Services
 from bot.settings import Settings
 from db.models.panic import Panic as PanicRow
 from db.models.panic import SavedImprov
-from tests.conftest import embedded_settings
 from tests.fakes.openai import FakeOpenAI, running_openai
 from tests.support.discord import running_bot
 
@@ -59,7 +58,7 @@ def settings(tmp_path: Path, fake_openai: FakeOpenAI, settings_overrides: dict[s
         "pool_size": 0,
         **settings_overrides,
     }
-    return embedded_settings(tmp_path / "data", **overrides)
+    return Settings.embedded(tmp_path / "data", **overrides)
 
 
 def _embed(ex: Any) -> dict[str, Any]:
@@ -95,7 +94,7 @@ async def test_without_a_key_the_offline_tables_answer_and_say_so(tmp_path: Path
     from bot.services import open_services
     from db.migrate import upgrade
 
-    async with open_services(embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)) as services:
+    async with open_services(Settings.embedded(tmp_path / "d", panic_cooldown_seconds=0)) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:
             ex = await sim.slash("panic tavern")
@@ -109,7 +108,7 @@ async def test_offline_answers_fit_the_request_and_use_canon(tmp_path: Path) -> 
     from bot.services import open_services
     from db.migrate import upgrade
 
-    async with open_services(embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)) as services:
+    async with open_services(Settings.embedded(tmp_path / "d", panic_cooldown_seconds=0)) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:
             for path in sorted(EXAMPLE_CAMPAIGN.glob("*.md")):
@@ -445,7 +444,7 @@ async def test_pool_hit_on_a_bare_click(tmp_path: Path, fake_openai: FakeOpenAI)
     from bot.services import open_services
     from db.migrate import upgrade
 
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path / "p",
         openai_api_key=fake_openai.api_key,
         openai_base_url=fake_openai.base_url,
@@ -469,7 +468,7 @@ async def test_pooled_answers_follow_a_settings_change(tmp_path: Path, fake_open
     from bot.services import open_services
     from db.migrate import upgrade
 
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path / "p",
         openai_api_key=fake_openai.api_key,
         openai_base_url=fake_openai.base_url,

@@ -22,10 +22,10 @@ from bot.improv.tables import roll
 from bot.improv.types import PanicRequest, PanicResult
 from bot.kv import RedisKeyValue
 from bot.services import open_services
+from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.fixtures_services import create_database, drop_database
 from tests.support.discord import running_bot
 from tests.support.outage import Outage, outage_proxy
@@ -79,7 +79,7 @@ async def test_a_panic_during_an_outage_keeps_its_buttons_and_reaches_the_histor
     tmp_path: Path, database: tuple[str, Outage]
 ) -> None:
     url, proxy = database
-    settings = embedded_settings(tmp_path, panic_cooldown_seconds=0, database_url=url)
+    settings = Settings.embedded(tmp_path, panic_cooldown_seconds=0, database_url=url)
     async with open_services(settings) as services, running_bot(services) as sim:
         await proxy.refuse()
         asked = await sim.slash("panic npc", details="the innkeeper")
@@ -108,7 +108,7 @@ async def test_a_restarted_bot_writes_what_an_outage_left_in_redis(
     tmp_path: Path, database: tuple[str, Outage], clean_redis: str
 ) -> None:
     url, proxy = database
-    settings = embedded_settings(tmp_path, panic_cooldown_seconds=0, database_url=url, redis_url=clean_redis)
+    settings = Settings.embedded(tmp_path, panic_cooldown_seconds=0, database_url=url, redis_url=clean_redis)
     async with open_services(settings) as services, running_bot(services) as sim:
         await proxy.refuse()
         asked = await sim.slash("panic npc", details="the ferryman")
@@ -189,7 +189,7 @@ async def test_without_redis_a_lost_answer_says_try_again_then_gone(
     tmp_path: Path, database: tuple[str, Outage]
 ) -> None:
     url, proxy = database
-    settings = embedded_settings(tmp_path, panic_cooldown_seconds=0, database_url=url)
+    settings = Settings.embedded(tmp_path, panic_cooldown_seconds=0, database_url=url)
     async with open_services(settings) as services, running_bot(services) as sim:
         await proxy.refuse()
         asked = await sim.slash("panic npc", details="the ferryman")

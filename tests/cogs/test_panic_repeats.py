@@ -17,8 +17,8 @@ import pytest_asyncio
 
 from bot.discord.offline.driver import DEFAULT_GUILD_ID
 from bot.services import open_services
+from bot.settings import Settings
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.fakes.openai import FakeOpenAI, running_openai
 from tests.support.discord import running_bot
 
@@ -71,7 +71,7 @@ def _sources(ex: Any) -> str:
 
 
 async def test_reroll_tells_the_model_what_it_gave_before(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    async with open_services(embedded_settings(tmp_path / "d", **_model(fake_openai))) as services:
+    async with open_services(Settings.embedded(tmp_path / "d", **_model(fake_openai))) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:
             first = await sim.slash("panic npc", details="a nervous excise officer")
@@ -88,7 +88,7 @@ async def test_reroll_tells_the_model_what_it_gave_before(tmp_path: Path, fake_o
 
 
 async def test_a_slow_embedding_service_is_named_in_the_footer(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    settings = embedded_settings(tmp_path / "d", **_model(fake_openai, embedder="openai"))
+    settings = Settings.embedded(tmp_path / "d", **_model(fake_openai, embedder="openai"))
     async with open_services(settings) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:
@@ -111,7 +111,7 @@ def _closed_port() -> int:
 
 async def test_a_dead_database_is_named_in_the_footer(tmp_path: Path) -> None:
     dead = f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/x"
-    settings = embedded_settings(tmp_path / "d", panic_cooldown_seconds=0, database_url=dead)
+    settings = Settings.embedded(tmp_path / "d", panic_cooldown_seconds=0, database_url=dead)
     async with open_services(settings) as services, running_bot(services) as sim:
         ex = await sim.slash("panic tavern", details="by the docks")
     footer = _footer(ex)
@@ -121,7 +121,7 @@ async def test_a_dead_database_is_named_in_the_footer(tmp_path: Path) -> None:
 
 
 async def test_the_first_panic_after_a_start_waits_for_the_embedder_and_is_grounded(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)
+    settings = Settings.embedded(tmp_path / "d", panic_cooldown_seconds=0)
     async with open_services(settings) as services:
         await upgrade(services.engine)
         await services.memory.import_file(DEFAULT_GUILD_ID, "emberfall.md", "text/markdown", NOTES)

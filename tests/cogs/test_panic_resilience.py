@@ -15,8 +15,8 @@ from typing import Any
 import pytest_asyncio
 
 from bot.services import Services, open_services
+from bot.settings import Settings
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.support.discord import running_bot
 
 
@@ -62,21 +62,21 @@ async def _panic_answers(services: Services) -> None:
 
 
 async def test_panic_answers_when_redis_refuses_connections(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path, panic_cooldown_seconds=0, redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    settings = Settings.embedded(tmp_path, panic_cooldown_seconds=0, redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
     async with open_services(settings) as services:
         await upgrade(services.engine)
         await _panic_answers(services)
 
 
 async def test_panic_answers_when_redis_hangs(tmp_path: Path, black_hole: int) -> None:
-    settings = embedded_settings(tmp_path, panic_cooldown_seconds=0, redis_url=f"redis://127.0.0.1:{black_hole}/0")
+    settings = Settings.embedded(tmp_path, panic_cooldown_seconds=0, redis_url=f"redis://127.0.0.1:{black_hole}/0")
     async with open_services(settings) as services:
         await upgrade(services.engine)
         await _panic_answers(services)
 
 
 async def test_panic_answers_when_the_database_is_down(tmp_path: Path) -> None:
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path, panic_cooldown_seconds=0, database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/x"
     )
     async with open_services(settings) as services:
@@ -84,7 +84,7 @@ async def test_panic_answers_when_the_database_is_down(tmp_path: Path) -> None:
 
 
 async def test_panic_answers_when_the_database_hangs(tmp_path: Path, black_hole: int) -> None:
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path, panic_cooldown_seconds=0, database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{black_hole}/x"
     )
     async with open_services(settings) as services:
@@ -98,7 +98,7 @@ async def test_panic_answers_with_redis_down_and_the_database_and_the_model_hung
     here (database hung, Redis refusing) come out of it instead of adding to it (measured from the slash to the
     final answer: 4.0 s before, 3.51 s after)."""
     hung = f"127.0.0.1:{black_hole}"
-    settings = embedded_settings(
+    settings = Settings.embedded(
         tmp_path,
         redis_url=f"redis://127.0.0.1:{_closed_port()}/0",
         database_url=f"postgresql+asyncpg://postgres@{hung}/x",

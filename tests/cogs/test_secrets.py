@@ -22,7 +22,6 @@ from bot.improv.kinds import Improv
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.fakes.openai import FakeOpenAI, running_openai
 from tests.support.discord import running_bot
 
@@ -53,7 +52,7 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 @pytest.fixture
 def settings(tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
     """Embedded settings with the fake model."""
-    return embedded_settings(
+    return Settings.embedded(
         tmp_path / "data",
         openai_api_key=fake_openai.api_key,
         openai_base_url=fake_openai.base_url,
@@ -344,7 +343,7 @@ async def test_help_says_secrets_stay_with_the_gm(discord_sim: DiscordDriver) ->
 
 # --- the offline tables ----------------------------------------------------------------------------------------
 async def test_offline_answers_keep_secrets_and_truths_from_the_table(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path / "d", panic_cooldown_seconds=0)
+    settings = Settings.embedded(tmp_path / "d", panic_cooldown_seconds=0)
     async with open_services(settings) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:

@@ -10,7 +10,7 @@ from bot.discord.client import PanicBot
 from bot.discord.offline.fake_discord import FakeDiscord
 from bot.memory.embedders import LocalEmbedder
 from bot.services import Services, open_services
-from tests.conftest import embedded_settings
+from bot.settings import Settings
 from tests.support.discord import running_bot
 
 
@@ -30,7 +30,7 @@ async def test_sync_flag_publishes_the_command_tree_once(services: Services) -> 
 
 
 async def test_shards_come_from_settings(tmp_path: Path) -> None:
-    settings = embedded_settings(tmp_path, shard_count=4, shard_ids=[1, 3])
+    settings = Settings.embedded(tmp_path, shard_count=4, shard_ids=[1, 3])
     async with open_services(settings) as services:
         bot = PanicBot.from_services(services)
         assert bot.shard_count == 4

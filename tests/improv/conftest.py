@@ -20,7 +20,6 @@ from bot.memory.types import Canon, Passage, memory_version_key
 from bot.services import Services, discord_policy, improv_config, model_config, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
-from tests.conftest import embedded_settings
 from tests.fakes.openai import FakeOpenAI, running_openai
 
 
@@ -115,7 +114,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {"panic_cooldown_seconds": 0, "openai_max_retries": 0}
         values.update(overrides)
-        return embedded_settings(tmp_path / "data", **values)
+        return Settings.embedded(tmp_path / "data", **values)
 
     return make
 
