@@ -74,7 +74,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await self.billing.status(interaction.guild_id)
-        await interaction.followup.send(embed=status_embed(status), ephemeral=True)
+        await interaction.edit_original_response(embed=status_embed(status))
 
     @app_commands.command(name="upgrade", description="Get a checkout link for a paid plan")
     @app_commands.describe(plan="Which plan (when several are offered)")
@@ -106,7 +106,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
             ),
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=embed, view=link_view("Open checkout", url), ephemeral=True)
+        await interaction.edit_original_response(embed=embed, view=link_view("Open checkout", url))
 
     @upgrade.autocomplete("plan")
     async def _plan_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -125,10 +125,9 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
             raise UserFacingError(SELF_HOSTED_MESSAGE, title="Nothing to manage")
         await interaction.response.defer(ephemeral=True, thinking=True)
         url = await self.billing.portal_url(interaction.guild_id)
-        await interaction.followup.send(
-            "Here is your subscription's management page (the link works for a short while).",
+        await interaction.edit_original_response(
+            content="Here is your subscription's management page (the link works for a short while).",
             view=link_view("Manage subscription", url),
-            ephemeral=True,
         )
 
 

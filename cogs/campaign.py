@@ -294,7 +294,7 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         docs = await self.memory.list_documents(interaction.guild_id)
-        await interaction.followup.send(embed=list_embed(docs), ephemeral=True)
+        await interaction.edit_original_response(embed=list_embed(docs))
 
     @app_commands.command(name="search", description="See which passages of your notes match a question")
     @app_commands.describe(query="What to look for", results="How many passages (1-10)")
@@ -309,7 +309,7 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         passages = await self.memory.search(interaction.guild_id, query, k=results)
-        await interaction.followup.send(embed=search_embed(query, passages), ephemeral=True)
+        await interaction.edit_original_response(embed=search_embed(query, passages))
 
     @app_commands.command(name="status", description="Embedder, vector store and usage of campaign memory")
     @gm_only()
@@ -318,7 +318,7 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await self.memory.status(interaction.guild_id)
-        await interaction.followup.send(embed=status_embed(status), ephemeral=True)
+        await interaction.edit_original_response(embed=status_embed(status))
 
     # --- forgetting and visibility ---------------------------------------------------------------------------
     @app_commands.command(name="forget", description="Forget one document")
@@ -335,7 +335,7 @@ class Campaign(
             "are gone from campaign memory.",
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     @app_commands.command(name="forget-everything", description="Forget every document (asks for confirmation)")
     @gm_only()
@@ -370,7 +370,7 @@ class Campaign(
             description=f"Passages of **{discord.utils.escape_markdown(info.file_name)}** are now for {who}.",
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     # --- the party -----------------------------------------------------------------------------------------
     party = app_commands.Group(name="party", description="Your player characters: never used as NPCs")
@@ -389,7 +389,7 @@ class Campaign(
             "as an NPC, and no new NPC takes their name.",
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     @party.command(name="remove", description="Remove a player character from the party")
     @app_commands.describe(name="The player character's name")
@@ -404,7 +404,7 @@ class Campaign(
             description=f"**{discord.utils.escape_markdown(removed)}** is no longer on the party roster.",
             colour=COLOUR,
         )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)
 
     @party.command(name="list", description="The player characters the panic button never uses as NPCs")
     @gm_only()
@@ -414,7 +414,7 @@ class Campaign(
         await interaction.response.defer(ephemeral=True, thinking=True)
         added = await self.memory.party(interaction.guild_id)
         canon = await self.memory.canon(interaction.guild_id)
-        await interaction.followup.send(embed=party_embed(added, canon.party), ephemeral=True)
+        await interaction.edit_original_response(embed=party_embed(added, canon.party))
 
     @party_remove.autocomplete("name")
     async def _party_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, ensure_owner_or_gm, gm_only, has_gm_rights
 from bot.discord.client import PanicBot
-from bot.discord.render import card, fit_embed, gm_part_card, secret_card
+from bot.discord.render import card, fit_content, fit_embed, gm_part_card, secret_card
 from bot.discord.streaming import StreamingEditor
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
@@ -439,7 +439,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             footer = "Everyone in the channel will see this. Dismiss this message to keep it secret."
             embed = secret_card(stored.improv, title=f"Show the table the secret of {title}?", footer=footer)
             view = OneButton(SecretConfirmButton(improv_id))
-            await interaction.followup.send(embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
             return
         footer = f"Secret revealed by {interaction.user.display_name}"
         await interaction.followup.send(
@@ -480,9 +480,10 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields("gm"))  # both parts
         report = await memory.save_note(interaction.guild_id, improv.title, text, player_safe=False)
         await improviser.mark_saved(improv_id, str(getattr(report, "file_name", "") or improv.title))
-        await interaction.followup.send(
-            f"Saved **{improv.title}** to your campaign notes; later panics and searches will find it.",
-            ephemeral=True,
+        await interaction.edit_original_response(
+            content=fit_content(
+                f"Saved **{improv.title}** to your campaign notes; later panics and searches will find it."
+            ),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -570,7 +571,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             description="\n".join(lines),
             colour=discord.Colour.red(),
         )
-        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.edit_original_response(embed=embed, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: PanicBot) -> None:

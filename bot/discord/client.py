@@ -31,6 +31,7 @@ SHUTDOWN_GRACE = 5.0  # seconds in-flight commands may take to finish at shutdow
 _INTERACTION_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch", "discord.py: ")
 
 Interaction = discord.Interaction["PanicBot"]
+NO_ANSWER = "No answer this time."  # what a public placeholder says while its error goes privately to the user
 
 
 def _unwrap(error: BaseException) -> BaseException:
@@ -45,11 +46,28 @@ def _unwrap(error: BaseException) -> BaseException:
 
 
 async def _reply(interaction: discord.Interaction[Any], embed: discord.Embed) -> None:
-    """Answer ephemerally whether or not the interaction was acknowledged already."""
-    if interaction.response.is_done():
-        await interaction.followup.send(embed=embed, ephemeral=True)
-    else:
+    """Answer privately whether or not the interaction was acknowledged already.
+
+    A "thinking" placeholder still loading is filled by editing it (never by the deprecated first followup): a
+    private one with the error itself; a public one with a neutral line, the error following privately, and the
+    public line then removed so the table sees no error."""
+    if not interaction.response.is_done():
         await interaction.response.send_message(embed=embed, ephemeral=True)
+        return
+    if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+        original = await interaction.original_response()
+        if original.flags.loading:
+            if original.flags.ephemeral:
+                await interaction.edit_original_response(embed=embed)
+                return
+            await interaction.edit_original_response(content=NO_ANSWER)
+            await interaction.followup.send(embed=embed, ephemeral=True)
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                log.warning("could not remove the public placeholder of interaction %s", interaction.id)
+            return
+    await interaction.followup.send(embed=embed, ephemeral=True)
 
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:

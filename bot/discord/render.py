@@ -28,6 +28,8 @@ __all__ = [
     "card",
     "embed_length",
     "error_embed",
+    "fit_choice",
+    "fit_content",
     "fit_embed",
     "gm_part_card",
     "secret_card",
@@ -46,6 +48,9 @@ class Limits:
     FOOTER = 2048
     AUTHOR = 256
     TOTAL = 6000
+    CONTENT = 2000  # a message's content
+    CHOICE = 100  # an autocomplete choice's name or value, a select option's label or value
+    PLACEHOLDER = 150  # a select's placeholder
 
 
 ELLIPSIS = "…"
@@ -75,6 +80,16 @@ def truncate(text: str, limit: int) -> str:
     if space >= limit * 0.7:
         cut = cut[:space]
     return cut.rstrip() + ELLIPSIS
+
+
+def fit_content(text: str) -> str:
+    """A message's content within Discord's 2,000 characters."""
+    return truncate(text, Limits.CONTENT)
+
+
+def fit_choice(name: str) -> str:
+    """An autocomplete choice's name or a select option's label within Discord's 100 characters."""
+    return truncate(name, Limits.CHOICE)
 
 
 def embed_length(embed: discord.Embed) -> int:

@@ -2,7 +2,7 @@
 
 It answers the three I/O points of discord.py (bot REST, interaction webhooks, CDN), keeps the messages the bot
 posted, and enforces Discord's documented rules (3 s acknowledgement, one acknowledgement, no followup before
-it, 15-minute tokens, content/embed/component limits, no command sync), answering violations with the same
+it, no followup in place of the deferred response's edit, 15-minute tokens, content/embed/component limits, no command sync), answering violations with the same
 HTTP errors Discord would, and recording them so a test or the console can report them.
 """
 
@@ -499,9 +499,14 @@ class FakeDiscord:
             raise self._error(404, 10015, "Unknown Webhook (followup before the interaction was acknowledged)", route)
         if record.deferred_thinking and record.original_message_id is not None:
             original = self.messages[record.original_message_id]
-            if original.loading:  # the first followup after a thinking defer edits it; its flags are ignored
-                original.loading = False
-                return self._edit(original, payload, route).payload
+            if original.loading and not original.deleted:  # deprecated: this followup would edit the placeholder
+                raise self._error(
+                    400,
+                    50035,
+                    "Invalid Form Body: a followup would fill the deferred response (deprecated); "
+                    "edit @original instead",
+                    route,
+                )
         ephemeral = bool(int(payload.get("flags") or 0) & 64)
         message = self._create_message(
             record.channel_id, payload, route=route, ephemeral=ephemeral, interaction_id=record.id

@@ -55,14 +55,18 @@ def test_token_expires_after_fifteen_minutes() -> None:
     assert _code(lambda: fake.webhook("POST", f"/webhooks/1/{token}", {"content": "late"})) == 50027
 
 
-def test_first_followup_after_thinking_edits_the_placeholder_and_keeps_its_privacy() -> None:
+def test_followup_in_place_of_the_deferred_edit_is_refused_and_the_edit_keeps_the_privacy() -> None:
     fake = FakeDiscord()
     iid, token = _interaction(fake)
     _callback(fake, iid, token, {"type": 5, "data": {"flags": 64}})
-    fake.webhook("POST", f"/webhooks/1/{token}", {"content": "done", "flags": 0})
-    [message] = fake.interaction_messages(iid)
-    assert message.content == "done"
-    assert message.ephemeral
+    # Discord's deprecated "the first followup edits the loading message": refused
+    assert _code(lambda: fake.webhook("POST", f"/webhooks/1/{token}", {"content": "done", "flags": 0})) == 50035
+    assert [v.code for v in fake.violations] == [50035]
+    fake.webhook("PATCH", f"/webhooks/1/{token}/messages/@original", {"content": "done"})
+    fake.webhook("POST", f"/webhooks/1/{token}", {"content": "more", "flags": 64})
+    first, second = fake.interaction_messages(iid)
+    assert (first.content, first.ephemeral, second.content, second.ephemeral) == ("done", True, "more", True)
+    assert len(fake.violations) == 1
 
 
 @pytest.mark.parametrize(
