@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[PanicBot]
 
 COLOUR = discord.Colour.dark_teal()
-TOKEN_BUDGET = 14 * 60.0  # interaction tokens live 15 minutes; past this the result goes to the channel
+TOKEN_BUDGET = 14 * 60.0  # interaction tokens live 15 minutes; past this the result goes to the importer privately
+TOKEN_LIFETIME = 14.5 * 60.0  # a private followup is still safe before this; later the importer gets a DM
 PROGRESS_INTERVAL = 1.0  # seconds between progress edits
 
 
@@ -159,6 +160,8 @@ class Campaign(
     def __init__(self, bot: PanicBot) -> None:
         self.bot = bot
         self.token_budget = TOKEN_BUDGET
+        self.token_lifetime = TOKEN_LIFETIME
+        self.long_imports: dict[int, str] = {}  # guild id -> the last long import's outcome, for /campaign status
         self.throttle_factory: Callable[[], ProgressThrottle] = ProgressThrottle
 
     async def cog_load(self) -> None:
@@ -223,7 +226,7 @@ class Campaign(
         reports: list[ImportReport | UserFacingError] = []
         if uploads:
             finished = await self._run_import(interaction, guild_id, uploads, player_safe, started)
-            if finished is None:  # reported in the channel instead
+            if finished is None:  # reported to the importer privately instead
                 return
             reports = finished
         imported = iter(reports)
@@ -241,8 +244,8 @@ class Campaign(
         player_safe: bool,
         started: float,
     ) -> list[ImportReport | UserFacingError] | None:
-        """The result of each upload in order, or None when the import outlived the interaction token (the
-        result then goes to the channel)."""
+        """The result of each upload in order, or None when the import outlived the interaction token's budget
+        (the result then goes to the importer privately, and to `/campaign status`)."""
         throttle = self.throttle_factory()
         deadline = started + self.token_budget
         token_alive = True
@@ -269,7 +272,8 @@ class Campaign(
         await interaction.edit_original_response(
             embed=fit_embed(
                 title="Still importing",
-                description="This is a big one. I'll post the result in this channel when it's done.",
+                description="This is a big one. I'll send you the result privately when it's done; "
+                "`/campaign status` will show it too.",
                 colour=COLOUR,
             )
         )
@@ -281,10 +285,23 @@ class Campaign(
         except Exception:
             log.exception("guild %s: long import failed", guild_id)
             embed = error_embed("Import failed", "Sorry, the import failed; your earlier notes are unchanged.")
-        channel = interaction.channel
-        if isinstance(channel, discord.abc.Messageable):
-            await channel.send(content="Campaign import finished.", embed=embed)
+        self.long_imports[guild_id] = f"**{embed.title}**\n{embed.description or ''}"
+        await self._tell_importer(interaction, embed, started)
         return None
+
+    async def _tell_importer(self, interaction: Interaction, embed: discord.Embed, started: float) -> None:
+        """A long import's result for the importer alone: a private followup while the interaction token lives,
+        else a direct message (never the channel: file names of GM-only notes stay private)."""
+        if time.monotonic() - started < self.token_lifetime:
+            try:
+                await interaction.followup.send(embed=embed, ephemeral=True)
+                return
+            except discord.HTTPException as exc:
+                log.info("guild %s: the import's followup failed (%s); sending a DM", interaction.guild_id, exc)
+        try:
+            await interaction.user.send(embed=embed)
+        except discord.HTTPException as exc:  # DMs closed: /campaign status still shows the result
+            log.info("guild %s: could not DM the importer (%s)", interaction.guild_id, exc)
 
     # --- list, search, status ------------------------------------------------------------------------------
     @app_commands.command(name="list", description="The documents in this server's campaign memory")
@@ -318,7 +335,8 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await self.memory.status(interaction.guild_id)
-        await interaction.edit_original_response(embed=status_embed(status))
+        last_import = self.long_imports.get(interaction.guild_id)
+        await interaction.edit_original_response(embed=status_embed(status, last_import))
 
     # --- forgetting and visibility ---------------------------------------------------------------------------
     @app_commands.command(name="forget", description="Forget one document")
@@ -509,8 +527,8 @@ def _bullets(names: Sequence[str]) -> str:
     return truncate("\n".join(f"• {discord.utils.escape_markdown(n)}" for n in names), Limits.FIELD_VALUE)
 
 
-def status_embed(status: MemoryStatus) -> discord.Embed:
-    """`/campaign status`."""
+def status_embed(status: MemoryStatus, last_import: str | None = None) -> discord.Embed:
+    """`/campaign status`, with the outcome of the last import that outlived its interaction."""
     vectors = "unknown" if status.vectors < 0 else str(status.vectors)
     usage = (
         f"{status.documents} documents · {status.chunks} passages · {format_bytes(status.bytes)} · {vectors} vectors"
@@ -529,6 +547,8 @@ def status_embed(status: MemoryStatus) -> discord.Embed:
                 "(or run `improv campaign reindex`).",
             )
         )
+    if last_import:
+        fields.append(EmbedField("Last long import", last_import))
     return fit_embed(title="Campaign memory status", fields=fields, colour=COLOUR)
 
 

@@ -238,7 +238,8 @@ async def test_five_files_at_once(sim: DiscordDriver, test_data: Path) -> None:
     assert ex.message.embeds[0]["title"] == "Import finished with problems"
 
 
-async def test_long_import_reports_in_the_channel(sim: DiscordDriver, test_data: Path) -> None:
+def _gated_import(sim: DiscordDriver) -> asyncio.Event:
+    """An embedder that waits for the returned event, and a token budget that "expires" at once."""
     gate = asyncio.Event()
 
     class Gated(HashingEmbedder):
@@ -247,13 +248,37 @@ async def test_long_import_reports_in_the_channel(sim: DiscordDriver, test_data:
             return await super().embed(texts)
 
     sim.bot.services.memory.embedder = Gated(384)
-    cog(sim).token_budget = 0.0  # the token "expires" at once
+    cog(sim).token_budget = 0.0
     asyncio.get_running_loop().call_later(0.05, gate.set)
+    return gate
+
+
+async def test_long_import_reports_to_the_importer_privately(sim: DiscordDriver, test_data: Path) -> None:
+    _gated_import(sim)
     ex = await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
     assert ex.message.embeds[0]["title"] == "Still importing"
-    [posted] = sim.channel_messages()
-    assert posted.embeds[0]["title"] == "Import finished"
-    assert "vald.md" in posted.embeds[0]["description"]
+    assert ex.message.ephemeral
+    [result] = ex.followups  # while the interaction token lives: a private followup
+    assert result.ephemeral
+    assert result.embeds[0]["title"] == "Import finished"
+    assert "vald.md" in result.embeds[0]["description"]
+    assert sim.channel_messages() == []  # never the channel: no public file names
+    status = await sim.slash("campaign status")
+    [last] = [f for f in status.message.embeds[0]["fields"] if f["name"] == "Last long import"]
+    assert "Import finished" in last["value"]
+    assert "vald.md" in last["value"]
+
+
+async def test_long_import_past_the_token_reports_by_direct_message(sim: DiscordDriver, test_data: Path) -> None:
+    _gated_import(sim)
+    cog(sim).token_lifetime = 0.0  # the interaction token is gone when the import ends
+    ex = await sim.slash("campaign import", file=sim.attachment(test_data / "cairn/players-guide/vald.md"))
+    assert ex.message.embeds[0]["title"] == "Still importing"
+    assert ex.followups == []
+    assert sim.channel_messages(sim.channel_id) == []
+    [dm] = sim.fake.direct_messages(sim.gm.id)
+    assert dm.embeds[0]["title"] == "Import finished"
+    assert "vald.md" in dm.embeds[0]["description"]
 
 
 async def test_leaving_a_guild_deletes_its_notes(sim: DiscordDriver, test_data: Path) -> None:

@@ -189,6 +189,7 @@ class FakeDiscord:
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.violations: list[Violation] = []
         self.synced_commands: list[dict[str, Any]] = []
+        self.dm_channels: dict[int, int] = {}  # user id -> the id of the bot's DM channel with them
         self._ids = itertools.count(1)
         self._last_ms = 0
 
@@ -228,6 +229,11 @@ class FakeDiscord:
             for m in sorted(self.messages.values(), key=lambda m: m.id)
             if not m.ephemeral and not m.deleted and (channel_id is None or m.channel_id == channel_id)
         ]
+
+    def direct_messages(self, user_id: int) -> list[StoredMessage]:
+        """Messages the bot sent to one user's DMs."""
+        channel_id = self.dm_channels.get(user_id)
+        return [] if channel_id is None else self.channel_messages(channel_id)
 
     def interaction_messages(self, interaction_id: int) -> list[StoredMessage]:
         """Every message created for one interaction (original response first, then followups)."""
@@ -270,6 +276,11 @@ class FakeDiscord:
             commands: list[dict[str, Any]] = list(payload or [])
             self.synced_commands = commands
             return [dict(c, id=str(self.snowflake()), application_id=str(self.application_id)) for c in commands]
+        if route == "POST /users/@me/channels":  # open a DM channel with a user
+            user_id = int((payload or {})["recipient_id"])
+            channel_id = self.dm_channels.setdefault(user_id, self.snowflake())
+            user = {"id": str(user_id), "username": f"user{user_id}", "discriminator": "0", "avatar": None}
+            return {"id": str(channel_id), "type": 1, "recipients": [user], "last_message_id": None}
         if m := re.fullmatch(r"POST /channels/(\d+)/messages", route):
             return self._create_message(int(m[1]), payload or {}, route=route).payload
         if m := re.fullmatch(r"(GET|PATCH|DELETE) /channels/(\d+)/messages/(\d+)", route):
