@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.billing.service import SELF_HOSTED_MESSAGE, BillingService, BillingStatus
 from bot.discord.checks import gm_only
 from bot.discord.client import PanicBot
-from bot.discord.render import EmbedField, fit_embed
+from bot.discord.render import EmbedField, fit_choice, fit_embed
 from bot.errors import UserFacingError
 from bot.sizes import format_bytes
 
@@ -111,7 +111,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
     @upgrade.autocomplete("plan")
     async def _plan_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return [
-            app_commands.Choice(name=p.name[:100], value=pid)
+            app_commands.Choice(name=fit_choice(p.name), value=pid)
             for pid, p in self.billing.offers()
             if current.lower() in p.name.lower()
         ][:25]

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.discord.checks import ensure_gm, gm_only, is_gm
 from bot.discord.client import PanicBot
-from bot.discord.render import EmbedField, Limits, error_embed, fit_embed, truncate
+from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, truncate
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.memory import (
@@ -440,7 +440,7 @@ class Campaign(
             return []
         needle = current.lower().strip()
         members = await self.memory.party(interaction.guild_id)
-        return [app_commands.Choice(name=m, value=m) for m in members if needle in m.lower()][:25]
+        return [app_commands.Choice(name=fit_choice(m), value=m) for m in members if needle in m.lower()][:25]
 
     @forget.autocomplete("document")
     @visibility.autocomplete("document")
@@ -451,7 +451,7 @@ class Campaign(
         needle = current.lower().strip()
         matching = [d for d in docs if needle in d.file_name.lower()] if needle else docs
         return [
-            app_commands.Choice(name=truncate(f"{d.file_name} ({d.chunk_count} passages)", 100), value=d.document_id)
+            app_commands.Choice(name=fit_choice(f"{d.file_name} ({d.chunk_count} passages)"), value=d.document_id)
             for d in matching[:25]
         ]
 
