@@ -55,8 +55,8 @@ def link_view(label: str, url: str) -> discord.ui.View:
     return view
 
 
-@app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
+@app_commands.allowed_installs(guilds=True, users=False)
 class Billing(commands.GroupCog, group_name="billing", group_description="Your server's plan and usage"):
     """The billing commands; the logic lives in `bot.billing`."""
 

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.checks import ensure_gm, gm_only, is_gm
+from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only, is_gm
 from bot.discord.client import PanicBot
 from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, truncate
 from bot.discord.views import PanicView, PersistentItem
@@ -41,6 +41,8 @@ COLOUR = discord.Colour.dark_teal()
 TOKEN_BUDGET = 14 * 60.0  # interaction tokens live 15 minutes; past this the result goes to the importer privately
 TOKEN_LIFETIME = 14.5 * 60.0  # a private followup is still safe before this; later the importer gets a DM
 PROGRESS_INTERVAL = 1.0  # seconds between progress edits
+REPLY_WAIT = 1.5  # longest a read before the initial response (after the GM check's 0.5 s) may take
+UNAVAILABLE = "Campaign memory isn't answering right now. Try again in a moment."
 
 
 def _pages(pages: int | None) -> str:
@@ -151,7 +153,7 @@ class ForgetEverythingButton(
 
 
 @app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
+@app_commands.allowed_installs(guilds=True, users=False)
 class Campaign(
     commands.GroupCog, group_name="campaign", group_description="Your campaign notes, searchable by the panic button"
 ):
@@ -360,7 +362,11 @@ class Campaign(
     async def forget_everything(self, interaction: Interaction) -> None:
         """Ask before deleting all of the guild's notes."""
         assert interaction.guild_id is not None
-        docs = await self.memory.list_documents(interaction.guild_id)
+        try:
+            async with asyncio.timeout(REPLY_WAIT):  # Discord's 3 s for the reply include the GM check's wait
+                docs = await self.memory.list_documents(interaction.guild_id)
+        except TimeoutError:
+            raise UserFacingError(UNAVAILABLE, title="Try again in a moment") from None
         if not docs:
             raise UserFacingError("There is nothing to forget: campaign memory is empty.", title="Nothing to forget")
         view = PanicView(timeout=None)
@@ -434,20 +440,37 @@ class Campaign(
         canon = await self.memory.canon(interaction.guild_id)
         await interaction.edit_original_response(embed=party_embed(added, canon.party))
 
+    async def _gm_may_complete(self, interaction: Interaction) -> bool:
+        """Whether to offer a GM's choices (none outside a guild, for players, or while settings are unreadable)."""
+        try:
+            return interaction.guild_id is not None and await is_gm(interaction)
+        except SettingsUnavailable:
+            return False
+
     @party_remove.autocomplete("name")
     async def _party_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None or not await is_gm(interaction):
+        if not await self._gm_may_complete(interaction):
             return []
+        assert interaction.guild_id is not None
         needle = current.lower().strip()
-        members = await self.memory.party(interaction.guild_id)
+        try:
+            async with asyncio.timeout(REPLY_WAIT):  # an autocomplete answers within 3 s, even with no choices
+                members = await self.memory.party(interaction.guild_id)
+        except TimeoutError:
+            return []
         return [app_commands.Choice(name=fit_choice(m), value=m) for m in members if needle in m.lower()][:25]
 
     @forget.autocomplete("document")
     @visibility.autocomplete("document")
     async def _document_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None or not await is_gm(interaction):
+        if not await self._gm_may_complete(interaction):
             return []
-        docs = await self.memory.list_documents(interaction.guild_id)
+        assert interaction.guild_id is not None
+        try:
+            async with asyncio.timeout(REPLY_WAIT):
+                docs = await self.memory.list_documents(interaction.guild_id)
+        except TimeoutError:
+            return []
         needle = current.lower().strip()
         matching = [d for d in docs if needle in d.file_name.lower()] if needle else docs
         return [

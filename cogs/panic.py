@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 from typing import Any, Self
@@ -17,7 +18,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.checks import GM_ONLY_MESSAGE, NotGM, ensure_owner_or_gm, gm_only, has_gm_rights
+from bot.discord.checks import (
+    GM_ONLY_MESSAGE,
+    NotGM,
+    SettingsUnavailable,
+    ensure_owner_or_gm,
+    gm_only,
+    has_gm_rights,
+)
 from bot.discord.client import PanicBot
 from bot.discord.render import card, fit_content, fit_embed, gm_part_card, secret_card
 from bot.discord.streaming import StreamingEditor
@@ -27,7 +35,7 @@ from bot.improv.engine import Improviser
 from bot.improv.kinds import KIND_INFO, Kind, parse_kind
 from bot.improv.kinds.base import Audience
 from bot.improv.types import PanicRequest, PanicResult
-from bot.prefs import GuildPrefs, change_prefs
+from bot.prefs import DEFAULT_PREFS, GuildPrefs, change_prefs
 
 Interaction = discord.Interaction[PanicBot]
 
@@ -280,7 +288,17 @@ DYNAMIC_ITEMS: tuple[type[PersistentItem[Any]], ...] = (
 # --- the cog -------------------------------------------------------------------------------------------------
 Details = app_commands.Range[str, 1, 300]
 
+# The defaults a Manage Server GM panics with while the guild's prefs cannot be read (a distinct object, so the
+# answer can say it went private only because of that).
+UNREAD_PREFS = dataclasses.replace(DEFAULT_PREFS)
+UNREAD_NOTE = (
+    "This server's settings can't be read right now, so this answer went to you only, whatever the server's "
+    "choice. Try again in a moment to answer the table."
+)
 
+
+@app_commands.guild_only()
+@app_commands.allowed_installs(guilds=True, users=False)
 class Panic(commands.GroupCog, group_name="panic", group_description="Instant improvisation for the GM"):
     """The panic commands."""
 
@@ -323,7 +341,11 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         """The guild's prefs and whether answers must be player-safe; `NotGM` when the user may not panic."""
         if interaction.guild_id is None:
             raise NotGM("The panic button only works inside a server.")
-        prefs = await self.bot.prefs.get(interaction.guild_id)
+        prefs = await self.bot.prefs.lookup(interaction.guild_id)
+        if prefs is None:  # unreadable and never read: Manage Server still decides, nobody else is refused wrongly
+            if has_gm_rights(interaction, DEFAULT_PREFS):
+                return UNREAD_PREFS, False
+            raise SettingsUnavailable()
         if has_gm_rights(interaction, prefs):
             return prefs, False
         if prefs.players_may_panic:
@@ -337,8 +359,9 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         started = asyncio.get_running_loop().time()  # the deadline counts from here (the checks' waits within it)
         prefs, player_safe_only = await self._audience(interaction)
         public = not from_component and prefs.public_by_default
+        note = UNREAD_NOTE if prefs is UNREAD_PREFS and not from_component else None
         await self._admit_and_answer(
-            interaction, prefs, player_safe_only, kind, details, public=public, started=started
+            interaction, prefs, player_safe_only, kind, details, public=public, started=started, note=note
         )
 
     async def _admit_and_answer(
@@ -351,9 +374,10 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         *,
         public: bool,
         started: float,
+        note: str | None = None,
     ) -> None:
         """Admit (cooldown, and the quota when the answer would be public), then acknowledge and answer within
-        the deadline counted from `started` (when the interaction arrived).
+        the deadline counted from `started` (when the interaction arrived); `note` goes above the answer.
 
         Ephemerality is fixed at acknowledgement, so refusals are decided first: a cooldown is raised before
         any acknowledgement (the error handler then answers privately), and a spent quota turns a public
@@ -388,6 +412,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             await editor.finish()
         secret = audience == "gm" and bool(result.improv.gm_fields())
         await interaction.edit_original_response(
+            content=note or discord.utils.MISSING,
             embed=render_result(result, audience),
             view=FollowUps(result.improv_id, reveal=not public, secret=secret),
             allowed_mentions=NO_MENTIONS,
@@ -556,7 +581,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         if button_kind is not None:
             changes["button_kind"] = button_kind.value
         prefs = await change_prefs(self.bot.services.sessionmaker, interaction.guild_id, **changes)
-        self.bot.prefs.drop(interaction.guild_id)
+        self.bot.prefs.put(interaction.guild_id, prefs)
         style = prefs.style
         lines = [
             f"**GM role:** {f'<@&{prefs.gm_role_id}>' if prefs.gm_role_id else 'anyone with Manage Server'}",

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 __all__ = [
     "GM_ONLY_MESSAGE",
     "NOT_YOURS_MESSAGE",
+    "SETTINGS_UNAVAILABLE_MESSAGE",
     "NotGM",
     "NotYours",
+    "SettingsUnavailable",
     "ensure_gm",
     "ensure_owner_or_gm",
     "gm_only",
@@ -47,6 +49,22 @@ class NotGM(app_commands.CheckFailure):
     title = "GM only"
 
 
+SETTINGS_UNAVAILABLE_MESSAGE = (
+    "This server's settings can't be read right now, so the bot can't tell whether you are its GM. "
+    "Try again in a moment."
+)
+
+
+class SettingsUnavailable(app_commands.CheckFailure):
+    """The guild's prefs could not be read (the database is slow or down) and none are known: a GM by role would
+    be refused wrongly, so the user is asked to try again instead."""
+
+    title = "Settings unavailable"
+
+    def __init__(self, message: str = SETTINGS_UNAVAILABLE_MESSAGE) -> None:
+        super().__init__(message)
+
+
 class NotYours(app_commands.CheckFailure):
     """The user is neither the owner of an answer nor a GM (or may not see that answer)."""
 
@@ -73,14 +91,19 @@ def has_gm_rights(interaction: discord.Interaction[Any], prefs: GuildPrefs) -> b
 
 
 async def guild_prefs(interaction: discord.Interaction[PanicBot]) -> GuildPrefs:
-    """The prefs of the interaction's guild (the defaults outside a guild)."""
+    """The prefs of the interaction's guild (the defaults outside a guild), read within the cache's deadline;
+    `SettingsUnavailable` when they cannot be read and none are known."""
     if interaction.guild_id is None:
         return DEFAULT_PREFS
-    return await interaction.client.prefs.get(interaction.guild_id)
+    prefs = await interaction.client.prefs.lookup(interaction.guild_id)
+    if prefs is None:
+        raise SettingsUnavailable()
+    return prefs
 
 
 async def is_gm(interaction: discord.Interaction[PanicBot]) -> bool:
-    """True for a GM of the interaction's guild (see `has_gm_rights`)."""
+    """True for a GM of the interaction's guild (see `has_gm_rights`); `SettingsUnavailable` when it depends on
+    prefs that cannot be read."""
     if interaction.guild_id is None:
         return False
     perms = interaction.permissions

@@ -13,15 +13,15 @@ __all__ = ["PREFS_SECONDS", "SETTINGS_TTL", "PrefsCache"]
 
 log = logging.getLogger(__name__)
 
-SETTINGS_TTL = 30.0  # seconds a guild's prefs are cached per process
-PREFS_SECONDS = 0.5  # longest a read waits for a guild's prefs before using the defaults
+SETTINGS_TTL = 30.0  # seconds a guild's prefs are served from the cache before they are read again
+PREFS_SECONDS = 0.5  # longest a read waits for a guild's prefs before using the last known ones (or none)
 
 
 class PrefsCache:
-    """Per-process cache of `GuildPrefs`, dropped on change and after `ttl` seconds.
+    """Per-process cache of `GuildPrefs`, dropped on change and read again after `ttl` seconds.
 
-    Reads wait at most `wait` seconds: with the database slow or down a check gets the defaults (GMs are then
-    told apart by their permissions alone), so a panic still answers.
+    Reads wait at most `wait` seconds: with the database slow or down, the guild's last known prefs stand in
+    (however old), so a GM by role stays a GM and public answers stay public; `lookup` says when there are none.
     """
 
     def __init__(
@@ -32,8 +32,8 @@ class PrefsCache:
         self.wait = wait
         self._items: dict[int, tuple[float, GuildPrefs]] = {}
 
-    async def get(self, guild_id: int) -> GuildPrefs:
-        """The guild's prefs (cached), or the defaults when they cannot be read in time."""
+    async def lookup(self, guild_id: int) -> GuildPrefs | None:
+        """The guild's prefs: cached, read within `wait`, else the last known; None when never read."""
         hit = self._items.get(guild_id)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
@@ -42,10 +42,19 @@ class PrefsCache:
             async with asyncio.timeout(self.wait):
                 prefs = await self._load(guild_id)
         except Exception as exc:
-            log.warning("guild %s: settings unavailable (%s); using the defaults", guild_id, type(exc).__name__)
-            return DEFAULT_PREFS
+            fallback = "the last known" if hit is not None else "the defaults"
+            log.warning("guild %s: settings unavailable (%s); using %s", guild_id, type(exc).__name__, fallback)
+            return None if hit is None else hit[1]
         self._items[guild_id] = (now + self.ttl, prefs)
         return prefs
+
+    async def get(self, guild_id: int) -> GuildPrefs:
+        """The guild's prefs as `lookup` finds them, or the defaults when they have never been read."""
+        return await self.lookup(guild_id) or DEFAULT_PREFS
+
+    def put(self, guild_id: int, prefs: GuildPrefs) -> None:
+        """Cache prefs just written."""
+        self._items[guild_id] = (time.monotonic() + self.ttl, prefs)
 
     def drop(self, guild_id: int) -> None:
         """Forget the guild's cached prefs (they just changed)."""

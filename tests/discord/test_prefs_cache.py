@@ -59,3 +59,19 @@ async def test_unreadable_prefs_are_the_defaults_and_not_cached(mode: str, caplo
     load.mode = "ok"
     assert await cache.get(GUILD) == PREFS
     assert "using the defaults" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["fail", "hang"])
+async def test_unreadable_prefs_are_the_last_known_once_read(mode: str) -> None:
+    load = Loader()
+    cache = PrefsCache(load, ttl=0, wait=0.05)
+    assert await cache.lookup(GUILD) == PREFS
+    load.mode = mode
+    assert await cache.lookup(GUILD) == PREFS
+    assert await cache.get(GUILD) == PREFS
+    assert load.calls == 3  # expired: each read still tries the database first
+
+
+async def test_never_read_and_unreadable_prefs_are_unknown() -> None:
+    cache = PrefsCache(Loader("hang"), wait=0.05)
+    assert await cache.lookup(GUILD) is None
