@@ -8,7 +8,6 @@ owner never puts the owner's details into the prompt.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,8 @@ import pytest_asyncio
 from bot.discord.checks import NOT_YOURS_MESSAGE
 from bot.discord.offline.driver import BASIC_PERMISSIONS, MANAGE_GUILD, DiscordDriver, Exchange, FakeUser
 from bot.settings import Settings
-from tests.fakes.openai import FakeOpenAI, running_openai
+from tests.cogs.conftest import model_settings
+from tests.fakes.openai import FakeOpenAI
 
 CO_GM = FakeUser(1003, "cogm", BASIC_PERMISSIONS | MANAGE_GUILD)
 OTHER_PLAYER = FakeUser(2004, "other")
@@ -26,23 +26,10 @@ GM_DETAILS = "the innkeeper Ostrava who is secretly the vampire queen"
 PLAYER_DETAILS = "a fence my rogue Pim once cheated"
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with running_openai() as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
     """Embedded settings with the fake model (so each prompt can be read)."""
-    return Settings.embedded(
-        tmp_path / "data",
-        openai_api_key=fake_openai.api_key,
-        openai_base_url=fake_openai.base_url,
-        openai_max_retries=0,
-        panic_cooldown_seconds=0,
-        pool_size=0,
-    )
+    return model_settings(tmp_path / "data", fake_openai)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

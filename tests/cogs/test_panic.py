@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.discord.offline.driver import DiscordDriver, FakeUser
@@ -18,7 +16,8 @@ from bot.services import Services
 from bot.settings import Settings
 from db.models.panic import Panic as PanicRow
 from db.models.panic import SavedImprov
-from tests.fakes.openai import FakeOpenAI, running_openai
+from tests.cogs.conftest import model_settings
+from tests.fakes.openai import FakeOpenAI
 from tests.support.discord import running_bot
 
 NOTES = b"""# Emberfall
@@ -35,12 +34,6 @@ Captain Harl Denby commands the Emberfall watch and suspects Mira Voss.
 """
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with running_openai() as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Extra settings; a test overrides this by parametrizing `settings_overrides`."""
@@ -50,15 +43,7 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def settings(tmp_path: Path, fake_openai: FakeOpenAI, settings_overrides: dict[str, Any]) -> Settings:
     """Embedded settings with the fake model."""
-    overrides: dict[str, Any] = {
-        "openai_api_key": fake_openai.api_key,
-        "openai_base_url": fake_openai.base_url,
-        "openai_max_retries": 0,
-        "panic_cooldown_seconds": 0,
-        "pool_size": 0,
-        **settings_overrides,
-    }
-    return Settings.embedded(tmp_path / "data", **overrides)
+    return model_settings(tmp_path / "data", fake_openai, **settings_overrides)
 
 
 def _embed(ex: Any) -> dict[str, Any]:

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest_asyncio
 
 from bot.discord.offline.driver import DEFAULT_GUILD_ID
 from bot.services import open_services
 from bot.settings import Settings
 from db.migrate import upgrade
-from tests.fakes.openai import FakeOpenAI, running_openai
+from tests.cogs.conftest import model_settings
+from tests.fakes.openai import FakeOpenAI
 from tests.support.discord import running_bot
 
 NOTES = b"""# Emberfall
@@ -33,28 +31,11 @@ Mira Voss is the blacksmith of Emberfall. She fears Captain Harl Denby.
 GIVEN = "Already given, do not repeat: "
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with running_openai() as fake:
-        yield fake
-
-
 def names(prompt: str, titles: list[str]) -> bool:
     """Whether the prompt's "Already given" line names `titles` in order (each whole or cut at a word)."""
     line = next((line for line in prompt.splitlines() if line.startswith(GIVEN)), "")
     named = [name.removesuffix(" …") for name in line.removeprefix(GIVEN).split("; ")] if line else []
     return len(named) == len(titles) and all(t.startswith(n) for n, t in zip(named, titles, strict=True))
-
-
-def _model(fake: FakeOpenAI, **overrides: Any) -> dict[str, Any]:
-    return {
-        "openai_api_key": fake.api_key,
-        "openai_base_url": fake.base_url,
-        "openai_max_retries": 0,
-        "panic_cooldown_seconds": 0,
-        "pool_size": 0,
-        **overrides,
-    }
 
 
 def _embed(ex: Any) -> dict[str, Any]:
@@ -71,7 +52,7 @@ def _sources(ex: Any) -> str:
 
 
 async def test_reroll_tells_the_model_what_it_gave_before(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    async with open_services(Settings.embedded(tmp_path / "d", **_model(fake_openai))) as services:
+    async with open_services(model_settings(tmp_path / "d", fake_openai)) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:
             first = await sim.slash("panic npc", details="a nervous excise officer")
@@ -88,7 +69,7 @@ async def test_reroll_tells_the_model_what_it_gave_before(tmp_path: Path, fake_o
 
 
 async def test_a_slow_embedding_service_is_named_in_the_footer(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    settings = Settings.embedded(tmp_path / "d", **_model(fake_openai, embedder="openai"))
+    settings = model_settings(tmp_path / "d", fake_openai, embedder="openai")
     async with open_services(settings) as services:
         await upgrade(services.engine)
         async with running_bot(services) as sim:

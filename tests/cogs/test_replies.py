@@ -4,40 +4,26 @@ fits Discord's limits however long the user's options or the model's fields are.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bot.discord.client import NO_ANSWER
 from bot.discord.offline.driver import DiscordDriver
 from bot.errors import UserFacingError
 from bot.services import Services
 from bot.settings import Settings
-from tests.fakes.openai import FakeOpenAI, running_openai
+from tests.cogs.conftest import model_settings
+from tests.fakes.openai import FakeOpenAI
 
 LONG_OPTION = "ë" * 5990 + " <@1> **x**"  # 6,000 characters: Discord's longest string option
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with running_openai() as fake:
-        yield fake
 
 
 @pytest.fixture
 def settings(tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
     """Embedded settings with the fake model."""
-    return Settings.embedded(
-        tmp_path / "data",
-        openai_api_key=fake_openai.api_key,
-        openai_base_url=fake_openai.base_url,
-        openai_max_retries=0,
-        panic_cooldown_seconds=0,
-        pool_size=0,
-    )
+    return model_settings(tmp_path / "data", fake_openai)
 
 
 def _no_followup_in_place_of_an_edit(sim: DiscordDriver) -> None:

@@ -9,7 +9,7 @@ while the GM's private card still has them.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from bot.improv.kinds import Improv
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
-from tests.fakes.openai import FakeOpenAI, running_openai
+from tests.cogs.conftest import model_settings
+from tests.fakes.openai import FakeOpenAI
 from tests.support.discord import running_bot
 
 NOTES = b"""# Emberfall
@@ -43,23 +44,10 @@ SECRET = "Brenna forges the town's tithe ingots and secretly keeps one in ten fo
 TRUTH = re.compile(r"\((?:true|false|partly true)\)")
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    async with running_openai() as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
     """Embedded settings with the fake model."""
-    return Settings.embedded(
-        tmp_path / "data",
-        openai_api_key=fake_openai.api_key,
-        openai_base_url=fake_openai.base_url,
-        openai_max_retries=0,
-        panic_cooldown_seconds=0,
-        pool_size=0,
-    )
+    return model_settings(tmp_path / "data", fake_openai)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
