@@ -6,7 +6,7 @@ Fallbacks are asserted by engine and reason, never by timing (timings live in be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +17,7 @@ from bot.improv.config import PATIENT_POLICY, PanicPolicy
 from bot.improv.engine import CooldownActive, Improviser
 from bot.improv.kinds import KINDS, Improv, Kind
 from bot.improv.types import PanicRecord, PanicRequest, StoredImprov
-from bot.memory.types import Passage, memory_version_key
+from bot.memory.types import Passage, Retriever, memory_version_key
 from bot.services import Services
 from bot.settings import Settings
 from db.models.panic import Panic, SavedImprov
@@ -430,6 +430,21 @@ async def test_a_failing_memory_is_reported_not_silent(make_settings: Callable[.
     assert (result.engine, result.grounding_note, result.sources) == ("tables", "unavailable", ())
 
 
+def _warming(
+    services: Services, improviser: Improviser, memory: Retriever, warm: Callable[[], Awaitable[None]]
+) -> Improviser:
+    """A tables-only improviser over `memory` whose embedder warms up with `warm`."""
+    return Improviser(
+        improviser.config,
+        kv=services.kv,
+        tasks=services.tasks,
+        recorder=improviser.recorder,
+        generator=None,
+        retriever=memory,
+        warm=warm,
+    )
+
+
 async def test_a_panic_during_the_warm_up_waits_for_it_and_is_grounded(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -440,15 +455,7 @@ async def test_a_panic_during_the_warm_up_waits_for_it_and_is_grounded(
 
     async with env(make_settings, None, notes=True) as (services, improviser, memory):
         assert memory is not None
-        warming = Improviser(
-            improviser.config,
-            kv=services.kv,
-            tasks=services.tasks,
-            recorder=improviser.recorder,
-            generator=None,
-            retriever=memory,
-            warm=warm,
-        )
+        warming = _warming(services, improviser, memory, warm)
         assert not await warming.warm_up(0)  # the bot started loading the model; not loaded yet
         asyncio.get_running_loop().call_soon(loaded.set)  # it loads while the panic waits
         grounded = await warming.panic(request())
@@ -465,15 +472,7 @@ async def test_a_panic_whose_budget_ends_before_the_warm_up_says_so(make_setting
 
     async with env(make_settings, None, notes=True) as (services, improviser, memory):
         assert memory is not None
-        warming = Improviser(
-            improviser.config,
-            kv=services.kv,
-            tasks=services.tasks,
-            recorder=improviser.recorder,
-            generator=None,
-            retriever=memory,
-            warm=warm,
-        )
+        warming = _warming(services, improviser, memory, warm)
         assert not await warming.warm_up(0)
         result = await warming.panic(request(), policy=PanicPolicy(deadline_seconds=0.1))
         never.set()
