@@ -22,131 +22,36 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["API_KEY", "PAYMENT_LINK", "FakePaddle", "FakePrice", "fixed_id", "running_paddle"]
+from tests.fakes.paddle_entities import (
+    ID_PATTERN,
+    PAYMENT_METHODS,
+    PERIOD,
+    PRORATION_MODES,
+    FakePrice,
+    adjusted_totals,
+    fixed_id,
+    money,
+    paddle_id,
+    totals,
+    transaction,
+    transaction_totals,
+    ts,
+)
+
+__all__ = ["API_KEY", "PAYMENT_LINK", "PAYMENT_METHODS", "FakePaddle", "FakePrice", "fixed_id", "running_paddle"]
 
 API_KEY = "pdl_sdbx_apikey_01fake_improvtestkey"
 PAYMENT_LINK = "https://improv.example.test/pay"
-PRORATION_MODES = (
-    "prorated_immediately",
-    "prorated_next_billing_period",
-    "full_immediately",
-    "full_next_billing_period",
-    "do_not_bill",
-)
-# `payment_method_type` in Paddle's spec (what a checkout may offer)
-PAYMENT_METHODS = ("alipay", "apple_pay", "bancontact", "card", "google_pay", "ideal", "korea_local", "paypal")
-PERIOD = timedelta(days=30)
-ID_PATTERN = re.compile(r"[a-z]{3,6}_[a-z\d]{26}")
-
-
-def paddle_id(prefix: str) -> str:
-    """A Paddle-style id (`txn_…`, 26 characters after the prefix)."""
-    return f"{prefix}_01" + secrets.token_hex(12)
-
-
-def fixed_id(prefix: str, name: str) -> str:
-    """A readable Paddle id for tests: `fixed_id("pri", "gm")` is `pri_01gm000…` (26 characters after `_`)."""
-    return f"{prefix}_01{name}".ljust(len(prefix) + 27, "0")
-
-
-def ts(value: datetime) -> str:
-    """RFC 3339 with microseconds and `Z`, as Paddle writes times."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _money(amount: int, currency: str) -> dict[str, str]:
-    return {"amount": str(amount), "currency_code": currency}
-
-
-def _totals(amount: int) -> dict[str, str]:
-    return {"subtotal": str(amount), "discount": "0", "tax": "0", "total": str(amount)}
-
-
-def _transaction_totals(amount: int, currency: str) -> dict[str, Any]:
-    return {
-        **_totals(amount),
-        "grand_total": str(amount),
-        "grand_total_tax": "0",  # newer than the vendored spec; the SDK requires it
-        "fee": None,
-        "credit": "0",
-        "credit_to_balance": "0",
-        "balance": str(amount),
-        "earnings": None,
-        "currency_code": currency,
-    }
-
-
-def _adjusted_totals(amount: int, currency: str) -> dict[str, Any]:
-    return {
-        "subtotal": str(amount),
-        "tax": "0",
-        "total": str(amount),
-        "grand_total": str(amount),
-        "grand_total_tax": "0",
-        "fee": None,
-        "earnings": None,
-        "retained_fee": "0",
-        "currency_code": currency,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class FakePrice:
-    """A monthly recurring price of the seller's catalogue."""
-
-    name: str
-    amount: int  # in the currency's minor unit (cents)
-    currency: str = "USD"
-    product_id: str = "pro_01improvpanicbutton0000000"  # = fixed_id("pro", "improvpanicbutton")
-    product_name: str = "Improv Panic Button"
-
-    def product(self, created: str) -> dict[str, Any]:
-        """Paddle's product entity."""
-        return {
-            "id": self.product_id,
-            "name": self.product_name,
-            "description": None,
-            "type": "standard",
-            "tax_category": "standard",
-            "image_url": None,
-            "custom_data": None,
-            "status": "active",
-            "import_meta": None,
-            "created_at": created,
-            "updated_at": created,
-        }
-
-    def price(self, price_id: str, created: str) -> dict[str, Any]:
-        """Paddle's price entity."""
-        return {
-            "id": price_id,
-            "product_id": self.product_id,
-            "description": self.name,
-            "type": "standard",
-            "name": self.name,
-            "billing_cycle": {"interval": "month", "frequency": 1},
-            "trial_period": None,
-            "tax_mode": "account_setting",
-            "unit_price": _money(self.amount, self.currency),
-            "unit_price_overrides": [],
-            "quantity": {"minimum": 1, "maximum": 1},
-            "status": "active",
-            "custom_data": None,
-            "import_meta": None,
-            "created_at": created,
-            "updated_at": created,
-        }
 
 
 @dataclass
@@ -268,8 +173,8 @@ class FakePaddle:
             "quantity": quantity,
             "proration": proration,
             "tax_rate": "0",
-            "unit_totals": _totals(price.amount),
-            "totals": _totals(amount),
+            "unit_totals": totals(price.amount),
+            "totals": totals(amount),
             "product": price.product(self.catalogue_created),
         }
 
@@ -283,42 +188,23 @@ class FakePaddle:
         txn = paddle_id("txn")
         lines = [self._line(pid, q, self.prices[pid].amount * q, None) for pid, q in items]
         total = sum(int(line["totals"]["total"]) for line in lines)
-        data = {
-            "id": txn,
-            "status": "draft",  # no customer or address yet
-            "customer_id": None,
-            "address_id": None,
-            "business_id": None,
-            "custom_data": custom_data,
-            "origin": "api",
-            "collection_mode": "automatic",
-            "subscription_id": None,
-            "invoice_id": None,
-            "invoice_number": None,
-            "billing_details": None,
-            "billing_period": None,
-            "currency_code": currency,
-            "discount_id": None,
-            "created_at": now,
-            "updated_at": now,
-            "billed_at": None,
-            "revised_at": None,
-            "items": [
-                {"price": self.prices[pid].price(pid, self.catalogue_created), "quantity": q, "proration": None}
-                for pid, q in items
-            ],
-            "details": {
-                "tax_rates_used": [{"tax_rate": "0", "totals": _totals(total)}],
-                "totals": _transaction_totals(total, currency),
-                "adjusted_totals": _adjusted_totals(total, currency),
+        data = transaction(
+            txn,
+            now=now,
+            lines=[(pid, q, self.prices[pid]) for pid, q in items],
+            details={
+                "tax_rates_used": [{"tax_rate": "0", "totals": totals(total)}],
+                "totals": transaction_totals(total, currency),
+                "adjusted_totals": adjusted_totals(total, currency),
                 "payout_totals": None,
                 "adjusted_payout_totals": None,
                 "line_items": [{"id": paddle_id("txnitm"), **line} for line in lines],
             },
-            "payments": [],
-            "checkout": {"url": f"{self.default_payment_link}?_ptxn={txn}"},
-            "available_payment_methods": list(PAYMENT_METHODS),
-        }
+            currency=currency,
+            custom_data=custom_data,
+            checkout_url=f"{self.default_payment_link}?_ptxn={txn}",
+            catalogue_created=self.catalogue_created,
+        )
         self.transactions[txn] = data
         return copy.deepcopy(data), 201
 
@@ -512,22 +398,20 @@ class FakePaddle:
         immediate = None
         if mode in ("prorated_immediately", "full_immediately") and charge - credit != 0:
             lines = [self._line(p, q, charge, proration) for p, q in items]
-            immediate = self._next_transaction(period, lines, charge - credit, currency, credit, items)
+            immediate = self._next_transaction(period, lines, charge - credit, currency, credit)
         recurring_lines = [self._line(p, q, self.prices[p].amount * q, None) for p, q in items]
         next_period = {"starts_at": period["ends_at"], "ends_at": ts(ends + PERIOD)}
         pending = charge - credit if mode == "prorated_next_billing_period" else 0
         billing = {
             "immediate_transaction": immediate,
-            "next_transaction": self._next_transaction(
-                next_period, recurring_lines, new_amount + pending, currency, 0, items
-            ),
+            "next_transaction": self._next_transaction(next_period, recurring_lines, new_amount + pending, currency, 0),
             "recurring_transaction_details": self._details(recurring_lines, new_amount, currency),
             "update_summary": (
                 None
                 if mode in ("full_next_billing_period", "do_not_bill")
                 else {
-                    "credit": _money(credit, currency),
-                    "charge": _money(charge, currency),
+                    "credit": money(credit, currency),
+                    "charge": money(charge, currency),
                     "result": {
                         "action": "charge" if charge >= credit else "credit",
                         "amount": str(abs(charge - credit)),
@@ -540,8 +424,8 @@ class FakePaddle:
 
     def _details(self, lines: list[dict[str, Any]], total: int, currency: str) -> dict[str, Any]:
         return {
-            "tax_rates_used": [{"tax_rate": "0", "totals": _totals(total)}],
-            "totals": _transaction_totals(total, currency),
+            "tax_rates_used": [{"tax_rate": "0", "totals": totals(total)}],
+            "totals": transaction_totals(total, currency),
             "line_items": lines,
         }
 
@@ -552,7 +436,6 @@ class FakePaddle:
         total: int,
         currency: str,
         credit: int,
-        items: list[tuple[str, int]],
     ) -> dict[str, Any]:
         details = self._details(lines, max(total, 0), currency)
         details["totals"]["credit"] = str(credit)
@@ -570,41 +453,24 @@ class FakePaddle:
         immediate = billing["immediate_transaction"]
         self.subscriptions[subscription_id] = updated
         if immediate is not None:  # Paddle collects the difference from the saved payment method now
-            now = ts(self.clock())
-            txn = {
-                "id": paddle_id("txn"),
-                "status": "draft",
-                "customer_id": updated["customer_id"],
-                "address_id": updated["address_id"],
-                "business_id": None,
-                "custom_data": updated["custom_data"],
-                "origin": "subscription_update",
-                "collection_mode": "automatic",
-                "subscription_id": subscription_id,
-                "invoice_id": None,
-                "invoice_number": None,
-                "billing_details": None,
-                "billing_period": immediate["billing_period"],
-                "currency_code": updated["currency_code"],
-                "discount_id": None,
-                "created_at": now,
-                "updated_at": now,
-                "billed_at": None,
-                "revised_at": None,
-                "items": [
-                    {"price": i["price"], "quantity": i["quantity"], "proration": None} for i in updated["items"]
-                ],
-                "details": {
+            amount = int(immediate["details"]["totals"]["total"])
+            txn = transaction(
+                paddle_id("txn"),
+                now=ts(self.clock()),
+                lines=[(i["price"]["id"], i["quantity"], self.prices[i["price"]["id"]]) for i in updated["items"]],
+                details={
                     **immediate["details"],
-                    "adjusted_totals": _adjusted_totals(
-                        int(immediate["details"]["totals"]["total"]), updated["currency_code"]
-                    ),
+                    "adjusted_totals": adjusted_totals(amount, updated["currency_code"]),
                     "payout_totals": None,
                     "adjusted_payout_totals": None,
                 },
-                "payments": [],
-                "checkout": None,
-            }
+                currency=updated["currency_code"],
+                origin="subscription_update",
+                custom_data=updated["custom_data"],
+                subscription_id=subscription_id,
+                billing_period=immediate["billing_period"],
+                catalogue_created=self.catalogue_created,
+            )
             self._pay(txn, updated["customer_id"], updated["address_id"])
             self.transactions[txn["id"]] = txn
             self._notify("transaction.completed", txn)
