@@ -130,7 +130,10 @@ async def test_an_upgrade_on_a_paid_server_previews_then_changes_the_same_subscr
     assert "USD" in embed["description"]
     assert len([r for r in paddle_sim.paddle.requests if r.path == "/transactions"]) == 1  # no second checkout
     [preview] = [r for r in paddle_sim.paddle.requests if r.path.endswith("/preview")]
-    assert preview.body == {"items": [{"price_id": PRO, "quantity": 1}], "proration_billing_mode": "prorated_immediately"}
+    assert preview.body == {
+        "items": [{"price_id": PRO, "quantity": 1}],
+        "proration_billing_mode": "prorated_immediately",
+    }
     assert (await paddle_sim.status())["title"] == "Plan: Game Master"  # a preview changes nothing
 
     confirmed = await paddle_sim.driver.click(ex.message, "Confirm change")
@@ -178,7 +181,9 @@ async def test_manage_is_for_the_payer_or_a_server_manager(paddle_sim: Sim) -> N
         assert ex.message.buttons()[0]["url"].startswith("https://customer-portal.paddle.com/")
     calls = [r for r in paddle_sim.paddle.requests if r.path.endswith("/portal-sessions")]
     customer = paddle_sim.paddle.subscriptions[sub]["customer_id"]
-    assert [(c.path, c.body) for c in calls] == [(f"/customers/{customer}/portal-sessions", {"subscription_ids": [sub]})] * 2
+    assert [(c.path, c.body) for c in calls] == [
+        (f"/customers/{customer}/portal-sessions", {"subscription_ids": [sub]})
+    ] * 2
 
 
 async def test_a_gm_who_did_not_pay_cannot_spend_the_payers_card(paddle_sim: Sim) -> None:
