@@ -108,6 +108,8 @@ class BillingStatus:
             "renews": p.renews,
             "access_until": iso(p.access_until),
             "subscription_id": p.subscription_id,
+            "next_plan": p.next_plan.name if p.next_plan is not None else None,
+            "next_plan_at": iso(p.next_plan_at),
             "panics_used": self.panics_used,
             "panics_limit": self.panics_limit,
             "memory_limit_bytes": p.plan.memory_bytes,
