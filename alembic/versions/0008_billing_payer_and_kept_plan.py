@@ -8,9 +8,9 @@ Create Date: 2026-11-30 14:20:00.000000
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
 import db.base
+from alembic import op
 
 revision: str = "0008"
 down_revision: str | Sequence[str] | None = "0006"
