@@ -14,6 +14,7 @@ import pytest_asyncio
 from aiohttp import ClientSession
 from jsonschema import Draft202012Validator
 from paddle_billing.Entities.CustomerPortalSession import CustomerPortalSession
+from paddle_billing.Entities.Event import Event
 from paddle_billing.Entities.Subscription import Subscription
 from paddle_billing.Entities.SubscriptionPreview import SubscriptionPreview
 from paddle_billing.Entities.Transaction import Transaction
@@ -51,6 +52,14 @@ def validate(method: str, path: str, status: int, body: dict[str, Any]) -> None:
     schema = json.loads(json.dumps(_schema_for(method, path, status)).replace('"#/', f'"{SPEC_URI}#/'))
     errors = sorted(Draft202012Validator(schema, registry=REGISTRY).iter_errors(body), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors[:10])
+
+
+def validate_notification(envelope: dict[str, Any]) -> None:
+    """Check a webhook envelope against the spec's schema for its event type, and parse it with the SDK."""
+    schema = {"$ref": f"{SPEC_URI}#/components/schemas/{envelope['event_type']}"}
+    errors = list(Draft202012Validator(schema, registry=REGISTRY).iter_errors(envelope))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors[:10])
+    Event.from_dict(envelope)
 
 
 @dataclass
@@ -145,6 +154,12 @@ async def test_preview_then_update_replaces_the_items_on_the_same_subscription(a
     assert updated["data"]["id"] == sub_id
     assert len(api.fake.subscriptions) == 1
     assert [n["event_type"] for n in api.fake.notifications][-2:] == ["transaction.completed", "subscription.updated"]
+    charge = api.fake.notifications[-2]["data"]
+    assert (charge["origin"], charge["subscription_id"], charge["status"]) == (
+        "subscription_update",
+        sub_id,
+        "completed",
+    )
 
     downgrade = {"items": [{"price_id": BASIC, "quantity": 1}], "proration_billing_mode": "full_next_billing_period"}
     status, preview = await api.call(
@@ -216,3 +231,25 @@ async def test_the_portal_session_is_only_for_the_customers_own_subscriptions(ap
     assert body["data"]["customer_id"] == customer
     status, body = await api.call("post", template, {"subscription_ids": [theirs]}, customer_id=customer)
     assert (status, body["error"]["code"]) == (400, "bad_request")
+
+
+async def test_every_notification_is_shaped_as_paddle_sends_it(api: Api) -> None:
+    sub_id = await _subscribed(api)
+    change = {"items": [{"price_id": PRO}], "proration_billing_mode": "prorated_immediately"}
+    await api.call("patch", "/subscriptions/{subscription_id}", change, subscription_id=sub_id)
+    api.fake.cancel_now(sub_id)
+    kinds = [n["event_type"] for n in api.fake.notifications]
+    assert kinds == [
+        "transaction.completed",
+        "subscription.created",
+        "transaction.completed",
+        "subscription.updated",
+        "subscription.canceled",
+    ]
+    for envelope in api.fake.notifications:
+        validate_notification(envelope)
+        if envelope["event_type"].startswith("subscription."):
+            assert "management_urls" not in envelope["data"]  # temporary links are never in webhooks
+    broken = {**api.fake.notifications[1], "data": {**api.fake.notifications[1]["data"], "status": "ready"}}
+    with pytest.raises(AssertionError, match="status"):
+        validate_notification(broken)

@@ -209,6 +209,9 @@ class FakePaddle:
         return copy.deepcopy(data), 201
 
     def _notify(self, event_type: str, data: dict[str, Any]) -> None:
+        """Queue the webhook Paddle sends; subscription snapshots leave out the temporary `management_urls`."""
+        if event_type.startswith("subscription."):
+            data = {k: v for k, v in data.items() if k != "management_urls"}
         self.notifications.append(
             {
                 "event_id": paddle_id("evt"),
