@@ -25,6 +25,8 @@ from bot.errors import UserFacingError
 
 __all__ = ["DOWNGRADE_MODE", "UPGRADE_MODE", "ChangePreview", "PaddleGateway", "PaddleUnavailable", "format_money"]
 
+log = logging.getLogger(__name__)
+
 # Paddle changes a plan by replacing the subscription's items at once; the proration mode says what is billed when.
 UPGRADE_MODE = "prorated_immediately"  # charge the difference for the rest of the period now
 DOWNGRADE_MODE = "full_next_billing_period"  # nothing now, no refund; the lower price from the next renewal
@@ -33,6 +35,8 @@ _ZERO_DECIMAL = frozenset({"JPY", "KRW"})  # Paddle amounts are in the currency'
 _REFUSALS = {
     "subscription_update_when_canceled": "This subscription has been canceled, so its plan can't change. Nothing "
     "was charged; once it has ended, `/billing upgrade` starts a new one.",
+    "subscription_payment_declined": "The payment for the change was declined, so the plan did not change. Update "
+    "the payment method with `/billing manage`, then try again.",
     "subscription_locked_renewal": "Paddle is renewing this subscription right now. Nothing was charged; try again "
     "in a few minutes.",
     "subscription_locked_processing": "Paddle is still processing the last change. Nothing was charged; try again "
@@ -49,9 +53,6 @@ def format_money(amount: str | int, currency: str) -> str:
         return f"{value:,} {currency}"
     sign = "-" if value < 0 else ""
     return f"{sign}{abs(value) // 100:,}.{abs(value) % 100:02d} {currency}"
-
-
-log = logging.getLogger(__name__)
 
 
 class PaddleUnavailable(UserFacingError):

@@ -242,3 +242,15 @@ async def test_self_hosted_has_nothing_to_buy(discord_sim: DiscordDriver) -> Non
         ex = await discord_sim.slash(command)
         assert ex.ephemeral
         assert "self-hosted" in ex.message.embeds[0]["description"]
+
+
+async def test_a_declined_charge_leaves_the_plan_and_says_what_to_do(paddle_sim: Sim) -> None:
+    sub = await paddle_sim.subscribe(plan=PRICE)
+    offer = await paddle_sim.driver.slash("billing upgrade", plan=PRO)
+    paddle_sim.paddle.decline_payments = True
+    ex = await paddle_sim.driver.click(offer.message, "Confirm change")
+    assert "payment for the change was declined" in text(ex)
+    assert "/billing manage" in text(ex)
+    assert paddle_sim.paddle.subscriptions[sub]["items"][0]["price"]["id"] == PRICE
+    assert await paddle_sim.deliver() == []
+    assert (await paddle_sim.status())["title"] == "Plan: Game Master"

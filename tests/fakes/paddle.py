@@ -85,6 +85,7 @@ class FakePaddle:
     default_payment_link: str = PAYMENT_LINK
     requests: list[Recorded] = field(default_factory=list)
     fail_status: int | None = None  # answer every call with this Paddle error status
+    decline_payments: bool = False  # the saved payment method is declined (a change charging now is refused)
     url: str = ""
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -454,6 +455,8 @@ class FakePaddle:
     def _update(self, subscription_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         updated, billing = self._change(subscription_id, body)
         immediate = billing["immediate_transaction"]
+        if immediate is not None and self.decline_payments:  # on_payment_failure defaults to prevent_change
+            raise Refused(400, "subscription_payment_declined", "payment declined")
         self.subscriptions[subscription_id] = updated
         if immediate is not None:  # Paddle collects the difference from the saved payment method now
             amount = int(immediate["details"]["totals"]["total"])
