@@ -254,3 +254,12 @@ async def test_a_declined_charge_leaves_the_plan_and_says_what_to_do(paddle_sim:
     assert paddle_sim.paddle.subscriptions[sub]["items"][0]["price"]["id"] == PRICE
     assert await paddle_sim.deliver() == []
     assert (await paddle_sim.status())["title"] == "Plan: Game Master"
+
+
+async def test_the_payers_name_is_shown_as_plain_text(paddle_sim: Sim) -> None:
+    payer = FakeUser(3007, "@everyone_*bold*", roles=(GM_ROLE,))
+    await paddle_sim.subscribe(user=payer)
+    refused = await paddle_sim.driver.slash("billing manage", user=OTHER_ROLE_GM)
+    description = refused.last.embeds[0]["description"]
+    assert "Only **Everyone_Bold** (who pays for this plan)" in description
+    assert "@" not in description
