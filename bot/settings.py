@@ -6,13 +6,23 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.billing.plans import PlanCatalog
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
+# Paddle's API keys say which environment they belong to (keys made before the prefixes have none: not checked)
+PADDLE_KEY_PREFIXES = {"pdl_sdbx_apikey_": "sandbox", "pdl_live_apikey_": "production"}
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "your-token-here", "xxx", "todo", "secret"})
 
 
@@ -159,7 +169,9 @@ class Settings(BaseSettings):
         description="Paddle API key for checkouts and the customer portal; unset means self-hosted.",
     )
     paddle_environment: Literal["sandbox", "production"] = Field(
-        default="sandbox", description="Which Paddle environment the API key belongs to."
+        default="sandbox",
+        description="Which Paddle environment the API key belongs to (checked against the key's "
+        "pdl_sdbx_apikey_/pdl_live_apikey_ prefix at startup).",
     )
     paddle_api_base_url: str | None = Field(
         default=None,
@@ -227,6 +239,21 @@ class Settings(BaseSettings):
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         return _secret_not_placeholder(value)
+
+    @field_validator("paddle_environment", mode="after")
+    @classmethod
+    def _environment_matches_key(cls, value: str, info: ValidationInfo) -> str:
+        key = info.data.get("paddle_api_key")
+        if isinstance(key, SecretStr):
+            raw = key.get_secret_value()
+            for prefix, environment in PADDLE_KEY_PREFIXES.items():
+                if raw.startswith(prefix) and environment != value:
+                    kind = "a sandbox" if environment == "sandbox" else "a live"
+                    raise ValueError(
+                        f"is {value} but PADDLE_API_KEY is {kind} key ({prefix}…): set PADDLE_ENVIRONMENT="
+                        f"{environment} or use a {value} key"
+                    )
+        return value
 
     @field_validator("pinecone_index_hosts", mode="before")
     @classmethod

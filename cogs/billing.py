@@ -1,15 +1,20 @@
-"""`/billing status|upgrade|manage`: the server's plan and usage, a checkout link, the customer portal (GM-only)."""
+"""`/billing status|upgrade|manage`: the server's plan and usage, a checkout link or a confirmed change of the
+existing subscription's plan, and the customer portal (its payer or a server manager only)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.billing.service import SELF_HOSTED_MESSAGE, BillingService, BillingStatus
-from bot.discord.checks import gm_only
+from bot.billing.plans import Plan
+from bot.billing.service import SELF_HOSTED_MESSAGE, BillingService, BillingStatus, PlanChange, price_tag
+from bot.discord.checks import ensure_gm, gm_only
 from bot.discord.client import PanicBot
 from bot.discord.render import EmbedField, fit_choice, fit_embed
+from bot.discord.views import PersistentItem
 from bot.errors import UserFacingError
 from bot.sizes import format_bytes
 
@@ -29,7 +34,10 @@ def status_embed(status: BillingStatus) -> discord.Embed:
         EmbedField("Status", plan.status.replace("_", " "), inline=True),
         EmbedField("Panics this period", f"{status.panics_used} / {limit}", inline=True),
     ]
-    if plan.paid and plan.renews and plan.period_end is not None:
+    if plan.next_plan is not None and plan.next_plan_at is not None:
+        when = discord.utils.format_dt(plan.next_plan_at, "D")
+        fields.append(EmbedField("Changes to", f"{plan.next_plan.name} on {when}", inline=True))
+    elif plan.paid and plan.renews and plan.period_end is not None:
         fields.append(EmbedField("Renews", discord.utils.format_dt(plan.period_end, "D"), inline=True))
     elif plan.paid and plan.access_until is not None:
         label = "Grace period ends" if plan.status == "past_due" else "Ends"
@@ -76,12 +84,38 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
         status = await self.billing.status(interaction.guild_id)
         await interaction.edit_original_response(embed=status_embed(status))
 
-    @app_commands.command(name="upgrade", description="Get a checkout link for a paid plan")
+    @app_commands.command(name="upgrade", description="Get a paid plan, or change the plan you pay for")
     @app_commands.describe(plan="Which plan (when several are offered)")
     @gm_only()
     async def upgrade(self, interaction: Interaction, plan: str | None = None) -> None:
-        """Create a checkout and answer with a link button."""
+        """A checkout link, or (on a live subscription) what the change costs with a button to confirm it."""
         assert interaction.guild_id is not None
+        price_id, chosen = self._chosen(plan)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        change = await self.billing.plan_change(
+            interaction.guild_id,
+            price_id,
+            user_id=interaction.user.id,
+            user_name=interaction.user.display_name,
+            can_manage_server=_manages(interaction),
+        )
+        if change.kind == "checkout" and change.url is not None:
+            embed = fit_embed(
+                title=f"Upgrade to {chosen.name}",
+                description=(
+                    f"{_offer(chosen)}. The link opens Paddle's secure checkout; the plan switches on as soon as "
+                    "Paddle confirms the payment (`/billing status` shows it)."
+                ),
+                colour=COLOUR,
+            )
+            await interaction.edit_original_response(embed=embed, view=link_view("Open checkout", change.url))
+            return
+        await interaction.edit_original_response(
+            embed=change_embed(change, chosen, self.billing.plans.paid.get(change.from_price_id or "")),
+            view=confirm_view(change),
+        )
+
+    def _chosen(self, plan: str | None) -> tuple[str, Plan]:
         if not self.billing.enabled:
             raise UserFacingError(SELF_HOSTED_MESSAGE, title="Nothing to buy")
         offers = self.billing.offers()
@@ -96,17 +130,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
         price_id = next((pid for pid, p in offers if p is chosen), None)
         if chosen is None or price_id is None:
             raise UserFacingError("That plan isn't offered here. Pick one from the list.", title="Unknown plan")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        url = await self.billing.start_checkout(interaction.guild_id, price_id, interaction.user.id)
-        embed = fit_embed(
-            title=f"Upgrade to {chosen.name}",
-            description=(
-                f"{_describe(chosen.monthly_panics)} panics a month, {_bytes(chosen.memory_bytes)} of campaign notes. "
-                "The link opens Paddle's secure checkout; the plan switches on as soon as the payment clears."
-            ),
-            colour=COLOUR,
-        )
-        await interaction.edit_original_response(embed=embed, view=link_view("Open checkout", url))
+        return price_id, chosen
 
     @upgrade.autocomplete("plan")
     async def _plan_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -119,16 +143,93 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your s
     @app_commands.command(name="manage", description="Update the payment method or cancel (Paddle's portal)")
     @gm_only()
     async def manage(self, interaction: Interaction) -> None:
-        """Answer with a fresh customer-portal link."""
+        """A fresh customer-portal link, for the GM who pays or a member with Manage Server only."""
         assert interaction.guild_id is not None
         if not self.billing.enabled:
             raise UserFacingError(SELF_HOSTED_MESSAGE, title="Nothing to manage")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        url = await self.billing.portal_url(interaction.guild_id)
+        url = await self.billing.portal_url(
+            interaction.guild_id, user_id=interaction.user.id, can_manage_server=_manages(interaction)
+        )
         await interaction.edit_original_response(
             content="Here is your subscription's management page (the link works for a short while).",
             view=link_view("Manage subscription", url),
         )
+
+
+class ConfirmChange(
+    PersistentItem[discord.ui.Button[Any]],
+    template=r"billing:change:(?P<subscription_id>sub_[a-z0-9]{1,40}):(?P<from_tag>[0-9a-f]{10}):(?P<to_tag>[0-9a-f]{10})",
+):
+    """Confirms a previewed plan change; the custom id names the subscription and both prices (as tags)."""
+
+    def __init__(self, subscription_id: str, from_tag: str, to_tag: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Confirm change",
+                style=discord.ButtonStyle.success,
+                custom_id=f"billing:change:{subscription_id}:{from_tag}:{to_tag}",
+            )
+        )
+        self.subscription_id, self.from_tag, self.to_tag = subscription_id, from_tag, to_tag
+
+    async def run(self, interaction: Interaction) -> None:
+        await ensure_gm(interaction)
+        assert interaction.guild_id is not None
+        await interaction.response.defer()
+        billing = interaction.client.services.billing
+        price_id = await billing.confirm_change(
+            interaction.guild_id,
+            self.subscription_id,
+            self.from_tag,
+            self.to_tag,
+            user_id=interaction.user.id,
+            can_manage_server=_manages(interaction),
+        )
+        embed = fit_embed(
+            title=f"Changing to {billing.plans.paid[price_id].name}",
+            description="Paddle is changing the plan of this server's subscription. It shows in `/billing status` as "
+            "soon as Paddle confirms (usually within a minute).",
+            colour=COLOUR,
+        )
+        await interaction.edit_original_response(embed=embed, view=None)
+
+
+def change_embed(change: PlanChange, chosen: Plan, current: Plan | None) -> discord.Embed:
+    """What a plan change does and costs (Paddle's preview), before it is confirmed."""
+    assert change.preview is not None
+    when = (
+        "The new limits apply once the current period ends; you keep "
+        + (f"**{current.name}**" if current else "the current plan")
+        + " until then, and nothing is refunded."
+        if change.downgrade
+        else "The new limits apply as soon as Paddle confirms the change."
+    )
+    return fit_embed(
+        title=f"Change to {chosen.name}?",
+        description=f"{_offer(chosen)}.\n\n{change.preview.describe()}\n{when}\n\nThe saved payment method of this "
+        "server's subscription is used. Nothing changes until you confirm.",
+        colour=COLOUR,
+    )
+
+
+def confirm_view(change: PlanChange) -> discord.ui.View:
+    """The Confirm button of a previewed change."""
+    assert change.subscription_id is not None
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        ConfirmChange(change.subscription_id, price_tag(change.from_price_id or ""), price_tag(change.price_id))
+    )
+    return view
+
+
+def _manages(interaction: Interaction) -> bool:
+    perms = interaction.permissions
+    return perms.manage_guild or perms.administrator
+
+
+def _offer(plan: Plan) -> str:
+    return f"{_describe(plan.monthly_panics)} panics a month, {_bytes(plan.memory_bytes)} of campaign notes"
 
 
 def _describe(limit: int | None) -> str:
@@ -137,4 +238,5 @@ def _describe(limit: int | None) -> str:
 
 async def setup(bot: PanicBot) -> None:
     """Extension entry point."""
+    bot.add_dynamic_items(ConfirmChange)
     await bot.add_cog(Billing(bot))

@@ -70,6 +70,8 @@ _SNAPSHOT_COLUMNS = (
     "past_due_since",
     "snapshot_at",
     "snapshot_event_id",
+    "kept_price_id",
+    "kept_until",
 )
 
 
@@ -314,12 +316,32 @@ async def _apply_subscription(
     return Applied(outcome, row["guild_id"], data.id, "; ".join(notes)), write
 
 
+def _kept_plan(row: dict[str, Any], data: SubscriptionData, new_price: str | None, plans: PlanCatalog) -> None:
+    """A downgrade within the period already paid for keeps the better plan until that period ends (Paddle
+    replaces the items at once; the bot downgrades with `full_next_billing_period`, so nothing is refunded)."""
+    period = data.current_billing_period
+    same_period = period is not None and row["period_starts_at"] == period.starts_at
+    candidates = [row["price_id"] if row["status"] in ("active", "trialing", "past_due") else None]
+    if row["kept_until"] is not None and period is not None and row["kept_until"] >= period.ends_at:
+        candidates.append(row["kept_price_id"])
+    best = None
+    for price in candidates:
+        if plans.is_downgrade(price, new_price) and (best is None or plans.is_downgrade(price, best)):
+            best = price
+    if same_period and best is not None and period is not None and data.status != "canceled":
+        row["kept_price_id"], row["kept_until"] = best, period.ends_at
+    else:
+        row["kept_price_id"], row["kept_until"] = None, None
+
+
 def _copy_snapshot(row: dict[str, Any], envelope: Envelope, data: SubscriptionData, plans: PlanCatalog) -> None:
     previous_status = row["status"]
+    match = plans.for_prices(data.price_ids)
+    new_price = match[0] if match else (data.price_ids[0] if data.price_ids else row["price_id"])
+    _kept_plan(row, data, new_price, plans)
     row["status"] = data.status
     row["customer_id"] = data.customer_id or row["customer_id"]
-    match = plans.for_prices(data.price_ids)
-    row["price_id"] = match[0] if match else (data.price_ids[0] if data.price_ids else row["price_id"])
+    row["price_id"] = new_price
     period = data.current_billing_period
     row["period_starts_at"] = period.starts_at if period else None
     row["period_ends_at"] = period.ends_at if period else None

@@ -51,6 +51,8 @@ class GuildPlan:
     customer_id: str | None = None
     renews: bool = False  # False when a cancellation is scheduled or there is no subscription
     access_until: datetime | None = None  # scheduled cancellation, or end of the past-due grace
+    next_plan: Plan | None = None  # after a downgrade: the plan from `next_plan_at` (the paid period's end)
+    next_plan_at: datetime | None = None
 
     @property
     def paid(self) -> bool:
@@ -102,9 +104,13 @@ def resolve_plan(
         row, plan, until = best
         start = row.period_starts_at if row.period_starts_at and row.period_starts_at <= now else month_start
         end = row.period_ends_at if row.period_starts_at and row.period_starts_at <= now else month_end
+        key, next_plan = row.price_id or "", None
+        kept = plans.paid.get(row.kept_price_id or "")
+        if kept is not None and row.kept_until is not None and now < row.kept_until:
+            key, plan, next_plan = row.kept_price_id or "", kept, plan  # downgraded: the paid-for plan lasts
         return GuildPlan(
             guild_id,
-            row.price_id or "",
+            key,
             plan,
             row.status or "active",
             start,
@@ -113,6 +119,8 @@ def resolve_plan(
             customer_id=row.customer_id,
             renews=row.status in GRANTING and until is None,
             access_until=until,
+            next_plan=next_plan,
+            next_plan_at=row.kept_until if next_plan is not None else None,
         )
     latest = max(rows, key=lambda r: r.snapshot_at or datetime.min.replace(tzinfo=UTC), default=None)
     status = latest.status if latest is not None and latest.status else "free"

@@ -35,6 +35,13 @@ class Plan(BaseModel):
         """Whether nothing is metered."""
         return self.monthly_panics is None and self.memory_bytes is None
 
+    @property
+    def allowance(self) -> tuple[float, float, int]:
+        """What the plan allows, to order plans: panics, then notes, then uploads (unlimited is infinite)."""
+        inf = float("inf")
+        panics = inf if self.monthly_panics is None else self.monthly_panics
+        return panics, inf if self.memory_bytes is None else self.memory_bytes, self.upload_bytes
+
 
 SELF_HOSTED = Plan(name="Self-hosted", monthly_panics=None, memory_bytes=None, upload_bytes=25 * MiB)
 
@@ -54,6 +61,11 @@ class PlanCatalog(BaseModel):
             if plan is not None:
                 return price_id, plan
         return None
+
+    def is_downgrade(self, from_price: str | None, to_price: str | None) -> bool:
+        """Whether moving between two paid prices allows less (False when either is not a paid plan here)."""
+        old, new = self.paid.get(from_price or ""), self.paid.get(to_price or "")
+        return old is not None and new is not None and new.allowance < old.allowance
 
     def key_of(self, price_id: str | None) -> str:
         """Stable key naming a plan: the price id, or "free"."""

@@ -20,6 +20,8 @@ async def billing_status(args: argparse.Namespace, services: Services) -> int:
     print(f"guild {status['guild_id']}: {status['plan']} ({status['status']})")
     print(f"period: {status['period_start']} → {status['period_end'] or 'open'}")
     print(f"panics: {status['panics_used']} / {limit}")
+    if status["next_plan"]:
+        print(f"changes to {status['next_plan']} at {status['next_plan_at']}")
     return 0
 
 

@@ -36,6 +36,9 @@ class BillingSubscription(Base):
     past_due_since: Mapped[datetime | None] = mapped_column(default=None)
     snapshot_at: Mapped[datetime | None] = mapped_column(default=None)  # occurred_at of the applied event
     snapshot_event_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # a downgrade keeps the plan already paid for until the period ends (bot/billing/apply.py)
+    kept_price_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    kept_until: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -47,7 +50,8 @@ class BillingCheckout(Base):
     transaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # txn_…
     guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
     price_id: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # who paid: may open the portal
+    user_name: Mapped[str | None] = mapped_column(String(100), default=None)  # their display name, for refusals
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
