@@ -177,9 +177,9 @@ class Campaign(
         return self.bot.services.memory
 
     # --- import -------------------------------------------------------------------------------------------
-    @app_commands.command(name="import", description="Import notes (Markdown, text, PDF, DOCX) into campaign memory")
+    @app_commands.command(name="import", description="Import notes (.md, .txt, .pdf, .docx, .zip) into campaign memory")
     @app_commands.describe(
-        file="A .md, .txt, .pdf or .docx file",
+        file="A .md, .txt, .pdf or .docx file, or a .zip of Markdown notes (Obsidian vault, Notion export)",
         file2="Another file",
         file3="Another file",
         file4="Another file",
@@ -222,7 +222,7 @@ class Campaign(
                     )
                 )
                 continue
-            outcomes.append(Upload(attachment.filename, attachment.content_type, data))
+            outcomes += await self.memory.unpack(guild_id, Upload(attachment.filename, attachment.content_type, data))
 
         uploads = [o for o in outcomes if isinstance(o, Upload)]
         reports: list[ImportReport | UserFacingError] = []
@@ -231,11 +231,8 @@ class Campaign(
             if finished is None:  # reported to the importer privately instead
                 return
             reports = finished
-        imported = iter(reports)
-        ordered = [
-            (clean_file_name(a.filename), next(imported) if isinstance(o, Upload) else o)
-            for a, o in zip(attachments, outcomes, strict=True)
-        ]
+        done = iter(reports)
+        ordered = [(clean_file_name(u.file_name), next(done)) if isinstance(u, Upload) else ("", u) for u in outcomes]
         await interaction.edit_original_response(embed=report_embed(ordered))
 
     async def _run_import(
