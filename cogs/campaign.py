@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only, is_gm
 from bot.discord.client import PanicBot
-from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, truncate
+from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, fit_lines, truncate
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.memory import (
@@ -103,7 +103,8 @@ def report_embed(results: Sequence[tuple[str, ImportReport | UserFacingError]]) 
     title = "Import finished" if ok == len(results) else ("Import finished with problems" if ok else "Nothing imported")
     colour = COLOUR if ok == len(results) else discord.Colour.orange()
     footer = "Try /campaign search to see what the panic button will draw on." if ok else ""
-    return fit_embed(title=title, description="\n".join(lines), footer=footer, colour=colour)
+    description = fit_lines(lines, keep=lambda line: line.startswith("⚠️"))  # every problem, however many notes
+    return fit_embed(title=title, description=description, footer=footer, colour=colour)
 
 
 async def _tell_cancelled(interaction: Interaction) -> None:

@@ -146,3 +146,19 @@ async def test_hostile_zips_get_friendly_messages_and_lose_nothing_else(sim: Dis
         assert f"**{name}**" not in listing
     found = await sim.slash("campaign search", query="Kettlewrights itinerant merchants peddlers")
     assert any("Kettlewrights" in f["value"] for f in found.message.embeds[0]["fields"])
+
+
+async def test_a_big_vault_reports_every_problem_and_counts_the_notes_it_cannot_list(sim: DiscordDriver) -> None:
+    notes: dict[str, bytes | str] = {
+        f"big vault/Chapter {i:03d}.md": f"# Chapter {i}\n\nThe tide brought in crate number {i}." for i in range(150)
+    }
+    notes["big vault/zz/old backup.zip"] = zip_of({"x.md": "# X\n\nNever opened."})
+    ex = await sim.slash("campaign import", file=sim.attachment("big vault.zip", zip_of(notes), "application/zip"))
+    report = ex.message.embeds[0]
+    assert report["title"] == "Import finished with problems"
+    lines = report["description"].splitlines()
+    listed = [line for line in lines if line.startswith("✅ Imported **Chapter ")]
+    assert 10 < len(listed) < 150
+    assert lines[len(listed)].startswith("⚠️ **old backup.zip** inside **big vault.zip** is an archive itself")
+    assert lines[-1] == f"… and {150 - len(listed)} more."
+    assert len(await sim.bot.services.memory.list_documents(sim.guild_id)) == 150
