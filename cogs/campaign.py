@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only, is_gm
 from bot.discord.client import PanicBot
-from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, truncate
+from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, fit_lines, truncate
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.memory import (
@@ -103,7 +103,8 @@ def report_embed(results: Sequence[tuple[str, ImportReport | UserFacingError]]) 
     title = "Import finished" if ok == len(results) else ("Import finished with problems" if ok else "Nothing imported")
     colour = COLOUR if ok == len(results) else discord.Colour.orange()
     footer = "Try /campaign search to see what the panic button will draw on." if ok else ""
-    return fit_embed(title=title, description="\n".join(lines), footer=footer, colour=colour)
+    description = fit_lines(lines, keep=lambda line: line.startswith("⚠️"))  # every problem, however many notes
+    return fit_embed(title=title, description=description, footer=footer, colour=colour)
 
 
 async def _tell_cancelled(interaction: Interaction) -> None:
@@ -177,9 +178,9 @@ class Campaign(
         return self.bot.services.memory
 
     # --- import -------------------------------------------------------------------------------------------
-    @app_commands.command(name="import", description="Import notes (Markdown, text, PDF, DOCX) into campaign memory")
+    @app_commands.command(name="import", description="Import notes (.md, .txt, .pdf, .docx, .zip) into campaign memory")
     @app_commands.describe(
-        file="A .md, .txt, .pdf or .docx file",
+        file="A .md, .txt, .pdf or .docx file, or a .zip of Markdown notes (Obsidian vault, Notion export)",
         file2="Another file",
         file3="Another file",
         file4="Another file",
@@ -222,7 +223,7 @@ class Campaign(
                     )
                 )
                 continue
-            outcomes.append(Upload(attachment.filename, attachment.content_type, data))
+            outcomes += await self.memory.unpack(guild_id, Upload(attachment.filename, attachment.content_type, data))
 
         uploads = [o for o in outcomes if isinstance(o, Upload)]
         reports: list[ImportReport | UserFacingError] = []
@@ -231,11 +232,8 @@ class Campaign(
             if finished is None:  # reported to the importer privately instead
                 return
             reports = finished
-        imported = iter(reports)
-        ordered = [
-            (clean_file_name(a.filename), next(imported) if isinstance(o, Upload) else o)
-            for a, o in zip(attachments, outcomes, strict=True)
-        ]
+        done = iter(reports)
+        ordered = [(clean_file_name(u.file_name), next(done)) if isinstance(u, Upload) else ("", u) for u in outcomes]
         await interaction.edit_original_response(embed=report_embed(ordered))
 
     async def _run_import(

@@ -21,7 +21,7 @@ def _plain(message: str) -> str:
 
 
 async def campaign_import(args: argparse.Namespace, services: Services) -> int:
-    """Import files; prints one line per file. Exit 1 when any file failed."""
+    """Import files (a .zip of notes as its notes); prints one line per document. Exit 1 when any failed."""
     memory = services.memory
     uploads: list[Upload] = []
     failures = 0
@@ -37,7 +37,12 @@ async def campaign_import(args: argparse.Namespace, services: Services) -> int:
             print(f"{path}: {_plain(exc.message)}", file=sys.stderr)
             failures += 1
             continue
-        uploads.append(Upload(path.name, _content_type(path), path.read_bytes()))
+        for item in await memory.unpack(args.guild, Upload(path.name, _content_type(path), path.read_bytes())):
+            if isinstance(item, Upload):
+                uploads.append(item)
+            else:  # a .zip of notes that is refused, or one of its notes
+                print(f"{path}: {_plain(item.message)}", file=sys.stderr)
+                failures += 1
     if not uploads:
         return 1
 

@@ -12,7 +12,7 @@ alone, revealed on purpose). Which fields are the GM's is the kind's decision (`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "fit_choice",
     "fit_content",
     "fit_embed",
+    "fit_lines",
     "gm_part_card",
     "secret_card",
     "truncate",
@@ -80,6 +81,26 @@ def truncate(text: str, limit: int) -> str:
     if space >= limit * 0.7:
         cut = cut[:space]
     return cut.rstrip() + ELLIPSIS
+
+
+def fit_lines(lines: Sequence[str], limit: int = Limits.DESCRIPTION, *, keep: Callable[[str], bool]) -> str:
+    """`lines` joined within `limit` characters: every line `keep` marks (problems), then the others in order
+    while they fit, and one last line counting those left out (a vault of hundreds of notes)."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    used = sum(len(line) + 1 for line in lines if keep(line)) + 40  # room for the count
+    shown: list[str] = []
+    left = 0
+    for line in lines:
+        if keep(line) or used + len(line) + 1 <= limit:
+            shown.append(line)
+            used += 0 if keep(line) else len(line) + 1
+        else:
+            left += 1
+    if left:
+        shown.append(f"… and {left} more.")
+    return truncate("\n".join(shown), limit)
 
 
 def fit_content(text: str) -> str:

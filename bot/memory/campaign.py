@@ -7,6 +7,7 @@ its caches) and `Indexer` (re-embedding after an embedder or store switch).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import UserFacingError
 from bot.kv import KeyValue
+from bot.memory import parsing
 from bot.memory.chunking import document_id_for
 from bot.memory.config import MemoryConfig, MemoryContext
 from bot.memory.embedders import Embedder
@@ -24,6 +26,7 @@ from bot.memory.errors import EmptyDocument
 from bot.memory.importer import Importer
 from bot.memory.indexing import Indexer
 from bot.memory.mutation import Mutation, lock_key, open_mutation
+from bot.memory.names import clean_file_name
 from bot.memory.repository import CampaignRepository
 from bot.memory.retrieval import Retrieval
 from bot.memory.stores import VectorStore
@@ -119,6 +122,17 @@ class CampaignMemory:
     async def check_upload(self, guild_id: int, file_name: str, content_type: str | None, size: int) -> None:
         """Refuse a file from its name, type and size alone (before anything is downloaded)."""
         await self._importer.check_upload(guild_id, file_name, content_type, size)
+
+    async def unpack(self, guild_id: int, upload: Upload) -> list[Upload | UserFacingError]:
+        """An upload as the files to import: a .zip of notes opened into its notes (each its own document and
+        line of the result, see `parsing.archive`), any other file as it is; a problem in place of an archive
+        or a note that cannot be taken. The archive's limits are those of a DOCX; each note's, the upload's."""
+        if not parsing.is_archive(upload.file_name):
+            return [upload]
+        limit = await self.upload_limit_bytes(guild_id)
+        name = clean_file_name(upload.file_name)
+        found = await asyncio.to_thread(parsing.unpack_notes, name, upload.data, max_note_bytes=limit)
+        return [item if isinstance(item, UserFacingError) else Upload(item[0], None, item[1]) for item in found]
 
     async def import_file(
         self,

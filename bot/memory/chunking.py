@@ -34,6 +34,7 @@ class Chunk:
     text: str
     heading_path: tuple[str, ...]
     page: int | None
+    gm_only: bool = False  # a GM-only passage (a secret callout): never shown to players, whatever the document
 
     @property
     def heading(self) -> str:
@@ -70,7 +71,8 @@ def chunk_document(
     max_chars: int = DEFAULT_MAX_CHARS,
     overlap_chars: int = DEFAULT_OVERLAP_CHARS,
 ) -> list[Chunk]:
-    """Chunks of `doc` in reading order: never across a heading change, at most `max_chars` each.
+    """Chunks of `doc` in reading order: never across a heading change or a GM-only passage's edge, at most
+    `max_chars` each (so no overlap carries a GM-only passage's words into a chunk players may see).
 
     Paragraphs are packed together up to the limit; a longer paragraph is split at sentence ends (or
     words); each chunk after the first in a section starts with up to `overlap_chars` of the previous one.
@@ -79,7 +81,7 @@ def chunk_document(
         raise ValueError("max_chars must be at least 100")
     overlap_chars = max(0, min(overlap_chars, max_chars // 2))
     chunks: list[Chunk] = []
-    for path, sections in _runs(doc.sections):
+    for (path, gm_only), sections in _runs(doc.sections):
         for text, page in _pack(_units(sections, max_chars), max_chars, overlap_chars):
             index = len(chunks)
             chunks.append(
@@ -90,21 +92,22 @@ def chunk_document(
                     text=text,
                     heading_path=path,
                     page=page,
+                    gm_only=gm_only,
                 )
             )
     return chunks
 
 
-def _runs(sections: list[Section]) -> Iterator[tuple[tuple[str, ...], list[Section]]]:
-    """Consecutive sections with the same heading path (a section continued over PDF pages)."""
+def _runs(sections: list[Section]) -> Iterator[tuple[tuple[tuple[str, ...], bool], list[Section]]]:
+    """Consecutive sections with the same heading path and visibility (a section continued over PDF pages)."""
     current: list[Section] = []
     for section in sections:
-        if current and section.heading_path != current[0].heading_path:
-            yield current[0].heading_path, current
+        if current and (section.heading_path, section.gm_only) != (current[0].heading_path, current[0].gm_only):
+            yield (current[0].heading_path, current[0].gm_only), current
             current = []
         current.append(section)
     if current:
-        yield current[0].heading_path, current
+        yield (current[0].heading_path, current[0].gm_only), current
 
 
 def _units(sections: list[Section], max_chars: int) -> Iterator[_Unit]:

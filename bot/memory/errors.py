@@ -39,7 +39,7 @@ class UnsupportedFile(ImportProblem):
         super().__init__(
             file_name,
             f"**{file_name}** isn't a file type I can read{extra}. "
-            "Upload Markdown (.md), plain text (.txt), PDF (.pdf) or Word (.docx).",
+            "Upload Markdown (.md), plain text (.txt), PDF (.pdf), Word (.docx) or a .zip of Markdown notes.",
         )
 
 

@@ -39,7 +39,8 @@ async def notify(progress: ProgressFn | None, update: ImportProgress) -> None:
 
 
 def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], file_name: str, player_safe: bool) -> VectorRecord:
-    """A chunk's vector with the metadata stores filter on (and, where they keep it, cite from)."""
+    """A chunk's vector with the metadata stores filter on (and, where they keep it, cite from); a GM-only passage
+    is never player-safe."""
     extra: dict[str, str | int | float | bool] = {"file": file_name, "heading": chunk.heading, "text": chunk.text}
     if chunk.page is not None:
         extra["page"] = chunk.page
@@ -47,7 +48,7 @@ def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], file_name: str,
         chunk_id=chunk.chunk_id,
         document_id=chunk.document_id,
         vector=np.asarray(vector, dtype=np.float32),
-        player_safe=player_safe,
+        player_safe=player_safe and not chunk.gm_only,
         extra=extra,
     )
 

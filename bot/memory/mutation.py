@@ -180,10 +180,10 @@ class Mutation:
         return count
 
     async def set_player_safe(self, document_id: str, player_safe: bool) -> None:
-        """Set a document's player-safe flag on its rows, then on its vectors."""
+        """Set a document's player-safe flag on its rows, then on its vectors (its GM-only passages stay hidden)."""
         async with self.transaction() as tx:
-            await tx.set_player_safe(document_id, player_safe)
-        await self._ctx.store.set_player_safe(self.guild_id, document_id, player_safe)
+            hidden = await tx.set_player_safe(document_id, player_safe)
+        await self._ctx.store.set_player_safe(self.guild_id, document_id, player_safe, gm_only=hidden)
 
     # --- the party --------------------------------------------------------------------------------------------
     async def add_party_member(self, name: str) -> str | None:

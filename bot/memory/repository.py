@@ -31,7 +31,8 @@ from db.models.campaign import (
 
 __all__ = ["CampaignRepository", "CampaignWrites", "PendingImport", "Row", "heading_path"]
 
-# What search reads of a visible chunk: chunk id, text, heading, page, document id, file name, player-safe.
+# What search reads of a visible chunk: chunk id, text, heading, page, document id, file name, player-safe (the
+# document's flag, False for a GM-only passage of it).
 Row = tuple[str, str, str, int | None, str, str, bool]
 
 
@@ -203,6 +204,7 @@ class CampaignRepository:
                 CampaignChunk.document_id,
                 CampaignDocument.file_name,
                 CampaignDocument.player_safe,
+                CampaignChunk.gm_only,
             )
             .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
             .where(
@@ -219,8 +221,8 @@ class CampaignRepository:
         async with self.sessionmaker() as session:
             result = await session.execute(query)
             return [
-                (chunk_id, text, heading, page, document_id, file_name, bool(safe))
-                for chunk_id, text, heading, page, document_id, file_name, safe in result
+                (chunk_id, text, heading, page, document_id, file_name, bool(safe) and not gm_only)
+                for chunk_id, text, heading, page, document_id, file_name, safe, gm_only in result
             ]
 
 
@@ -293,6 +295,7 @@ class CampaignWrites:
                 text=c.text,
                 heading=c.heading,
                 page=c.page,
+                gm_only=c.gm_only,
             )
             for c in chunks
         )
@@ -356,14 +359,22 @@ class CampaignWrites:
         self.visible = True
         return int(count)
 
-    async def set_player_safe(self, document_id: str, player_safe: bool) -> None:
-        """Set a document's player-safe flag."""
+    async def set_player_safe(self, document_id: str, player_safe: bool) -> list[str]:
+        """Set a document's player-safe flag; returns the chunk ids of its GM-only passages, which stay hidden."""
         await self.session.execute(
             update(CampaignDocument)
             .where(CampaignDocument.guild_id == self.guild_id, CampaignDocument.document_id == document_id)
             .values(player_safe=player_safe)
         )
         self.visible = True
+        hidden = await self.session.execute(
+            select(CampaignChunk.chunk_id).where(
+                CampaignChunk.guild_id == self.guild_id,
+                CampaignChunk.document_id == document_id,
+                CampaignChunk.gm_only.is_(True),
+            )
+        )
+        return list(hidden.scalars())
 
     async def save_record(
         self, embedder_id: str, dimension: int, location: str, canon_names: Sequence[str] = ()
@@ -475,4 +486,5 @@ def _chunk_from_row(row: CampaignChunk) -> Chunk:
         text=row.text,
         heading_path=heading_path(row.heading),
         page=row.page,
+        gm_only=row.gm_only,
     )

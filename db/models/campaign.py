@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
@@ -69,6 +69,8 @@ class CampaignChunk(Base):
     text: Mapped[str] = mapped_column(Text)
     heading: Mapped[str] = mapped_column(Text, default="")
     page: Mapped[int | None] = mapped_column(Integer, default=None)
+    # a GM-only passage (an Obsidian secret callout): hidden from players even in a player-safe document
+    gm_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CampaignMemoryRecord(Base):

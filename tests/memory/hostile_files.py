@@ -35,6 +35,18 @@ WORST_LINES: dict[str, str] = {
     "bullet": "*" + " " * N,
     "sentence end": "." + " " * N + "x",
     "mixed openings": "[![<a{:{%<!--" * (N // 13 + 1),
+    # Obsidian's additions (bot/memory/parsing/obsidian.py)
+    "wiki link": "[[" * (N // 2),
+    "wiki link target": "[[a|" * (N // 4),
+    "wiki embed": "![[" * (N // 3),
+    "highlight": "==a" * (N // 3),
+    "block id": " ^" + "a" * N + "x",
+    "block ids": " ^a" * (N // 3),
+    "comments": "%% a %%" * (N // 7),
+    "quote depth": "> " * (N // 2) + "x",
+    "callout": "> [!" * (N // 4),
+    "callout title": "> [!secret]" + " " * N + "x",
+    "secret callouts": "> [!secret] a\n" * (N // 14),
 }
 
 _WORDS = ["tavern", "harbor", "eel", "map", "guard", "salt", "rope", "lamp"]

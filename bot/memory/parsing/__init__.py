@@ -1,8 +1,9 @@
 """Parse uploaded notes (Markdown, text, PDF, DOCX) into one normalised, structured text form.
 
-The readers of each format live beside this module: markdown.py (Markdown and plain text), pdf.py, word.py
-(DOCX); sections.py holds the structured form and the text helpers they share; limits.py the unpacked-size
-limits each reader enforces while streaming.
+The readers of each format live beside this module: markdown.py (Markdown and plain text, with Obsidian's
+additions read by obsidian.py), pdf.py, word.py (DOCX); sections.py holds the structured form and the text
+helpers they share; limits.py the unpacked-size limits each reader enforces while streaming; archive.py the
+zip guard and the opening of a .zip of notes (`unpack_notes`) into the files it holds, each then read here.
 
 Everything here is synchronous CPU work on bytes already in memory; the import pipeline runs `parse_document`
 and chunking in a worker process under a time and a memory limit (pool.py, worker.py). Every problem with the
@@ -15,6 +16,7 @@ import logging
 from pathlib import PurePath
 
 from bot.memory.errors import CorruptDocument, EmptyDocument, FileTooLarge, UnsupportedFile
+from bot.memory.parsing.archive import unpack_notes
 from bot.memory.parsing.markdown import parse_markdown, parse_plain_text
 from bot.memory.parsing.pdf import parse_pdf
 from bot.memory.parsing.sections import ParsedDocument, ProgressCallback, Section
@@ -31,12 +33,14 @@ __all__ = [
     "check_upload",
     "decode_text",
     "document_kind",
+    "is_archive",
     "parse_document",
+    "unpack_notes",
 ]
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (".md", ".markdown", ".txt", ".pdf", ".docx")
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (".md", ".markdown", ".txt", ".pdf", ".docx", ".zip")
 
 _KIND_BY_EXTENSION: dict[str, str] = {
     ".md": "markdown",
@@ -44,6 +48,7 @@ _KIND_BY_EXTENSION: dict[str, str] = {
     ".txt": "text",
     ".pdf": "pdf",
     ".docx": "docx",
+    ".zip": "archive",  # opened into its notes (`unpack_notes`) before any is read
 }
 
 # Content types Discord (or a browser) may report for each extension. `application/octet-stream` and a
@@ -54,6 +59,7 @@ ALLOWED_CONTENT_TYPES: dict[str, frozenset[str]] = {
     ".txt": frozenset({"text/plain"}),
     ".pdf": frozenset({"application/pdf", "application/x-pdf"}),
     ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"}),
+    ".zip": frozenset({"application/zip", "application/x-zip-compressed", "application/x-zip", "multipart/x-zip"}),
 }
 _ANY_TYPE = frozenset({"application/octet-stream", "binary/octet-stream"})
 
@@ -70,6 +76,11 @@ def document_kind(file_name: str) -> str:
     if kind is None:
         raise UnsupportedFile(file_name, f"extension {suffix!r}" if suffix else "no extension")
     return kind
+
+
+def is_archive(file_name: str) -> bool:
+    """True for a .zip of notes (opened with `unpack_notes`, not read by `parse_document`)."""
+    return PurePath(file_name).suffix.lower() == ".zip"
 
 
 def check_upload(file_name: str, content_type: str | None, size: int, max_bytes: int) -> None:
@@ -94,6 +105,8 @@ def check_upload(file_name: str, content_type: str | None, size: int, max_bytes:
 def parse_document(file_name: str, data: bytes, *, on_page: ProgressCallback | None = None) -> ParsedDocument:
     """Parse `data` (the whole file) by its extension; raise an `ImportProblem` for bad input."""
     kind = document_kind(file_name)
+    if kind == "archive":
+        raise UnsupportedFile(file_name, "a .zip is opened into its notes before any is read")
     if not data or not data.strip():
         raise EmptyDocument(file_name)
     pages: int | None = None

@@ -1,10 +1,11 @@
-"""Markdown and plain-text notes as sections."""
+"""Markdown and plain-text notes as sections (Obsidian's additions read by obsidian.py)."""
 
 from __future__ import annotations
 
 import html
 import re
 
+from bot.memory.parsing import obsidian
 from bot.memory.parsing.sections import HTML_TAG, Section, SectionBuilder, clean_line, heading_runs, looks_like_heading
 
 __all__ = ["parse_markdown", "parse_plain_text"]
@@ -72,6 +73,7 @@ def _strip_html_comments(text: str) -> str:
 
 def _inline_markdown(line: str) -> str:
     """Strip inline Markdown syntax, keeping the words."""
+    line = obsidian.inline(line)
     line = _BR.sub(" ", line)
     line = _IMAGE.sub(r"\1", line)
     line = _LINK.sub(r"\1", line)
@@ -85,29 +87,33 @@ def _inline_markdown(line: str) -> str:
     return clean_line(html.unescape(line))
 
 
-def _strip_front_matter(text: str) -> str:
-    if text.startswith("---\n"):
-        end = text.find("\n---", 4)
-        if end != -1 and text[4:end].count(":") >= 1:
-            newline = text.find("\n", end + 4)
-            return text[newline + 1 :] if newline != -1 else ""
-    return text
-
-
 def parse_markdown(text: str) -> list[Section]:
-    """Sections of a Markdown text (ATX and setext headings; code, tables, quotes and lists kept as text)."""
-    text = _strip_html_comments(_strip_front_matter(text))
+    """Sections of a Markdown text (ATX and setext headings; code, tables, quotes and lists kept as text).
+
+    Obsidian notes read as plain text (see obsidian.py); a secret callout's lines, and every line of a note whose
+    front matter says it is secret, become GM-only sections."""
+    all_secret, text = obsidian.split_front_matter(text)
+    text = obsidian.strip_comments(_strip_html_comments(text))
     builder = SectionBuilder()
-    lines = text.split("\n")
     block: list[str] = []
+    block_secret = all_secret
     fence: str | None = None
+    secret_depth: int | None = None  # quote depth of the secret callout the lines are in, if any
 
     def end_block() -> None:
         if block:
-            builder.paragraph("\n".join(block))
+            builder.paragraph("\n".join(block), gm_only=block_secret)
             block.clear()
 
-    for raw in lines:
+    def add(line: str) -> None:
+        nonlocal block_secret
+        secret = all_secret or secret_depth is not None
+        if secret != block_secret:
+            end_block()
+            block_secret = secret
+        block.append(line)
+
+    for raw in text.split("\n"):
         if fence is not None:
             if raw.strip().startswith(fence):
                 fence = None
@@ -115,14 +121,20 @@ def parse_markdown(text: str) -> list[Section]:
             else:
                 cleaned = clean_line(raw)
                 if cleaned:
-                    block.append(cleaned)
+                    add(cleaned)
             continue
+        depth, content = obsidian.quote_depth(raw)
         fence_match = _FENCE.match(raw)
+        atx = _ATX.match(raw)
+        if secret_depth is not None and (
+            (not depth and (not content or fence_match or atx or _is_rule(raw))) or 0 < depth < secret_depth
+        ):
+            end_block()  # a blank line, a shallower quote or a new block ends the secret callout
+            secret_depth = None
         if fence_match:
             end_block()
             fence = fence_match.group(1)
             continue
-        atx = _ATX.match(raw)
         if atx:
             end_block()
             title = _inline_markdown(_atx_title(atx.group(2) or ""))
@@ -130,7 +142,7 @@ def parse_markdown(text: str) -> list[Section]:
                 builder.heading(len(atx.group(1)), title)
             continue
         setext = _SETEXT.match(raw)
-        if setext and len(block) == 1 and not block[0].startswith(("-", "|", ">")):
+        if setext and len(block) == 1 and not block_secret and not block[0].startswith(("-", "|", ">")):
             title = block.pop()
             builder.heading(1 if setext.group(1)[0] == "=" else 2, title)
             continue
@@ -139,18 +151,24 @@ def parse_markdown(text: str) -> list[Section]:
             continue
         if "-" in raw and _is_table_separator(raw):
             continue
-        line = raw.strip()
-        if line.startswith(">"):
-            line = line.lstrip("> ")
+        line = content
+        opened = obsidian.callout(content) if depth else None
+        if opened is not None:
+            end_block()
+            if opened.secret and secret_depth is None:
+                secret_depth = depth
+            line = opened.title
+        if "|" in line:
+            line = obsidian.inline(line)  # `[[Page\|Alias]]` holds a pipe that is not a cell's
         if line.startswith("|") or (line.endswith("|") and "|" in line[:-1]):
             cells = [_inline_markdown(cell) for cell in line.strip("|").split("|")]
             line = " | ".join(cell for cell in cells if cell)
             if line:
-                block.append(line)
+                add(line)
             continue
         cleaned = _inline_markdown(line)
         if cleaned:
-            block.append(cleaned)
+            add(cleaned)
     end_block()
     builder.flush()
     return builder.sections

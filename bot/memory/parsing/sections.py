@@ -30,6 +30,7 @@ class Section:
     heading_path: tuple[str, ...]
     text: str  # paragraphs separated by blank lines, lines by "\n"
     page: int | None = None  # 1-based page for PDFs
+    gm_only: bool = False  # a GM-only passage (an Obsidian secret callout), hidden from players whatever the document
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ _TERMINAL = tuple(".,;:!?")
 
 
 class SectionBuilder:
-    """Collects paragraphs under a moving heading path."""
+    """Collects paragraphs under a moving heading path; GM-only paragraphs go to sections of their own."""
 
     def __init__(self) -> None:
         self.sections: list[Section] = []
@@ -64,6 +65,7 @@ class SectionBuilder:
         self.levels: list[int] = []
         self.paragraphs: list[str] = []
         self.page: int | None = None
+        self.gm_only = False  # whether `paragraphs` are GM-only
 
     def heading(self, level: int, title: str) -> None:
         self.flush()
@@ -75,9 +77,12 @@ class SectionBuilder:
         self.levels.append(level)
         self.path.append(title)
 
-    def paragraph(self, text: str) -> None:
+    def paragraph(self, text: str, *, gm_only: bool = False) -> None:
         text = text.strip()
         if text and not (self.path and text == self.path[-1]):
+            if gm_only != self.gm_only:
+                self.flush()
+                self.gm_only = gm_only
             self.paragraphs.append(text)
 
     def set_page(self, page: int | None) -> None:
@@ -87,7 +92,7 @@ class SectionBuilder:
 
     def flush(self) -> None:
         if self.paragraphs:
-            self.sections.append(Section(tuple(self.path), "\n\n".join(self.paragraphs), self.page))
+            self.sections.append(Section(tuple(self.path), "\n\n".join(self.paragraphs), self.page, self.gm_only))
             self.paragraphs = []
 
 

@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 
 from bot.memory.errors import CorruptDocument, DocumentTooComplex, EncryptedDocument
+from bot.memory.parsing.archive import ZIP_MAX_MEMBERS, ZIP_MAX_RATIO, ZIP_MAX_UNCOMPRESSED, zip_problem
 from bot.memory.parsing.limits import DOCX_MAX_XML, DOCX_MAX_XML_TAGS, TooLargeUnpacked
 from bot.memory.parsing.sections import HTML_TAG, Section, SectionBuilder, clean_line, heading_runs, looks_like_heading
 from bot.sizes import format_bytes
@@ -19,10 +20,10 @@ __all__ = ["DOCX_MAX_MEMBERS", "DOCX_MAX_RATIO", "DOCX_MAX_UNCOMPRESSED", "parse
 
 log = logging.getLogger(__name__)
 
-# Zip-bomb guard for DOCX: limits checked on the archive's directory before python-docx opens it.
-DOCX_MAX_MEMBERS = 2_000
-DOCX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
-DOCX_MAX_RATIO = 200  # per member, uncompressed / compressed, for members over 1 MB
+# Zip-bomb guard for DOCX: the limits of every zip (archive.py), checked before python-docx opens it.
+DOCX_MAX_MEMBERS = ZIP_MAX_MEMBERS
+DOCX_MAX_UNCOMPRESSED = ZIP_MAX_UNCOMPRESSED
+DOCX_MAX_RATIO = ZIP_MAX_RATIO
 
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
@@ -40,16 +41,9 @@ def _check_docx_archive(file_name: str, data: bytes) -> None:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         raise CorruptDocument(file_name, "Word (.docx)") from None
-    if len(infos) > DOCX_MAX_MEMBERS:
-        raise DocumentTooComplex(file_name, f"{len(infos)} parts inside")
-    total = sum(info.file_size for info in infos)
-    if total > DOCX_MAX_UNCOMPRESSED:
-        raise DocumentTooComplex(file_name, f"{format_bytes(total)} when unpacked")
-    for info in infos:
-        if info.file_size > 1024 * 1024 and info.file_size > DOCX_MAX_RATIO * max(info.compress_size, 1):
-            raise DocumentTooComplex(
-                file_name, f"{info.filename} expands {info.file_size // max(info.compress_size, 1)}x"
-            )
+    problem = zip_problem(infos, members="parts")
+    if problem is not None:
+        raise DocumentTooComplex(file_name, problem)
     if "word/document.xml" not in {info.filename for info in infos}:
         raise CorruptDocument(file_name, "Word (.docx)")
     # zipfile enforces each member's directory size while reading it, so these sizes can be trusted

@@ -70,8 +70,11 @@ class VectorStore(Protocol):
     async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
         """Remove every vector of one document version (`chunk_ids` names ones a lagging listing may miss)."""
 
-    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
-        """Change the visibility flag carried by every vector of one document."""
+    async def set_player_safe(
+        self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
+    ) -> None:
+        """Change the visibility flag carried by every vector of one document but its `gm_only` chunk ids (GM-only
+        passages), which stay not player-safe."""
 
     async def delete_guild(self, guild_id: int) -> None:
         """Remove all of this guild's vectors."""

@@ -233,13 +233,15 @@ class LocalVectorStore:
                 with contextlib.suppress(FileNotFoundError):
                     (self._dir(guild_id) / name).unlink()
 
-    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
+    async def set_player_safe(
+        self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
+    ) -> None:
         _check_document_id(document_id)
         async with self._lock(guild_id):
-            await asyncio.to_thread(self._rewrite_safe, guild_id, document_id, player_safe)
+            await asyncio.to_thread(self._rewrite_safe, guild_id, document_id, player_safe, frozenset(gm_only))
             self._invalidate(guild_id)
 
-    def _rewrite_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
+    def _rewrite_safe(self, guild_id: int, document_id: str, player_safe: bool, gm_only: frozenset[str]) -> None:
         for name in self._files(guild_id):
             if name.split(".")[0] != document_id:
                 continue
@@ -248,7 +250,7 @@ class LocalVectorStore:
                 ids = [str(i) for i in data["ids"]]
                 vectors = data["vectors"]
             # new file first, then drop the old: a crash in between leaves duplicates, which loading resolves
-            self._write(guild_id, document_id, ids, vectors, [player_safe] * len(ids))
+            self._write(guild_id, document_id, ids, vectors, [player_safe and i not in gm_only for i in ids])
             path.unlink()
 
     async def delete_guild(self, guild_id: int) -> None:

@@ -180,10 +180,15 @@ class PineconeVectorStore:
                 if not _is_not_found(exc):
                     raise
 
-    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
+    async def set_player_safe(
+        self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
+    ) -> None:
         index = await self._index(self.host_for(guild_id))
+        flt: dict[str, Any] = {"document_id": {"$eq": document_id}}
+        if player_safe and gm_only:  # one update, no moment where a GM-only passage is player-safe
+            flt = {"$and": [flt, {"chunk_id": {"$nin": list(gm_only)}}]}
         await index.update(
-            filter={"document_id": {"$eq": document_id}},
+            filter=flt,
             set_metadata={"player_safe": bool(player_safe)},
             namespace=namespace_for(guild_id),
         )
