@@ -1,7 +1,7 @@
 """GM-only passages: a chunk of a player-safe document may still be the GM's alone (a secret callout)
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30 14:20:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
