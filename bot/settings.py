@@ -85,7 +85,23 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Longest a whole model answer may take (streaming included)."
     )
     openai_max_retries: int = Field(default=1, ge=0, le=3, description="Client retries on 429/5xx/timeouts.")
-    openai_max_output_tokens: int = Field(default=600, ge=100, description="Output token cap per improvisation.")
+    openai_max_output_tokens: int = Field(
+        default=600,
+        ge=100,
+        description="Output token cap per improvisation (reasoning models get room to reason on top of it).",
+    )
+    openai_temperature: float | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="Sampling temperature; unset: 0.9 where the model takes one. Reasoning models take only their "
+        "default (1): a set value is then ignored with a log line.",
+    )
+    openai_reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = Field(
+        default=None,
+        description="Reasoning effort of reasoning models (gpt-5.x, gpt-6, o-series); unset: the lowest the "
+        "model accepts (fastest). Ignored, with a log line, for other models.",
+    )
 
     # --- panic path ----------------------------------------------------------------------------------
     panic_deadline_seconds: float = Field(
