@@ -103,7 +103,7 @@ class _CutOff(Exception):
     """The output stopped at the token budget (`finish_reason: length`)."""
 
 
-_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_*.-]{4,})")
+_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_*.-]{2,}[A-Za-z0-9_*]")
 
 
 def _redact(message: str, secret: str | None) -> str:

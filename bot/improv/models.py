@@ -148,7 +148,8 @@ def plan_requests(
         if reasoning_effort is not None and reasoning_effort in profile.efforts:
             effort = reasoning_effort
         elif reasoning_effort is not None:
-            effort = next((e for e in profile.efforts if EFFORTS.index(e) >= EFFORTS.index(reasoning_effort)), effort)
+            above = [e for e in profile.efforts if EFFORTS.index(e) >= EFFORTS.index(reasoning_effort)]
+            effort = above[0] if above else profile.efforts[-1]  # the nearest the model takes
             notes.append(
                 f"OPENAI_REASONING_EFFORT={reasoning_effort} is not one {model} accepts "
                 f"({', '.join(profile.efforts)}): using {effort}"

@@ -208,17 +208,14 @@ class FakeOpenAI:
 
     # --- helpers -------------------------------------------------------------------------------------
     def _check_auth(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return web.json_response(
-                {
-                    "error": {
-                        "message": "Incorrect API key provided",
-                        "type": "invalid_request_error",
-                        "code": "invalid_api_key",
-                    }
-                },
-                status=401,
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if given != self.api_key:
+            masked = f"{given[:8]}{'*' * max(0, len(given) - 12)}{given[-4:]}"  # as OpenAI masks it
+            message = (
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys."
             )
+            return _error(401, message, "invalid_api_key", None)
         return None
 
     async def _record(self, request: web.Request) -> dict[str, Any] | None:
