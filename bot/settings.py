@@ -119,7 +119,10 @@ class Settings(BaseSettings):
         default=1500, ge=400, description="Input tokens allowed per panic prompt (estimated offline)."
     )
     breaker_threshold: int = Field(
-        default=5, ge=1, description="Consecutive model failures that open the circuit breaker."
+        default=5,
+        ge=1,
+        description="Consecutive failures of the model service (5xx, timeouts, connection errors, 429) that open "
+        "the circuit breaker; as many refused or unusable answers in a row rest the model for that server alone.",
     )
     breaker_reset_seconds: float = Field(
         default=30.0, gt=0, description="How long an open circuit skips the model before one probe."

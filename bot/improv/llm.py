@@ -143,9 +143,9 @@ def _failure(exc: openai.APIError, model: str, secret: str | None) -> Generation
         failure = GenerationError("error", detail)
     else:  # 5xx, connection errors
         failure = GenerationError("error", detail, model_fault=True)
-    log.log(
-        logging.WARNING if failure.model_fault else logging.ERROR, "OpenAI request for %s failed: %s", model, detail
-    )
+    # an exhausted quota also rests the model, but only the operator can end it
+    error = not failure.model_fault or exc.code == "insufficient_quota"
+    log.log(logging.ERROR if error else logging.WARNING, "OpenAI request for %s failed: %s", model, detail)
     return failure
 
 
