@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from bot.improv.breaker import CircuitBreaker, GuildRests
 from bot.improv.kinds import Improv, Kind
 from bot.improv.llm import Generation, GenerationError, Generator, ModelTrace
+from bot.improv.models import shutdown_date
 from bot.improv.prompts import Prompt
 
 __all__ = ["CallOutcome", "GuardedModel", "PartialCallback"]
@@ -62,7 +63,8 @@ class GuardedModel:
         """One line for `/campaign status`: the model in use and whether its last call worked."""
         if self.generator is None:
             return "none configured: answers come from the offline tables"
-        line = f"`{self.generator.model}` · "
+        ends = shutdown_date(self.generator.model)
+        line = f"`{self.generator.model}`{f' (OpenAI shuts it down on {ends})' if ends else ''} · "
         if self.last is None:
             line += "no call yet"
         else:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 import pytest
+from aiohttp import web
 from openai import AsyncOpenAI
 
 from bot.improv.modelcheck import check_model
@@ -38,7 +39,7 @@ async def test_the_default_model_warns_of_its_shutdown_date(
     assert "gpt-5.4-mini" in warning
     assert logged(caplog, logging.ERROR) == []
     assert [r.path for r in fake_openai.requests] == ["/v1/models/gpt-4o-mini"]
-    assert status.startswith("`gpt-4o-mini` · last call worked")
+    assert status.startswith("`gpt-4o-mini` (OpenAI shuts it down on 2027-01-14) · last call worked")
 
 
 async def test_a_missing_model_is_one_error_line_with_openais_message(
@@ -128,3 +129,42 @@ async def test_an_unreachable_service_never_crashes_the_start(
         assert services.improv.model_status(1).endswith("no call yet")
     [warning] = logged(caplog, logging.WARNING)
     assert "could not check OPENAI_MODEL=gpt-4o-mini: connection failed" in warning
+
+
+@asynccontextmanager
+async def listing_only_server(models: list[str]) -> AsyncIterator[str]:
+    """A compatible server (as vLLM) that lists its models but has no `GET /v1/models/{id}` route."""
+    app = web.Application()
+
+    async def listing(_request: web.Request) -> web.Response:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "vllm"} for m in models]
+        return web.json_response({"object": "list", "data": data})
+
+    async def missing(_request: web.Request) -> web.Response:
+        return web.json_response({"object": "error", "message": "Not Found", "type": "NotFoundError"}, status=404)
+
+    app.router.add_get("/v1/models", listing)
+    app.router.add_get("/v1/models/{model}", missing)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(("model", "found"), [("Qwen/Qwen2.5-7B-Instruct", True), ("llama3.1:8b", False)])
+async def test_a_server_that_only_lists_its_models_is_checked_against_the_list(
+    model: str, found: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with listing_only_server(["Qwen/Qwen2.5-7B-Instruct"]) as base_url:
+        client = AsyncOpenAI(api_key="sk-test-" + "v" * 32, base_url=base_url)
+        try:
+            checked = await check_model(client, model, timeout=5)
+        finally:
+            await client.close()
+    assert checked is not None
+    assert checked.ok is found
+    assert bool(logged(caplog, logging.ERROR)) is not found
