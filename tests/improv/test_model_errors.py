@@ -36,7 +36,8 @@ def request(guild_id: int = GUILD_A, kind: Kind = "npc", details: str = "the fer
 
 
 def lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == level]
+    """The generator's log lines at `level` (the startup check's are asserted in test_modelcheck.py)."""
+    return [r.getMessage() for r in caplog.records if r.levelno == level and r.name == "bot.improv.llm"]
 
 
 async def test_a_reasoning_model_answers_with_the_parameters_it_takes(
@@ -58,7 +59,6 @@ async def test_an_unknown_model_is_logged_with_openais_message_and_the_tables_an
 ) -> None:
     caplog.set_level(logging.INFO)
     async with improviser(make_settings, fake_openai, openai_model="gpt-4o-mini-typo") as improv:
-        caplog.clear()  # the startup check's line is asserted in test_modelcheck.py
         result = await improv.panic(request())
         status = improv.model_status(GUILD_A)
     assert (result.engine, result.fallback_reason) == ("tables", "error")

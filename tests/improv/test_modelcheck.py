@@ -33,11 +33,11 @@ async def test_the_default_model_warns_of_its_shutdown_date(
     caplog.set_level(logging.INFO)
     async with open_services(settings_for(make_settings, fake_openai, "gpt-4o-mini")) as services:
         status = services.improv.model_status(1)
-    [warning] = logged(caplog, logging.WARNING)
-    assert "OPENAI_MODEL=gpt-4o-mini" in warning
-    assert "2027-01-14" in warning
-    assert "gpt-5.4-mini" in warning
-    assert logged(caplog, logging.ERROR) == []
+    # a WARNING until the date, an ERROR after it (the exact wording per side is asserted below)
+    [line] = logged(caplog, logging.WARNING) + logged(caplog, logging.ERROR)
+    assert "OPENAI_MODEL=gpt-4o-mini" in line
+    assert "2027-01-14" in line
+    assert "set OPENAI_MODEL to gpt-5.4-mini or gpt-6-luna" in line
     assert [r.path for r in fake_openai.requests] == ["/v1/models/gpt-4o-mini"]
     assert status.startswith("`gpt-4o-mini` (OpenAI shuts it down on 2027-01-14) · last call worked")
 
@@ -75,6 +75,21 @@ async def test_a_compatible_servers_own_model_passes(fake_openai: FakeOpenAI) ->
         await client.close()
     assert checked is not None
     assert checked.ok
+
+
+async def test_a_model_before_its_shutdown_date_is_a_warning(
+    fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = AsyncOpenAI(api_key=fake_openai.api_key, base_url=fake_openai.base_url)
+    try:
+        await check_model(client, "gpt-4o-mini", timeout=5, today=date(2026, 11, 30))
+    finally:
+        await client.close()
+    assert logged(caplog, logging.WARNING) == [
+        "OPENAI_MODEL=gpt-4o-mini: OpenAI shuts this model down on 2027-01-14; set OPENAI_MODEL to gpt-5.4-mini "
+        "or gpt-6-luna before then"
+    ]
+    assert logged(caplog, logging.ERROR) == []
 
 
 async def test_a_model_past_its_shutdown_date_is_an_error(
