@@ -16,6 +16,7 @@ from bot.billing.service import BillingService, build_billing
 from bot.improv.config import ImprovConfig, ModelConfig, PanicPolicy
 from bot.improv.engine import Improviser
 from bot.improv.llm import build_client, build_generator
+from bot.improv.modelcheck import check_model
 from bot.improv.recorder import Recorder
 from bot.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from bot.memory import CampaignMemory, MemoryConfig
@@ -27,6 +28,8 @@ from db.engine import create_engine, create_sessionmaker, create_webhook_engine
 __all__ = ["Services", "billing_config", "discord_policy", "improv_config", "model_config", "open_services"]
 
 log = logging.getLogger(__name__)
+
+MODEL_CHECK_SECONDS = 3.0  # the most the startup check of the model may delay a start
 
 
 @dataclass(slots=True)
@@ -126,6 +129,10 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         # closed first: background work (refills, recordings) finishes before the services it uses close
         stack.push_async_callback(tasks.aclose)
         log.info("services: %s", services.describe())
+        if client is not None:  # one bounded look at the configured model: missing or shutting down is logged
+            checked = await check_model(client, model.model, timeout=model.check_seconds, secret=model.api_key)
+            if checked is not None:
+                improv.model.last = checked
         yield services
 
 
@@ -195,6 +202,10 @@ def model_config(settings: Settings) -> ModelConfig:
         timeout_seconds=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
         max_output_tokens=settings.openai_max_output_tokens,
+        temperature=settings.openai_temperature,
+        reasoning_effort=settings.openai_reasoning_effort,
+        deadline_seconds=settings.panic_deadline_seconds,
+        check_seconds=min(settings.openai_timeout_seconds, MODEL_CHECK_SECONDS),
     )
 
 

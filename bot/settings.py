@@ -95,7 +95,23 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Longest a whole model answer may take (streaming included)."
     )
     openai_max_retries: int = Field(default=1, ge=0, le=3, description="Client retries on 429/5xx/timeouts.")
-    openai_max_output_tokens: int = Field(default=600, ge=100, description="Output token cap per improvisation.")
+    openai_max_output_tokens: int = Field(
+        default=600,
+        ge=100,
+        description="Output token cap per improvisation (reasoning models get room to reason on top of it).",
+    )
+    openai_temperature: float | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="Sampling temperature; unset: 0.9 where the model takes one. Reasoning models take only their "
+        "default (1): a set value is then ignored with a log line.",
+    )
+    openai_reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = Field(
+        default=None,
+        description="Reasoning effort of reasoning models (gpt-5.x, gpt-6, o-series); unset: the lowest the "
+        "model accepts (fastest). Ignored, with a log line, for other models.",
+    )
 
     # --- panic path ----------------------------------------------------------------------------------
     panic_deadline_seconds: float = Field(
@@ -113,7 +129,10 @@ class Settings(BaseSettings):
         default=1500, ge=400, description="Input tokens allowed per panic prompt (estimated offline)."
     )
     breaker_threshold: int = Field(
-        default=5, ge=1, description="Consecutive model failures that open the circuit breaker."
+        default=5,
+        ge=1,
+        description="Consecutive failures of the model service (5xx, timeouts, connection errors, 429) that open "
+        "the circuit breaker; as many refused or unusable answers in a row rest the model for that server alone.",
     )
     breaker_reset_seconds: float = Field(
         default=30.0, gt=0, description="How long an open circuit skips the model before one probe."

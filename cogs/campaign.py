@@ -335,8 +335,8 @@ class Campaign(
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await self.memory.status(interaction.guild_id)
-        last_import = self.long_imports.get(interaction.guild_id)
-        await interaction.edit_original_response(embed=status_embed(status, last_import))
+        last_import, model = self.long_imports.get(interaction.guild_id), self.bot.services.improv.model_status
+        await interaction.edit_original_response(embed=status_embed(status, last_import, model(interaction.guild_id)))
 
     # --- forgetting and visibility ---------------------------------------------------------------------------
     @app_commands.command(name="forget", description="Forget one document")
@@ -548,8 +548,8 @@ def _bullets(names: Sequence[str]) -> str:
     return truncate("\n".join(f"• {discord.utils.escape_markdown(n)}" for n in names), Limits.FIELD_VALUE)
 
 
-def status_embed(status: MemoryStatus, last_import: str | None = None) -> discord.Embed:
-    """`/campaign status`, with the outcome of the last import that outlived its interaction."""
+def status_embed(status: MemoryStatus, last_import: str | None = None, model: str = "") -> discord.Embed:
+    """`/campaign status`, with the outcome of the last import that outlived its interaction and the model's."""
     vectors = "unknown" if status.vectors < 0 else str(status.vectors)
     usage = (
         f"{status.documents} documents · {status.chunks} passages · {format_bytes(status.bytes)} · {vectors} vectors"
@@ -559,6 +559,7 @@ def status_embed(status: MemoryStatus, last_import: str | None = None) -> discor
         EmbedField("Vector store", status.store, inline=True),
         EmbedField("Usage", usage),
         EmbedField("Largest upload", format_bytes(status.upload_limit_bytes), inline=True),
+        *([EmbedField("Model", model)] if model else []),
     ]
     if status.reindex_needed:
         fields.append(

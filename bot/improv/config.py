@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.improv.models import Effort
+
 __all__ = ["DISCORD_POLICY", "PATIENT_POLICY", "ImprovConfig", "ModelConfig", "PanicPolicy"]
 
 
@@ -23,7 +25,12 @@ class ImprovConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """The chat model's client: key (None: tables only), server, model and its limits."""
+    """The chat model's client: key (None: tables only), server, model and its limits.
+
+    `temperature` and `reasoning_effort` None: the model's own choice (see `bot.improv.models`);
+    `deadline_seconds` (the panic deadline) sizes a reasoning model's room to reason; `check_seconds` bounds
+    the startup check of the model.
+    """
 
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
@@ -31,6 +38,10 @@ class ModelConfig:
     timeout_seconds: float = 10.0
     max_retries: int = 1
     max_output_tokens: int = 600
+    temperature: float | None = None
+    reasoning_effort: Effort | None = None
+    deadline_seconds: float = 3.5
+    check_seconds: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)

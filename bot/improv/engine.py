@@ -92,6 +92,10 @@ class Improviser:
         """The configured model (empty without a generator)."""
         return self.model.model_name
 
+    def model_status(self, guild_id: int) -> str:
+        """One line for `/campaign status`: the model in use and whether its last call worked."""
+        return self.model.status(guild_id)
+
     @property
     def warmed(self) -> bool:
         """Whether the embedding model is loaded (retrieval is then fast from the first panic)."""
@@ -197,7 +201,7 @@ class Improviser:
             return self._finish_tables(request, grounding, "quota", quota, started, earlier)
         if self.generator is None:
             return self._finish_tables(request, grounding, "no_key", quota, started, earlier)
-        if not self.breaker.allow():
+        if not self.model.allow(request.guild_id):
             return self._finish_tables(request, grounding, "circuit_open", quota, started, earlier)
 
         prompt = build_prompt(
@@ -214,6 +218,7 @@ class Improviser:
                 request.kind,
                 prompt,
                 on_partial,
+                guild_id=request.guild_id,
                 started=started,
                 deadline=deadline,
                 full_deadline=started + policy.answer_seconds,
@@ -361,7 +366,7 @@ class Improviser:
         request = PanicRequest(guild_id=guild_id, user_id=0, kind=kind, player_safe_only=player_safe_only, style=style)
 
         async def make() -> PoolEntry | None:
-            if self.generator is None or not self.breaker.allow():
+            if self.generator is None or not self.model.allow(guild_id):
                 return None
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.policy.deadline_seconds
@@ -380,7 +385,7 @@ class Improviser:
             until = started + self.config.model_timeout_seconds
             try:
                 generation = await self.model.generate(
-                    kind, prompt, None, started=started, deadline=until, full_deadline=until
+                    kind, prompt, None, guild_id=guild_id, started=started, deadline=until, full_deadline=until
                 )
             except GenerationError as exc:
                 log.info("pool refill for guild %s %s stopped: %s", guild_id, kind, exc.reason)

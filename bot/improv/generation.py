@@ -1,5 +1,7 @@
 """The model behind its circuit breaker: one generation under the first-answer deadline, extended to the full
-answer time once a valid answer streams; every failure is counted against the model only when it is the model's.
+answer time once a valid answer streams; a failure counts against the model's health only when it is the
+service's (5xx, timeouts, connection errors, 429), while refusals and unusable answers rest the model for their
+guild alone. The outcome of the last call is kept for `/campaign status`.
 """
 
 from __future__ import annotations
@@ -7,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from bot.improv.breaker import CircuitBreaker
+from bot.improv.breaker import CircuitBreaker, GuildRests
 from bot.improv.kinds import Improv, Kind
 from bot.improv.llm import Generation, GenerationError, Generator, ModelTrace
+from bot.improv.models import shutdown_date
 from bot.improv.prompts import Prompt
 
-__all__ = ["GuardedModel", "PartialCallback"]
+__all__ = ["CallOutcome", "GuardedModel", "PartialCallback"]
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +28,53 @@ PartialCallback = Callable[[Improv], Awaitable[None]]
 # starved): otherwise the time went to local work or overload.
 MODEL_WAIT_SHARE = 0.5
 LOOP_LAG_TOLERANCE = 0.25
+# outcomes of one request (not of the service's health): a streak of them rests the model for that guild
+GUILD_OUTCOMES = frozenset({"refusal", "invalid"})
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How the model's last call (or the startup check) went."""
+
+    ok: bool
+    detail: str = ""  # why it failed: `reason: detail`
+    at: datetime | None = None
 
 
 class GuardedModel:
-    """`generator` (None: no model configured) guarded by `breaker`."""
+    """`generator` (None: no model configured) guarded by `breaker` (the service's health) and `rests` (per-guild
+    streaks of refusals and unusable answers; by default with the breaker's threshold and reset time)."""
 
-    def __init__(self, generator: Generator | None, breaker: CircuitBreaker) -> None:
+    def __init__(self, generator: Generator | None, breaker: CircuitBreaker, rests: GuildRests | None = None) -> None:
         self.generator = generator
         self.breaker = breaker
+        self.rests = rests or GuildRests(breaker.threshold, breaker.reset_seconds)
+        self.last: CallOutcome | None = None
+
+    def allow(self, guild_id: int) -> bool:
+        """Whether a call for `guild_id` may go out now (neither its guild nor the service resting)."""
+        return not self.rests.resting(guild_id) and self.breaker.allow()
+
+    def note(self, ok: bool, detail: str = "") -> None:
+        """Remember how the last call (or the startup check) went."""
+        self.last = CallOutcome(ok, detail, datetime.now(UTC))
+
+    def status(self, guild_id: int) -> str:
+        """One line for `/campaign status`: the model in use and whether its last call worked."""
+        if self.generator is None:
+            return "none configured: answers come from the offline tables"
+        ends = shutdown_date(self.generator.model)
+        line = f"`{self.generator.model}`{f' (OpenAI shuts it down on {ends})' if ends else ''} · "
+        if self.last is None:
+            line += "no call yet"
+        else:
+            when = f" ({self.last.at:%Y-%m-%d %H:%M} UTC)" if self.last.at is not None else ""
+            line += f"last call worked{when}" if self.last.ok else f"last call failed{when}: {self.last.detail}"
+        if self.breaker.state == "open":
+            line += " · resting after errors (the tables answer meanwhile)"
+        elif self.rests.resting(guild_id):
+            line += " · resting for this server after refused or unusable answers"
+        return line
 
     @property
     def model_name(self) -> str:
@@ -43,12 +87,14 @@ class GuardedModel:
         prompt: Prompt,
         on_partial: PartialCallback | None,
         *,
+        guild_id: int,
         started: float,
         deadline: float,
         full_deadline: float,
     ) -> Generation:
         """Run the model under the first-answer `deadline`, extended to `full_deadline` once it streams a valid
-        answer (both event-loop times; `started` is when the request came). `GenerationError` on failure."""
+        answer (both event-loop times; `started` is when the request came), for `guild_id`. `GenerationError` on
+        failure."""
         if self.generator is None:
             raise GenerationError("no_key")
         loop = asyncio.get_running_loop()
@@ -65,6 +111,7 @@ class GuardedModel:
                 generation = await self.generator.generate(kind, prompt, on_partial=partial, trace=trace)
         except TimeoutError:
             fired = scope.when() or loop.time()
+            self.note(False, "timeout: no answer within the deadline")
             if self._model_was_silent(trace, fired, loop.time(), deadline - started):
                 self.breaker.record_failure()
             else:
@@ -75,18 +122,26 @@ class GuardedModel:
                 )
                 self.breaker.release_probe()
             raise GenerationError("timeout") from None
-        except GenerationError:
-            # HTTP errors, the client's own timeout, refusals and invalid output all say the model failed us
-            self.breaker.record_failure()
+        except GenerationError as exc:
+            self.note(False, f"{exc.reason}: {exc.detail}" if exc.detail else exc.reason)
+            if exc.model_fault:
+                self.breaker.record_failure()
+            else:  # the service answered: healthy, whatever it said
+                self.breaker.record_success()
+                if exc.reason in GUILD_OUTCOMES:
+                    self.rests.record_failure(guild_id)
             raise
         except asyncio.CancelledError:
             self.breaker.release_probe()
             raise
         except Exception as exc:  # never let a surprise in the client break the button
             log.exception("unexpected model error")
+            self.note(False, f"error: {type(exc).__name__}")
             self.breaker.record_failure()
             raise GenerationError("error", type(exc).__name__) from exc
+        self.note(True)
         self.breaker.record_success()
+        self.rests.record_success(guild_id)
         return generation
 
     @staticmethod

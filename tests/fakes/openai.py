@@ -1,9 +1,17 @@
 """A loopback fake of the OpenAI API that the real `openai` client (httpx2 underneath) talks to.
 
 Routes: `POST /v1/chat/completions` (plain and streamed SSE, structured output generated from the request's
-`response_format.json_schema`) and `POST /v1/embeddings` (deterministic unit vectors, `dimensions` honoured,
-float or base64 encoding). Failure modes per test: 429 with Retry-After, 500, a hang, malformed JSON content,
-a refusal, a content-filter stop. Every request body is recorded so tests can assert what the bot sent.
+`response_format.json_schema`), `GET /v1/models/{id}` and `POST /v1/embeddings` (deterministic unit vectors,
+`dimensions` honoured, float or base64 encoding). Failure modes per test: 429 with Retry-After, 500, a hang,
+malformed JSON content, a refusal, a content-filter stop, a cut at the token limit. Every request body is
+recorded so tests can assert what the bot sent.
+
+Like the real API, it serves only the models it knows (the pinned SDK's `ChatModel` names, plus `extra_models`
+for a compatible server's own names) and answers 404 `model_not_found` for others; reasoning models (o-series,
+gpt-5.x, gpt-6) refuse `max_tokens`, a temperature other than 1 and reasoning efforts they do not take, and
+non-reasoning models refuse `reasoning_effort`, each with OpenAI's error body. A reasoning model spends
+`reasoning_tokens[effort]` of its `max_completion_tokens` before it writes, and stops with `length` when the
+budget runs out.
 
 Use: `async with running_openai() as fake:` then `Settings(openai_api_key=fake.api_key,
 openai_base_url=fake.base_url)`.
@@ -25,14 +33,50 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aiohttp import web
+from openai.types.shared.chat_model import ChatModel
 
 __all__ = ["API_KEY", "FakeOpenAI", "Mode", "RecordedRequest", "running_openai"]
 
 API_KEY = "sk-test-fake-openai-key"
-Mode = Literal["ok", "429", "500", "hang", "malformed", "refusal", "content_filter"]
+Mode = Literal["ok", "429", "500", "hang", "malformed", "refusal", "content_filter", "length"]
+
+#: the chat models OpenAI serves (the pinned SDK's list, less the id its notes call unsupported)
+CHAT_MODELS = frozenset(get_args(ChatModel)) - {"gpt-5.1-mini"}
+#: announced shutdown dates, as the SDK's `ChatModel` notes list them (what `GET /v1/models/{id}` reports)
+SHUTDOWN_DATES = {
+    **dict.fromkeys(("gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o", "gpt-4.1", "gpt-4.1-mini"), "2027-01-14"),
+    **dict.fromkeys(("gpt-5", "gpt-5-mini", "gpt-5-nano", "o3"), "2026-12-11"),
+    **dict.fromkeys(("gpt-5.4-nano", "gpt-5.1"), "2027-04-01"),
+    **dict.fromkeys(("gpt-4.1-nano", "o4-mini", "o3-mini", "o1", "gpt-4-turbo", "gpt-3.5-turbo"), "2026-10-23"),
+}
+#: reasoning tokens a request spends before its answer, by effort (tests may change them)
+REASONING_TOKENS = {"none": 0, "minimal": 48, "low": 300, "medium": 1200, "high": 4000, "xhigh": 8000, "max": 16000}
+
+
+def accepted_efforts(model: str) -> tuple[str, ...]:
+    """The `reasoning_effort` values `model` takes, lowest first; () for a model without reasoning."""
+    if re.match(r"^o\d(-|$)", model):
+        return ("low", "medium", "high")
+    if model.endswith("-chat-latest") or not re.match(r"^gpt-([5-9]|\d\d)", model):
+        return ()
+    if re.match(r"^gpt-5(-|$)", model):
+        return ("minimal", "low", "medium", "high")
+    if model.startswith("gpt-5.1"):
+        return ("none", "low", "medium", "high")
+    if model.startswith("gpt-5."):
+        return ("none", "low", "medium", "high", "xhigh")
+    return ("none", "low", "medium", "high", "xhigh", "max")
+
+
+def _error(
+    status: int, message: str, code: str | None, param: str | None, kind: str = "invalid_request_error"
+) -> web.Response:
+    """OpenAI's error body."""
+    return web.json_response({"error": {"message": message, "type": kind, "param": param, "code": code}}, status=status)
+
 
 _WORDS = [
     "lantern",
@@ -120,6 +164,8 @@ class FakeOpenAI:
     mention_canon: bool = True  # free-text fields may mention names from the prompt's canon list
     requests: list[RecordedRequest] = field(default_factory=list)
     api_key: str = API_KEY
+    extra_models: set[str] = field(default_factory=set)  # names a compatible server serves besides OpenAI's
+    reasoning_tokens: dict[str, int] = field(default_factory=lambda: dict(REASONING_TOKENS))
     _queue: deque[Mode] = field(default_factory=deque)
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -144,6 +190,7 @@ class FakeOpenAI:
         """Listen on a free loopback port."""
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models/{model}", self._model)
         app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -161,17 +208,14 @@ class FakeOpenAI:
 
     # --- helpers -------------------------------------------------------------------------------------
     def _check_auth(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return web.json_response(
-                {
-                    "error": {
-                        "message": "Incorrect API key provided",
-                        "type": "invalid_request_error",
-                        "code": "invalid_api_key",
-                    }
-                },
-                status=401,
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if given != self.api_key:
+            masked = f"{given[:8]}{'*' * max(0, len(given) - 12)}{given[-4:]}"  # as OpenAI masks it
+            message = (
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys."
             )
+            return _error(401, message, "invalid_api_key", None)
         return None
 
     async def _record(self, request: web.Request) -> dict[str, Any] | None:
@@ -218,6 +262,65 @@ class FakeOpenAI:
             )
         return None
 
+    # --- models --------------------------------------------------------------------------------------
+    def serves(self, model: str) -> bool:
+        """Whether `model` exists here."""
+        return model in CHAT_MODELS or model in self.extra_models
+
+    async def _model(self, request: web.Request) -> web.Response:
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        self.requests.append(RecordedRequest(request.path, {}, dict(request.headers), time.monotonic()))
+        model = request.match_info["model"]
+        if not self.serves(model):
+            return _error(404, f"The model '{model}' does not exist", "model_not_found", "model")
+        owner = "system" if model in CHAT_MODELS else "library"
+        return web.json_response(
+            {
+                "id": model,
+                "object": "model",
+                "created": 1_721_172_741,
+                "owned_by": owner,
+                "shutdown_date": SHUTDOWN_DATES.get(model),
+            }
+        )
+
+    def _refused(self, body: dict[str, Any]) -> web.Response | None:
+        """OpenAI's 4xx for a model it does not serve or a parameter the model does not take, else None."""
+        model = str(body.get("model", ""))
+        if not self.serves(model):
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _error(404, message, "model_not_found", None)
+        efforts = accepted_efforts(model)
+        effort = body.get("reasoning_effort")
+        if not efforts:
+            if effort is not None:
+                message = "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+                return _error(400, message, "unsupported_parameter", "reasoning_effort")
+            return None
+        if "max_tokens" in body:
+            message = (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+            return _error(400, message, "unsupported_parameter", "max_tokens")
+        temperature = body.get("temperature")
+        if temperature is not None and temperature != 1:
+            message = (
+                f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+                "Only the default (1) value is supported."
+            )
+            return _error(400, message, "unsupported_value", "temperature")
+        if effort is not None and effort not in efforts:
+            listed = ", ".join(f"'{e}'" for e in efforts[:-1]) + f", and '{efforts[-1]}'"
+            message = (
+                f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this model. "
+                f"Supported values are: {listed}."
+            )
+            return _error(400, message, "unsupported_value", "reasoning_effort")
+        return None
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         denied = self._check_auth(request)
         if denied is not None:
@@ -225,6 +328,9 @@ class FakeOpenAI:
         body = await self._record(request)
         if body is None:
             return web.Response(status=499)
+        refused = self._refused(body)
+        if refused is not None:
+            return refused
         mode = self._next_mode()
         self._counter += 1
         failed = await self._transport_failure(mode)
@@ -245,10 +351,21 @@ class FakeOpenAI:
             if mode == "content_filter":
                 finish = "content_filter"
         model = str(body.get("model", ""))
-        usage = {
+        reasoning = 0
+        if accepted_efforts(model):
+            default = "none" if "none" in accepted_efforts(model) else "medium"  # OpenAI's default efforts
+            effort = str(body.get("reasoning_effort") or default)
+            reasoning = self.reasoning_tokens.get(effort, 0)
+        budget = body.get("max_completion_tokens") or body.get("max_tokens")
+        if budget is not None and reasoning + len(content) // 4 > int(budget):
+            content, finish = content[: max(0, int(budget) - reasoning) * 4], "length"  # the budget ran out
+        elif mode == "length":
+            content, finish = content[: len(content) // 2], "length"
+        usage: dict[str, Any] = {
             "prompt_tokens": max(1, len(prompt) // 4),
-            "completion_tokens": max(1, len(content or refusal or "") // 4),
+            "completion_tokens": max(1, len(content or refusal or "") // 4) + reasoning,
             "total_tokens": 0,
+            "completion_tokens_details": {"reasoning_tokens": reasoning},
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if body.get("stream"):
@@ -273,7 +390,7 @@ class FakeOpenAI:
         content: str,
         refusal: str | None,
         finish: str,
-        usage: dict[str, int] | None,
+        usage: dict[str, Any] | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         with contextlib.suppress(ConnectionResetError):  # the client gave up (a deadline): nothing more to send
@@ -288,7 +405,7 @@ class FakeOpenAI:
         content: str,
         refusal: str | None,
         finish: str,
-        usage: dict[str, int] | None,
+        usage: dict[str, Any] | None,
     ) -> None:
         base = {
             "id": f"chatcmpl-fake{self._counter}",

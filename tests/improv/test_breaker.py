@@ -1,8 +1,9 @@
-"""The circuit breaker opens after N failures, probes once when the time is up, and closes on success."""
+"""The circuit breaker opens after N failures, probes once when the time is up, and closes on success; guild
+rests hold one guild's streak of refusals apart."""
 
 from __future__ import annotations
 
-from bot.improv.breaker import CircuitBreaker
+from bot.improv.breaker import CircuitBreaker, GuildRests
 
 
 class Clock:
@@ -53,3 +54,34 @@ def test_failed_probe_opens_again() -> None:
     assert breaker.state == "open"
     clock.now = 15
     assert not breaker.allow()
+
+
+def test_a_guild_rests_after_a_streak_and_alone() -> None:
+    clock = Clock()
+    rests = GuildRests(3, 10, clock=clock)
+    for _ in range(3):
+        assert not rests.resting(1)
+        rests.record_failure(1)
+    assert rests.resting(1)
+    assert not rests.resting(2)
+    clock.now = 10.0
+    assert not rests.resting(1)  # the rest is over: the next request may try
+    rests.record_failure(1)
+    assert rests.resting(1)  # and one more failure rests it again
+
+
+def test_a_usable_answer_ends_a_guilds_streak() -> None:
+    rests = GuildRests(2, 10, clock=Clock())
+    rests.record_failure(1)
+    rests.record_success(1)
+    rests.record_failure(1)
+    assert not rests.resting(1)
+
+
+def test_guild_rests_hold_a_bounded_number_of_guilds() -> None:
+    rests = GuildRests(1, 10, max_guilds=100, clock=Clock())
+    for guild in range(1000):
+        rests.record_failure(guild)
+    assert len(rests) == 100
+    assert rests.resting(999)
+    assert not rests.resting(0)  # the oldest are forgotten first
