@@ -10,10 +10,12 @@ Unknown names (models behind OpenAI-compatible local servers: Ollama, vLLM, LM S
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from openai.types.shared import chat_model
 from openai.types.shared.reasoning_effort import ReasoningEffort
 
 __all__ = [
@@ -74,16 +76,30 @@ _PROFILES: tuple[tuple[re.Pattern[str], ModelProfile], ...] = (
     (re.compile(r"^gpt-\d+(\.\d+)?(-|$)"), _GPT6),  # gpt-6 and whatever OpenAI names next
 )
 
-#: announced API shutdown dates (the pinned SDK's `ChatModel` notes), for the startup warning
-SHUTDOWN_DATES: dict[str, str] = {
-    **dict.fromkeys(
-        ("gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06"), "2027-01-14"
-    ),
-    **dict.fromkeys(("gpt-4.1", "gpt-4.1-mini", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14"), "2027-01-14"),
-    **dict.fromkeys(("gpt-4.1-nano", "o4-mini", "o3-mini", "o1", "gpt-4-turbo", "gpt-3.5-turbo"), "2026-10-23"),
-    **dict.fromkeys(("gpt-5", "gpt-5-mini", "gpt-5-nano", "o3"), "2026-12-11"),
-    **dict.fromkeys(("gpt-5.4-nano", "gpt-5.4-nano-2026-03-17", "gpt-5.1", "gpt-5.1-2025-11-13"), "2027-04-01"),
-}
+
+def _sdk_shutdown_dates() -> dict[str, str]:
+    """Every announced API shutdown date in the pinned SDK's `ChatModel` notes ("Deprecated values"), by model.
+
+    The notes are the attribute docstring after `ChatModel` in `openai/types/shared/chat_model.py`; read from the
+    installed SDK, so upgrading the pin brings OpenAI's newest announcements. Empty if the SDK changes its format
+    (a test pins the parse to the pinned SDK).
+    """
+    try:
+        source = inspect.getsource(chat_model)
+        notes = source.split('"""Deprecated values:', 1)[1].split('"""', 1)[0]
+    except (OSError, TypeError, IndexError):
+        return {}
+    dates: dict[str, str] = {}
+    for item in re.split(r"\n- ", "\n" + notes.strip()):
+        names, _, rest = item.partition("Announced shutdown date")
+        date = re.search(r"\d{4}-\d{2}-\d{2}", rest)
+        if date:
+            dates.update(dict.fromkeys(re.findall(r'"([^"]+)"', names), date.group(0)))
+    return dates
+
+
+#: announced API shutdown dates (the pinned SDK's `ChatModel` notes), for the startup warning and `/campaign status`
+SHUTDOWN_DATES: dict[str, str] = _sdk_shutdown_dates()
 #: what to move to (README: "Choosing a model")
 SUCCESSORS = ("gpt-5.4-mini", "gpt-6-luna")
 

@@ -10,7 +10,15 @@ import pytest
 
 from bot.improv.config import ModelConfig
 from bot.improv.llm import OpenAIGenerator, build_client, build_generator
-from bot.improv.models import EFFORTS, SAFE, SHUTDOWN_DATES, plan_requests, profile_for, shutdown_date
+from bot.improv.models import (
+    EFFORTS,
+    SAFE,
+    SHUTDOWN_DATES,
+    SUCCESSORS,
+    plan_requests,
+    profile_for,
+    shutdown_date,
+)
 from bot.improv.prompts import Style, build_prompt
 from bot.settings import Settings
 from tests.fakes.openai import CHAT_MODELS, FakeOpenAI
@@ -94,6 +102,17 @@ def test_the_default_has_its_announced_shutdown_date() -> None:
     assert shutdown_date("gpt-5.4-mini") is None
     # every date the fake's catalogue reports (from the SDK's notes) is the bot's too
     assert {m: SHUTDOWN_DATES.get(m) for m in FAKE_SHUTDOWN_DATES} == FAKE_SHUTDOWN_DATES
+
+
+def test_every_shutdown_the_pinned_sdk_announces_is_known() -> None:
+    # dated variants and older families too, read from the SDK's notes rather than copied by hand
+    assert SHUTDOWN_DATES["gpt-4o-mini-2024-07-18"] == "2027-01-14"
+    assert SHUTDOWN_DATES["gpt-5-mini-2025-08-07"] == "2026-12-11"
+    assert SHUTDOWN_DATES["gpt-5.4-nano"] == "2027-04-01"
+    assert SHUTDOWN_DATES["o1-mini"] == "2025-10-27"
+    assert "gpt-5.1-mini" not in SHUTDOWN_DATES  # listed as deprecated, without a date
+    assert len(SHUTDOWN_DATES) > 60
+    assert not set(SUCCESSORS) & set(SHUTDOWN_DATES)  # what the README recommends has no end date
 
 
 def test_the_settings_reach_the_generator(caplog: pytest.LogCaptureFixture) -> None:
