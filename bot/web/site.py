@@ -181,6 +181,22 @@ def _read_page(own: Path | None, default: Path) -> tuple[str, bool]:
     return default.read_text(encoding="utf-8"), True
 
 
+# The stylesheet and the icon, by URL name (a fixed list: nothing else under static/ is served).
+STATIC_FILES: dict[str, str] = {"site.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+
+async def static(request: web.Request) -> web.Response:
+    """One of `STATIC_FILES`; anything else is the 404 page."""
+    name = request.match_info["name"]
+    content_type = STATIC_FILES.get(name)
+    if content_type is None:
+        raise web.HTTPNotFound()
+    body = await asyncio.to_thread((STATIC / name).read_bytes)
+    response = web.Response(body=body, content_type=content_type, charset="utf-8")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
 async def not_found(request: web.Request) -> web.Response:
     """The 404 page (the security middleware answers unknown paths with it)."""
     return _render(request, "404.html", {"title": "Page not found"}, status=404)
@@ -200,4 +216,4 @@ def add_site(app: web.Application, config: SiteConfig) -> None:
     app.router.add_get("/pricing", pricing)
     app.router.add_get("/pay", pay)
     app.router.add_get(r"/{page:terms|privacy|refunds}", policy)
-    app.router.add_static("/static", STATIC)
+    app.router.add_get("/static/{name}", static)
