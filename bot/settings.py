@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.billing.plans import PlanCatalog
@@ -316,13 +324,30 @@ class Settings(BaseSettings):
     def _https_origin(cls, value: str | None) -> str | None:
         return None if value is None else public_origin(value)
 
+    @field_validator("paddle_client_token", mode="after")
+    @classmethod
+    def _client_token_fits(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("pdl_"):
+            raise ValueError("is an API key, which must never reach a web page (use a client-side token)")
+        environment = info.data.get("paddle_environment", "sandbox")
+        expected = "test_" if environment == "sandbox" else "live_"
+        if not value.startswith(expected):
+            raise ValueError(f"must start with {expected} for PADDLE_ENVIRONMENT={environment}")
+        return value
+
     @field_validator("site_prices", mode="after")
     @classmethod
-    def _short_prices(cls, value: dict[str, str]) -> dict[str, str]:
+    def _known_prices(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         prices = {key.strip(): text.strip() for key, text in value.items()}
         for key, text in prices.items():
             if not 1 <= len(text) <= 60:
                 raise ValueError(f"the price of {key} must be 1 to 60 characters")
+        plans = info.data.get("paddle_plans")
+        unknown = sorted(set(prices) - set(plans.paid)) if isinstance(plans, PlanCatalog) else []
+        if unknown:
+            raise ValueError(f"names {', '.join(unknown)}, not a paid plan of PADDLE_PLANS")
         return prices
 
     @field_validator("site_pages_dir", mode="after")
@@ -345,22 +370,6 @@ class Settings(BaseSettings):
             bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
             if bad:
                 raise ValueError(f"SHARD_IDS {bad} out of range for SHARD_COUNT={self.shard_count}")
-        return self
-
-    @model_validator(mode="after")
-    def _site_consistent(self) -> Settings:
-        unknown = sorted(set(self.site_prices) - set(self.paddle_plans.paid))
-        if unknown:
-            raise ValueError(f"SITE_PRICES names {', '.join(unknown)}, not a paid plan of PADDLE_PLANS")
-        token = self.paddle_client_token
-        if token is not None:
-            expected = "test_" if self.paddle_environment == "sandbox" else "live_"
-            if token.startswith("pdl_"):
-                raise ValueError("PADDLE_CLIENT_TOKEN is an API key, which must never reach a web page")
-            if not token.startswith(expected):
-                raise ValueError(
-                    f"PADDLE_CLIENT_TOKEN must start with {expected} for PADDLE_ENVIRONMENT={self.paddle_environment}"
-                )
         return self
 
     @classmethod
