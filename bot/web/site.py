@@ -23,6 +23,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.billing.plans import Plan, PlanCatalog
+from bot.improv.kinds import KINDS
 from bot.invite import invite_url
 from bot.settings import Settings
 from bot.sizes import format_bytes
@@ -128,7 +129,7 @@ def _render(
 
 async def home(request: web.Request) -> web.Response:
     """What the bot does, the invite button and a link to the prices."""
-    return _render(request, "home.html", {"title": "Improv Panic Button"})
+    return _render(request, "home.html", {"title": "Improv Panic Button", "kinds": list(KINDS)})
 
 
 async def pricing(request: web.Request) -> web.Response:

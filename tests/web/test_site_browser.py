@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot.improv.kinds import KINDS
 from bot.invite import invite_url
+from tests.web import browser as harness
 from tests.web.browser import (
     APPLICATION_ID,
     CLIENT_TOKEN,
@@ -30,6 +32,16 @@ async def browser() -> Any:
     require_browser()
     async with chromium() as launched:
         yield launched
+
+
+def test_a_missing_browser_is_a_skip_and_under_ci_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires them"):
+        require_browser()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        require_browser()
 
 
 async def paddle_calls(page: Any) -> list[Any]:
@@ -115,6 +127,8 @@ async def test_home_and_pricing_read_as_a_visitor_reads_them(browser: Any, tmp_p
         invite = page.get_by_role("link", name="Add to Discord")
         assert await invite.get_attribute("href") == invite_url(APPLICATION_ID)
         assert "Caught off guard at the table?" in await page.inner_text("h1")
+        kinds = await page.locator(".features li").first.inner_text()
+        assert kinds.startswith(f"{len(KINDS)} kinds of panic: " + ", ".join(KINDS[:-1]) + f" and {KINDS[-1]},")
 
         await page.get_by_role("link", name="See pricing").click()
         await page.wait_for_url(site.url + "/pricing")
