@@ -1,10 +1,10 @@
 """The small site the web process serves, rendered on the server (Jinja2 through aiohttp-jinja2, no build step).
 
 `GET /` (what the bot does, "Add to Discord"), `GET /pricing` (the free plan and `PADDLE_PLANS`), `GET /pay`
-(Paddle's default payment link: loads Paddle.js and opens the checkout for `?_ptxn=txn_…`), `GET /terms`,
-`/privacy`, `/refunds` (the operator's HTML in `SITE_PAGES_DIR`, else a default that says it is one), a 404 page,
-and security headers on every answer (`bot.web.headers`). Nothing secret reaches a page: the Paddle client-side
-token is public by design.
+(Paddle's default payment link: loads and initialises Paddle.js, which opens the checkout for the address's
+`?_ptxn=txn_…`), `GET /terms`, `/privacy`, `/refunds` (the operator's HTML in `SITE_PAGES_DIR`, else a default
+that says it is one), a 404 page, and security headers on every answer (`bot.web.headers`). Nothing secret
+reaches a page: the Paddle client-side token is public by design.
 """
 
 from __future__ import annotations

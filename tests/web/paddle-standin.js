@@ -5,8 +5,10 @@
  * and refuses (throws, as Paddle.js reports errors) what Paddle.js documents as wrong: Environment.set after
  * Initialize or with an unknown environment, Initialize twice or without a client-side token of the
  * environment's kind (test_ for sandbox, live_ for production), Checkout.open before Initialize or without
- * items or a Paddle transaction id. window.__paddleStandin.emit(name, data) sends a checkout event to the
- * page's eventCallback, as Paddle.js does while the customer pays.
+ * items or a Paddle transaction id. Like Paddle.js on a default payment link page, Initialize opens the
+ * checkout for the page URL's _ptxn by itself (recorded as "Checkout.open by _ptxn"), then emits
+ * checkout.loaded. window.__paddleStandin.emit(name, data) sends a checkout event to the page's
+ * eventCallback, as Paddle.js does while the customer pays.
  */
 (function () {
   "use strict";
@@ -52,21 +54,29 @@
       state.initialized = true;
       state.eventCallback = options.eventCallback || null;
       calls.push(["Initialize", { token: options.token, eventCallback: typeof options.eventCallback === "function" }]);
+      var transactionId = new URLSearchParams(window.location.search).get("_ptxn");
+      if (transactionId) {
+        open({ transactionId: transactionId }, "Checkout.open by _ptxn");
+      }
     },
     Checkout: {
       open: function (options) {
-        if (!state.initialized) {
-          refuse("Paddle.Checkout.open() before Paddle.Initialize()");
-        }
-        if (!options || (!options.transactionId && !options.items)) {
-          refuse("Paddle.Checkout.open() needs items or a transactionId");
-        }
-        if (options.transactionId && !/^txn_[a-z\d]{26}$/.test(options.transactionId)) {
-          refuse("not a Paddle transaction id: " + String(options.transactionId));
-        }
-        calls.push(["Checkout.open", JSON.parse(JSON.stringify(options))]);
-        emit("checkout.loaded", { transaction_id: options.transactionId || null, status: "draft" });
+        open(options, "Checkout.open");
       }
     }
   };
+
+  function open(options, record) {
+    if (!state.initialized) {
+      refuse("Paddle.Checkout.open() before Paddle.Initialize()");
+    }
+    if (!options || (!options.transactionId && !options.items)) {
+      refuse("Paddle.Checkout.open() needs items or a transactionId");
+    }
+    if (options.transactionId && !/^txn_[a-z\d]{26}$/.test(options.transactionId)) {
+      refuse("not a Paddle transaction id: " + String(options.transactionId));
+    }
+    calls.push([record, JSON.parse(JSON.stringify(options))]);
+    emit("checkout.loaded", { transaction_id: options.transactionId || null, status: "draft" });
+  }
 })();

@@ -57,7 +57,7 @@ async def test_pay_opens_the_checkout_for_the_links_transaction(browser: Any, tm
         assert await paddle_calls(page) == [
             ["Environment.set", "sandbox"],
             ["Initialize", {"token": CLIENT_TOKEN, "eventCallback": True}],
-            ["Checkout.open", {"transactionId": TRANSACTION}],
+            ["Checkout.open by _ptxn", {"transactionId": TRANSACTION}],  # Paddle.js, from the page's address
         ]
         assert "Paddle's checkout is open" in await page.inner_text("#pay-status")
 
@@ -78,8 +78,11 @@ async def test_a_closed_checkout_can_be_opened_again(browser: Any, tmp_path: Pat
         await page.evaluate("window.__paddleStandin.emit('checkout.closed')")
         assert "nothing was charged" in await page.inner_text("#pay-status")
         await page.click("#reopen")
-        opened = [call for call in await paddle_calls(page) if call[0] == "Checkout.open"]
-        assert opened == [["Checkout.open", {"transactionId": TRANSACTION}]] * 2
+        await page.wait_for_selector("[data-state=open]:not([hidden])")
+        assert (await paddle_calls(page))[-2:] == [
+            ["Checkout.open by _ptxn", {"transactionId": TRANSACTION}],
+            ["Checkout.open", {"transactionId": TRANSACTION}],
+        ]
         assert await seen.all_problems() == []
 
 
@@ -91,7 +94,7 @@ async def test_production_initialises_with_the_live_token_and_no_sandbox(browser
         await seen.page.wait_for_selector("[data-state=open]:not([hidden])")
         assert await paddle_calls(seen.page) == [
             ["Initialize", {"token": live, "eventCallback": True}],
-            ["Checkout.open", {"transactionId": TRANSACTION}],
+            ["Checkout.open by _ptxn", {"transactionId": TRANSACTION}],
         ]
         assert await seen.all_problems() == []
 
@@ -109,6 +112,16 @@ async def test_the_policy_blocks_a_script_without_the_nonce(browser: Any, tmp_pa
         violations = await seen.csp_violations()
         assert violations
         assert all(v.startswith("script-src") for v in violations)
+
+
+async def test_a_checkout_paddle_cannot_open_says_so(browser: Any, tmp_path: Path) -> None:
+    async with serving(site_settings(tmp_path)) as site:
+        seen = await visit(browser, site, f"/pay?_ptxn={TRANSACTION}")
+        await seen.page.wait_for_selector("[data-state=open]:not([hidden])")
+        await seen.page.evaluate("window.__paddleStandin.emit('checkout.error', {code: 'transaction_not_ready'})")
+        text = await seen.page.inner_text("#pay-status")
+        assert "Paddle could not open the checkout for this link" in text
+        assert "/billing upgrade" in text
 
 
 async def test_blocked_paddle_js_tells_the_visitor(browser: Any, tmp_path: Path) -> None:
