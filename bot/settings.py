@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -247,6 +248,31 @@ class Settings(BaseSettings):
         "answering 503 so Paddle retries.",
     )
 
+    # --- site (served by the web process) -------------------------------------------------------------
+    public_base_url: str | None = Field(
+        default=None,
+        description="The https origin the site is served at (e.g. `https://improv.example.com`); Paddle's default "
+        "payment link is this + `/pay`.",
+    )
+    discord_application_id: int | None = Field(
+        default=None, ge=1, description="Application id from the Discord developer portal; the site's invite link."
+    )
+    paddle_client_token: str | None = Field(
+        default=None,
+        description="Paddle client-side token (`test_…` sandbox, `live_…` live; public by design) for the site's "
+        "`/pay` page.",
+    )
+    site_prices: dict[str, str] = Field(
+        default_factory=dict,
+        description="Prices shown on `/pricing` as JSON, by Paddle price id of `PADDLE_PLANS` "
+        '(`{"pri_…": "$5 a month"}`); keep them equal to the prices in Paddle.',
+    )
+    site_pages_dir: Path | None = Field(
+        default=None,
+        description="Folder of the operator's `terms.html`, `privacy.html` and `refunds.html` (HTML fragments); "
+        "a missing file shows the built-in default, which says it is one.",
+    )
+
     # --- operations ----------------------------------------------------------------------------------
     log_level: str = Field(
         default="INFO",
@@ -324,6 +350,51 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite://" + value[len("sqlite://") :]
         return value
 
+    @field_validator("public_base_url", "paddle_client_token", mode="before")
+    @classmethod
+    def _blank_site_value_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("public_base_url", mode="after")
+    @classmethod
+    def _https_origin(cls, value: str | None) -> str | None:
+        return None if value is None else public_origin(value)
+
+    @field_validator("paddle_client_token", mode="after")
+    @classmethod
+    def _client_token_fits(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("pdl_"):
+            raise ValueError("is an API key, which must never reach a web page (use a client-side token)")
+        environment = info.data.get("paddle_environment", "sandbox")
+        expected = "test_" if environment == "sandbox" else "live_"
+        if not value.startswith(expected):
+            raise ValueError(f"must start with {expected} for PADDLE_ENVIRONMENT={environment}")
+        return value
+
+    @field_validator("site_prices", mode="after")
+    @classmethod
+    def _known_prices(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        prices = {key.strip(): text.strip() for key, text in value.items()}
+        for key, text in prices.items():
+            if not 1 <= len(text) <= 60:
+                raise ValueError(f"the price of {key} must be 1 to 60 characters")
+        plans = info.data.get("paddle_plans")
+        unknown = sorted(set(prices) - set(plans.paid)) if isinstance(plans, PlanCatalog) else []
+        if unknown:
+            raise ValueError(f"names {', '.join(unknown)}, not a paid plan of PADDLE_PLANS")
+        return prices
+
+    @field_validator("site_pages_dir", mode="after")
+    @classmethod
+    def _pages_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
     @field_validator("log_level", mode="after")
     @classmethod
     def _upper_level(cls, value: str) -> str:
@@ -375,6 +446,25 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None or value == []:
                 raise ConfigError(f"{env_name(name)} is not set")
+
+
+def public_origin(url: str) -> str:
+    """`url` as an origin (`https://host[:port]`, no path): https, or http on a loopback host for local trials."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an https URL such as https://improv.example.com")
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ValueError("must use https (Paddle opens checkouts only on https pages)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            "must be an origin only, without a path, query or credentials (e.g. https://improv.example.com)"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def env_name(field: str) -> str:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: install the dev extra into .venv, make sure PostgreSQL and Redis answer (starting or,
-# as root with apt-get, installing local servers), then run ruff, mypy and the whole pytest suite.
-# Extra arguments go to pytest. Under CI=true a service that does not answer is a failure, never a skip.
+# as root with apt-get, installing local servers) and that headless Chromium is there (apt-get install
+# chromium as root), then run ruff, mypy and the whole pytest suite.
+# Extra arguments go to pytest. Under CI=true a service or browser that is missing is a failure, never a skip.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -136,8 +137,25 @@ unavailable() {
     say "WARNING: $1 is not reachable at $2; the tests that need it will be skipped"
 }
 
+# headless Chromium for the site's browser tests (tests/web/test_site_browser.py): Debian's package, driven by
+# Playwright for Python (the dev extra) at /usr/bin/chromium; no browser is downloaded from anywhere else
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    if can_apt; then
+        apt_install chromium
+        [ -x /usr/bin/chromium ] && return 0
+    else
+        say "Chromium is not installed (apt-get install chromium, or run as root with apt-get to let this script do it)"
+    fi
+    if [ "$CI" = true ]; then
+        die "Chromium is not installed at /usr/bin/chromium, and CI=true requires it (the browser tests would fail)"
+    fi
+    say "WARNING: Chromium is not installed at /usr/bin/chromium; the browser tests will be skipped"
+}
+
 ensure_postgres
 ensure_redis
+ensure_chromium
 
 # the test database itself (the fixtures create it too; doing it here surfaces auth problems early)
 if ! "$PY" - <<'EOF'; then

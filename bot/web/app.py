@@ -1,4 +1,5 @@
-"""The web door (`python -m bot.web`): `GET /healthz` and `POST /paddle/webhook` (logic in bot.billing).
+"""The web door (`python -m bot.web`): `GET /healthz`, `POST /paddle/webhook` (logic in bot.billing) and the
+site (`bot.web.site`: home, pricing, the payment page, policies).
 
 Hostile or broken peers cannot hold it up: a connection must send its request's headers within
 `WEB_HEADER_TIMEOUT_SECONDS` (from connecting, or from the previous answer: aiohttp's keep-alive timer) and a
@@ -24,8 +25,9 @@ from sqlalchemy import text
 from bot.logs import configure_logging
 from bot.process import freeze_startup_objects
 from bot.services import Services, open_services
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, env_name, load_settings
 from bot.tasks import Stopped, run_until_terminated
+from bot.web.site import SiteConfig, add_site
 
 __all__ = ["HEALTH_TIMEOUT_SECONDS", "Listener", "WebLimits", "create_app", "listen", "main", "serve"]
 
@@ -169,7 +171,8 @@ async def _read_body(request: web.Request, cap: int) -> bytes | None:
 
 
 def create_app(services: Services, limits: WebLimits | None = None) -> web.Application:
-    """The aiohttp application over already-opened services (`listen` adds the connection-level limits)."""
+    """The aiohttp application over already-opened services, site included (`listen` adds the connection-level
+    limits)."""
     limits = limits or WebLimits.from_settings(services.settings)
     app = web.Application(client_max_size=1024 * 1024)
     app[SERVICES] = services
@@ -177,6 +180,7 @@ def create_app(services: Services, limits: WebLimits | None = None) -> web.Appli
     app[HEALTH] = Health(services, limits.health_seconds)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/paddle/webhook", paddle_webhook)
+    add_site(app, SiteConfig.from_settings(services.settings, billing_enabled=services.billing.enabled))
     return app
 
 
@@ -318,12 +322,26 @@ async def serve(settings: Settings) -> None:
     ):
         freeze_startup_objects()
         log.info("web endpoint listening on %s:%d", listener.host, listener.port)
+        _log_site_setup(settings)
         await asyncio.Event().wait()
 
 
 async def _serve(settings: Settings) -> int:
     await serve(settings)
     return 0
+
+
+def _log_site_setup(settings: Settings) -> None:
+    """One line on what the payment page needs that is not set (the site serves without it)."""
+    if settings.public_base_url is not None:
+        log.info("site: set Paddle's default payment link to %s/pay", settings.public_base_url)
+    missing = [
+        env_name(name)
+        for name in ("public_base_url", "paddle_client_token", "discord_application_id")
+        if getattr(settings, name) is None
+    ]
+    if missing:
+        log.warning("site: %s not set; the pages that need them say so to visitors", ", ".join(missing))
 
 
 def _allow_open_files(wanted: int) -> None:
@@ -350,7 +368,3 @@ def main() -> int:
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
