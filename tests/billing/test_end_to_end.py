@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -31,6 +32,7 @@ from db.migrate import upgrade
 from db.models.billing import BillingCheckout, BillingSubscription
 from tests.fakes.paddle import API_KEY, FakePaddle, FakePrice, fixed_id, running_paddle
 from tests.support.discord import running_bot
+from tests.web.browser import CLIENT_TOKEN, chromium, paddle_calls, require_browser, visit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -90,7 +92,9 @@ async def _services(stack: AsyncExitStack, settings: Settings, engine: AsyncEngi
 async def world(tmp_path: Path, test_data: Path, pg_engine: AsyncEngine, redis_kv: KeyValue) -> AsyncIterator[World]:
     common: dict[str, Any] = {"paddle_plans": PLANS.model_dump(), "entitlement_cache_seconds": 0}
     async with AsyncExitStack() as stack:
-        web_settings = Settings.embedded(tmp_path / "web", paddle_webhook_secret=[SECRET], **common)
+        web_settings = Settings.embedded(
+            tmp_path / "web", paddle_webhook_secret=[SECRET], paddle_client_token=CLIENT_TOKEN, **common
+        )
         web_services = await _services(stack, web_settings, pg_engine, redis_kv)
         server = TestServer(create_app(web_services), host="127.0.0.1")
         await server.start_server()
@@ -121,8 +125,16 @@ async def test_upgrade_pay_webhooks_status_then_change_plan_on_the_same_subscrip
     txn = parse_qs(urlparse(link["url"]).query)["_ptxn"][0]
     assert world.paddle.transactions[txn]["status"] == "draft"
 
-    # BROWSER STEP (added by the coordinator after merging the site): load link["url"] in headless Chromium
-    # and check that /pay opens Paddle's checkout for `txn`. Here the buyer's payment is the fake's:
+    # the buyer follows the link: in headless Chromium, /pay opens Paddle's checkout for this transaction
+    require_browser()
+    async with chromium() as browser:
+        seen = await visit(browser, SimpleNamespace(url=world.web_url), link["url"].removeprefix(world.web_url))
+        await seen.page.wait_for_selector("[data-state=open]:not([hidden])")
+        calls = await paddle_calls(seen.page)
+        assert ["Initialize", {"token": CLIENT_TOKEN, "eventCallback": True}] in calls
+        assert calls[-1] == ["Checkout.open by _ptxn", {"transactionId": txn}]
+        assert await seen.all_problems() == []
+    # the buyer pays in Paddle's checkout (the fake's):
     subscription = world.paddle.complete_checkout(txn)["id"]
 
     answers = await world.post_notifications()

@@ -155,3 +155,9 @@ async def visit(browser: Any, site: Listener, path: str, *, paddle_js: bool = Tr
     await context.route("**/*", route)
     await page.goto(site.url + path, wait_until="load")
     return seen
+
+
+async def paddle_calls(page: Any) -> list[Any]:
+    """What the page asked of Paddle.js (the stand-in's record): `[name, argument]` pairs, in order."""
+    calls: list[Any] = await page.evaluate("window.__paddleStandin.calls")
+    return calls

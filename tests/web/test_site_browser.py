@@ -18,6 +18,7 @@ from tests.web.browser import (
     CLIENT_TOKEN,
     TRANSACTION,
     chromium,
+    paddle_calls,
     require_browser,
     serving,
     site_settings,
@@ -42,11 +43,6 @@ def test_a_missing_browser_is_a_skip_and_under_ci_a_failure(monkeypatch: pytest.
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         require_browser()
-
-
-async def paddle_calls(page: Any) -> list[Any]:
-    calls: list[Any] = await page.evaluate("window.__paddleStandin.calls")
-    return calls
 
 
 async def test_pay_opens_the_checkout_for_the_links_transaction(browser: Any, tmp_path: Path) -> None:
