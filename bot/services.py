@@ -139,7 +139,7 @@ def _build_memory(
     """Campaign memory with the configured vector store (Pinecone when chosen or, with `auto`, when key and hosts
     are set; else local files) and embedder. The plan's limits apply when billing is on, else MAX_UPLOAD_MB and
     no memory cap."""
-    from bot.memory.embedders import build_embedder, choose_embedder
+    from bot.memory.embedders import MAX_INPUTS, build_embedder, choose_embedder
 
     store: VectorStore
     have_pinecone = settings.pinecone_api_key is not None and bool(settings.pinecone_index_hosts)
@@ -165,6 +165,8 @@ def _build_memory(
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             parse_seconds=settings.parse_timeout_seconds,
             parse_memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+            # OpenAI: up to a full request's inputs per call (the embedder splits them by real tokens)
+            embed_batch=MAX_INPUTS if kind == "openai" else MemoryConfig().embed_batch,
         ),
         upload_limit=billing.upload_limit_bytes if billing.enabled else None,
         memory_limit=billing.memory_limit_bytes if billing.enabled else None,
