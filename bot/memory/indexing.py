@@ -38,17 +38,13 @@ async def notify(progress: ProgressFn | None, update: ImportProgress) -> None:
         log.warning("progress callback failed", exc_info=True)
 
 
-def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], file_name: str, player_safe: bool) -> VectorRecord:
-    """A chunk's vector with the metadata stores filter on (and, where they keep it, cite from)."""
-    extra: dict[str, str | int | float | bool] = {"file": file_name, "heading": chunk.heading, "text": chunk.text}
-    if chunk.page is not None:
-        extra["page"] = chunk.page
+def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], player_safe: bool) -> VectorRecord:
+    """A chunk's vector with what stores filter on (its text and citation stay in the database)."""
     return VectorRecord(
         chunk_id=chunk.chunk_id,
         document_id=chunk.document_id,
         vector=np.asarray(vector, dtype=np.float32),
         player_safe=player_safe,
-        extra=extra,
     )
 
 
@@ -70,7 +66,7 @@ async def embed_and_upsert(
         batch = chunks[start : start + batch_size]
         vectors = await ctx.embedder.embed([c.embed_text for c in batch])
         await ctx.store.upsert(
-            guild_id, [vector_record(c, v, file_name, player_safe) for c, v in zip(batch, vectors, strict=True)]
+            guild_id, [vector_record(c, v, player_safe) for c, v in zip(batch, vectors, strict=True)]
         )
         done += len(batch)
         await notify(
