@@ -77,6 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         pinecone_init,
         help="create a serverless dense index for the configured embedder (or check the one of that name)",
         needs_services=False,
+        quiet=True,
     )
     init.add_argument("name", help="index name: lower-case letters, digits and '-', at most 45 characters")
     init.add_argument("--cloud", default="aws", help="cloud of the serverless index (default: aws)")
@@ -87,4 +88,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         pinecone_check,
         help="check every index in PINECONE_INDEX_HOSTS (dimension, metric, vector API), as startup does",
         needs_services=False,
+        quiet=True,
     )
