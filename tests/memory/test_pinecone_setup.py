@@ -4,6 +4,7 @@ project, the startup check of the bot's services and of the CLI, and the fake's 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -19,6 +20,9 @@ from bot.cli import build_parser
 from bot.memory.stores import PineconeVectorStore, VectorRecord, namespace_for
 from bot.services import open_services
 from bot.settings import ConfigError, Settings
+from db.migrate import upgrade
+from tests.cogs.conftest import model_settings
+from tests.fakes.openai import running_openai
 from tests.fakes.pinecone import API_KEY, FakePineconeProject, running_project
 
 IMPROV = Path(sys.executable).with_name("improv")
@@ -224,3 +228,37 @@ async def test_the_fake_enforces_pinecones_limits_with_its_error_bodies(project:
                 await refusing.query(top_k=1, vector=[0.1] * 8, namespace="x")
             stats = await refusing.describe_index_stats()  # statistics answer on every kind of index
             assert stats.dimension == 8
+
+
+# --- what goes into Pinecone -----------------------------------------------------------------------------------
+
+
+async def test_a_100_kb_heading_imports_and_pinecone_keeps_a_few_bytes_per_vector(
+    project: FakePineconeProject, tmp_path: Path
+) -> None:
+    """Issue 13: a Markdown heading over 40 KB made Pinecone refuse the vectors (metadata over 40,960 bytes)."""
+    index = await project.add_index("heading-notes", 1536)
+    heading = "The Drowned Archive of " + " ".join(f"Vault{i} of the salt kings" for i in range(4_200))
+    assert len(heading.encode()) > 100_000
+    notes = f"# {heading}\n\nThe archivist Petra Vane keeps the tide tables in a locked iron chest.\n".encode()
+    async with running_openai() as fake_openai:
+        settings = model_settings(
+            tmp_path / "d",
+            fake_openai,
+            embedder="openai",
+            pinecone_api_key=API_KEY,
+            pinecone_index_hosts=[index.host],
+            pinecone_controller_host=project.host,
+        )
+        async with open_services(settings) as services:
+            await upgrade(services.engine)
+            report = await services.memory.import_file(GUILD, "archive.md", "text/markdown", notes)
+            [hit] = await services.memory.search(GUILD, "who keeps the tide tables?", k=1)
+        sent = [text for r in fake_openai.embedding_requests() for text in r.body["input"]]
+    assert report.outcome == "imported"
+    assert "Petra Vane" in hit.text
+    assert hit.heading.startswith("The Drowned Archive")  # the citation comes from the database, whole
+    stored = index.vectors(namespace_for(GUILD))
+    assert len(stored) == report.chunks
+    assert max(len(json.dumps(v.metadata)) for v in stored.values()) < 200
+    assert heading in "".join(sent)  # the heading was embedded too (in parts), not cut off
