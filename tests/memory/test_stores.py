@@ -110,6 +110,18 @@ async def test_delete_document_removes_only_that_document(store: VectorStore) ->
     assert await store.count(GUILD_B) == 1
 
 
+async def test_prune_keeps_only_the_named_vectors_at_their_latest(store: VectorStore) -> None:
+    await store.upsert(GUILD_A, records("a", [1, 2]) + records("b", [3]))
+    await store.upsert(GUILD_A, records("a", [7]))  # a:0 rewritten (a re-embedding in place)
+    await store.upsert(GUILD_B, records("a", [1]))
+    await store.prune(GUILD_A, {"a": ["a:0"]})
+    assert await store.count(GUILD_A) == 1
+    [hit] = await store.query(GUILD_A, unit(7), 5, player_safe_only=False)
+    assert (hit.chunk_id, round(hit.score, 3)) == ("a:0", 1.0)
+    assert await store.count(GUILD_B) == 1  # another guild is never touched
+    await store.prune(GUILD_B + 1, {})  # a guild without vectors: nothing to do
+
+
 async def test_delete_of_unknown_things_is_quiet(store: VectorStore) -> None:
     await store.delete_document(GUILD_A, "nothing")
     await store.delete_guild(GUILD_A)

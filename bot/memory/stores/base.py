@@ -8,7 +8,7 @@ text).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -70,6 +70,10 @@ class VectorStore(Protocol):
 
     async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
         """Change the visibility flag carried by every vector of one document."""
+
+    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+        """Remove every vector of this guild but those of `keep` (document id -> chunk ids), and anything they
+        replaced: after a re-embedding wrote new vectors in place and the guild switched to them."""
 
     async def delete_guild(self, guild_id: int) -> None:
         """Remove all of this guild's vectors."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -204,6 +204,22 @@ class PineconeVectorStore:
             set_metadata={"player_safe": bool(player_safe)},
             namespace=namespace_for(guild_id),
         )
+
+    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+        """Delete the namespace's vectors whose ids are not kept. Only ids listed as stale are deleted, so a
+        listing that lags fresh upserts never removes them."""
+        index = await self._index(self.host_for(guild_id))
+        namespace = namespace_for(guild_id)
+        wanted = {self._vector_id(document_id, c) for document_id, chunks in keep.items() for c in chunks}
+        stale: list[str] = []
+        try:
+            async for page in index.list(namespace=namespace):
+                stale.extend(item.id for item in page.vectors if item.id and item.id not in wanted)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+        for batch in _batched(stale, DELETE_BATCH):
+            await index.delete(ids=batch, namespace=namespace)
 
     async def delete_guild(self, guild_id: int) -> None:
         await self.delete_namespace_at(self.host_for(guild_id), guild_id)
