@@ -21,6 +21,7 @@ __all__ = [
     "MemoryFull",
     "NoTextLayer",
     "UnsupportedFile",
+    "VectorsNotStored",
 ]
 
 
@@ -104,6 +105,18 @@ class DocumentTooComplex(ImportProblem):
             file_name,
             f"**{file_name}** is too large or complex inside to open safely ({detail}). "
             "Save it again without embedded media, or export it as PDF or text.",
+        )
+
+
+class VectorsNotStored(ImportProblem):
+    """The vector store did not take a file's vectors (after its own retries); nothing of the file was kept."""
+
+    def __init__(self, file_name: str, detail: str) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** wasn't imported: the vector store did not take its passages ({detail[:300]}). "
+            "Nothing of it was kept. Import it again later; if it fails again, tell the bot's operator.",
+            title="Couldn't store that file",
         )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "InitResult",
     "bare_host",
     "check_hosts",
+    "describe_error",
     "init_index",
     "model_problem",
     "stats_problem",
@@ -36,7 +37,8 @@ def bare_host(host: str) -> str:
     return host.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
 
 
-def _describe_error(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """An SDK error in one line: HTTP status and Pinecone's message (never the key)."""
     status = getattr(exc, "status_code", None)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return f"HTTP {status}: {message}" if status else f"{type(exc).__name__}: {message}"
@@ -84,7 +86,7 @@ async def check_hosts(client: Any, hosts: Sequence[str], dimension: int) -> list
         models = {bare_host(m.host): m async for m in client.indexes.list() if m.host}
     except Exception as exc:
         log.warning(
-            "could not list the Pinecone project's indexes (%s): index kinds not confirmed", _describe_error(exc)
+            "could not list the Pinecone project's indexes (%s): index kinds not confirmed", describe_error(exc)
         )
     problems: list[str] = []
     for host in hosts:
@@ -93,7 +95,7 @@ async def check_hosts(client: Any, hosts: Sequence[str], dimension: int) -> list
             async with index:
                 stats = await index.describe_index_stats()
         except Exception as exc:
-            problems.append(f"Pinecone index {host} did not answer describe_index_stats ({_describe_error(exc)})")
+            problems.append(f"Pinecone index {host} did not answer describe_index_stats ({describe_error(exc)})")
             continue
         problem = stats_problem(stats, dimension)
         if problem is None and models is not None:

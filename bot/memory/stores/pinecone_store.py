@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bot.memory.stores.base import Vector, VectorHit, VectorRecord, VectorStoreError
-from bot.memory.stores.pinecone_admin import check_hosts
+from bot.memory.stores.pinecone_admin import check_hosts, describe_error
 
 __all__ = ["PineconeVectorStore", "jump_hash", "namespace_for", "upsert_batch"]
 
@@ -102,9 +102,16 @@ class PineconeVectorStore:
     async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
         if not records:
             return
-        index = await self._index(self.host_for(guild_id))
         vectors = [self._to_wire(guild_id, r) for r in records]
-        namespace = namespace_for(guild_id)
+        try:
+            index = await self._index(self.host_for(guild_id))
+            await self._upsert(index, namespace_for(guild_id), vectors)
+        except VectorStoreError:
+            raise
+        except Exception as exc:  # the SDK's own, after its retries: a refusal, a timeout, no connection
+            raise VectorStoreError(f"Pinecone: {describe_error(exc)}") from exc
+
+    async def _upsert(self, index: Any, namespace: str, vectors: list[dict[str, Any]]) -> None:
         batch = upsert_batch(len(vectors[0]["values"]))
         response = await index.upsert(
             vectors=vectors, namespace=namespace, batch_size=batch, show_progress=False, max_concurrency=4
