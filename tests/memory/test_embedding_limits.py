@@ -19,7 +19,9 @@ import pytest_asyncio
 from openai import AsyncOpenAI
 
 from bot.memory.embedders import MAX_INPUT_TOKENS, MAX_INPUTS, MAX_REQUEST_TOKENS, OpenAIEmbedder
+from bot.memory.errors import EmbeddingRefused
 from bot.memory.tokens import count_tokens, split_by_tokens
+from bot.memory.types import Upload
 from bot.services import open_services
 from db.migrate import upgrade
 from tests.cogs.conftest import model_settings
@@ -153,3 +155,24 @@ async def test_a_huge_non_latin_import_sends_no_request_over_the_limits(
     assert all(len(r.body["input"]) <= MAX_INPUTS for r in requests)
     assert sum(counts[:-1]) >= total  # every chunk embedded (with its breadcrumb and overlap), then the query
     assert hits
+
+
+async def test_a_permanent_refusal_reaches_the_gm_as_what_it_is(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """The project lost access to the embedding model: each file says so with OpenAI's message, not "try again"."""
+    fake_openai.embedding_models.discard("text-embedding-3-small")
+    try:
+        settings = model_settings(tmp_path / "d", fake_openai, embedder="openai")
+        async with open_services(settings) as services:
+            await upgrade(services.engine)
+            results = await services.memory.import_files(
+                new_guild(),
+                [Upload("a.md", "text/markdown", b"# A\n\nThe ferry."), Upload("b.md", None, b"# B\n\nThe mill.")],
+            )
+    finally:
+        fake_openai.embedding_models.add("text-embedding-3-small")
+    assert [type(r) for r in results] == [EmbeddingRefused, EmbeddingRefused]
+    message = results[0].message  # type: ignore[union-attr]
+    assert message.startswith("Campaign memory can't index this: the embedding service refused the request")
+    assert "HTTP 404, model_not_found" in message
+    assert "The model `text-embedding-3-small` does not exist or you do not have access to it" in message
+    assert "try again shortly" not in message
