@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bot.memory.embedders import embedder_dimension
-from bot.memory.stores.pinecone_admin import bare_host, check_hosts, init_index
+from bot.memory.stores.pinecone_admin import bare_host, check_hosts, describe_error, init_index
 from bot.services import embedder_kind
 from bot.settings import Settings
 
@@ -30,12 +30,25 @@ def _embedder(settings: Settings) -> tuple[str, int]:
     return kind, embedder_dimension(kind)
 
 
+def _refused(exc: BaseException) -> int:
+    """Print a Pinecone SDK error in one line (exit status 1); anything else is a bug and is raised."""
+    from pinecone.errors import PineconeError
+
+    if not isinstance(exc, PineconeError):
+        raise exc
+    print(f"improv: Pinecone: {describe_error(exc)}", file=sys.stderr)
+    return 1
+
+
 async def pinecone_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create the index (or check the one of that name) and say what to put in PINECONE_INDEX_HOSTS."""
     kind, dimension = _embedder(settings)
     print(f"embedder: {kind} ({dimension} dimensions, EMBEDDER={settings.embedder})")
-    async with _client(settings) as client:
-        result = await init_index(client, args.name, dimension, cloud=args.cloud, region=args.region)
+    try:
+        async with _client(settings) as client:
+            result = await init_index(client, args.name, dimension, cloud=args.cloud, region=args.region)
+    except Exception as exc:  # a refused key or name, no connection: one line
+        return _refused(exc)
     if result.problem is not None:
         print(f"improv: {result.problem}", file=sys.stderr)
         return 1
@@ -54,8 +67,11 @@ async def pinecone_check(args: argparse.Namespace, settings: Settings) -> int:
     """Check every index in PINECONE_INDEX_HOSTS the way the bot does at startup."""
     settings.require("pinecone_index_hosts")
     kind, dimension = _embedder(settings)
-    async with _client(settings) as client:
-        problems = await check_hosts(client, settings.pinecone_index_hosts, dimension)
+    try:
+        async with _client(settings) as client:
+            problems = await check_hosts(client, settings.pinecone_index_hosts, dimension)
+    except Exception as exc:
+        return _refused(exc)
     for problem in problems:
         print(f"improv: {problem}", file=sys.stderr)
     if problems:

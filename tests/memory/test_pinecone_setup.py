@@ -57,7 +57,8 @@ def _pinecone_env(project: FakePineconeProject, **more: str) -> dict[str, str]:
 
 
 def _settings(project: FakePineconeProject, tmp_path: Path, **values: object) -> Settings:
-    return Settings.embedded(tmp_path / "d", pinecone_api_key=API_KEY, pinecone_controller_host=project.host, **values)
+    values = {"pinecone_api_key": API_KEY, "pinecone_controller_host": project.host, **values}
+    return Settings.embedded(tmp_path / "d", **values)
 
 
 async def run(settings: Settings, *argv: str) -> int:
@@ -262,3 +263,12 @@ async def test_a_100_kb_heading_imports_and_pinecone_keeps_a_few_bytes_per_vecto
     assert len(stored) == report.chunks
     assert max(len(json.dumps(v.metadata)) for v in stored.values()) < 200
     assert heading in "".join(sent)  # the heading was embedded too (in parts), not cut off
+
+
+async def test_a_refused_key_is_one_line(
+    project: FakePineconeProject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings(project, tmp_path, pinecone_api_key="pcsk_wrong", pinecone_index_hosts=["http://x.invalid"])
+    assert await run(settings, "pinecone", "init", "notes") == 1
+    assert capsys.readouterr().err == "improv: Pinecone: HTTP 401: Invalid API Key\n"
+    assert not project.indexes
