@@ -25,6 +25,7 @@ from bot.memory.types import Upload
 from bot.services import open_services
 from db.migrate import upgrade
 from tests.cogs.conftest import model_settings
+from tests.conftest import REPO_ROOT
 from tests.fakes.openai import FakeOpenAI, embedding_tokens, fake_embedding, running_openai
 from tests.memory.memory_support import new_guild
 from tests.memory.multilingual import LANGUAGES, gazetteer
@@ -65,7 +66,7 @@ def test_counting_needs_no_network(tmp_path: Path) -> None:
     )
     env = {"HOME": str(tmp_path), "TIKTOKEN_CACHE_DIR": str(tmp_path / "none"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=Path.cwd(), check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 5
