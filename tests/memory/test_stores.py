@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -287,3 +288,18 @@ async def test_local_store_deletes_a_guild_only_at_its_own_location(tmp_path: Pa
     assert await store.count(GUILD_A) == 2
     await store.delete_guild_at(GUILD_A, store.location(GUILD_A))
     assert await store.count(GUILD_A) == 0
+
+
+async def test_local_store_reports_a_failed_write_as_a_store_error(tmp_path: Path) -> None:
+    from bot.memory.stores import VectorStoreError
+
+    store = LocalVectorStore(tmp_path / "vectors")
+    await store.upsert(GUILD_A, records("a", [1]))
+
+    def disk_full(*args: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store._write = disk_full  # type: ignore[method-assign,assignment]
+    with pytest.raises(VectorStoreError, match="could not write vector files: No space left on device"):
+        await store.upsert(GUILD_A, records("b", [2]))
+    assert await store.count(GUILD_A) == 1

@@ -188,7 +188,11 @@ class LocalVectorStore:
                 vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in group])
                 ids = [r.chunk_id for r in group]
                 safe = [r.player_safe for r in group]
-                written.append(await asyncio.to_thread(self._write, guild_id, document_id, ids, vectors, safe))
+                try:
+                    written.append(await asyncio.to_thread(self._write, guild_id, document_id, ids, vectors, safe))
+                except OSError as exc:  # a full or read-only disk: this write fails, the caller decides
+                    self._invalidate(guild_id)
+                    raise VectorStoreError(f"could not write vector files: {exc.strerror or exc}") from exc
                 added.append(
                     _GuildMatrix(ids, np.array([document_id] * len(ids), dtype=np.str_), np.array(safe), vectors)
                 )
