@@ -293,16 +293,16 @@ class OpenAIEmbedder:
         tokens = 0
         for owner, raw in enumerate(texts):
             text = raw or " "  # the API refuses empty inputs
-            parts = split_by_tokens(text, self._max_input_tokens)
-            if len(parts) > 1:
+            size = count_tokens(text)
+            if size <= self._max_input_tokens:
+                pieces = [_Piece(owner, text, size)]
+            else:
+                parts = split_by_tokens(text, self._max_input_tokens)
                 log.info(
-                    "an input of %d characters is over %d tokens: embedded in %d parts",
-                    len(text),
-                    self._max_input_tokens,
-                    len(parts),
+                    "an input of %d tokens is over %d: embedded in %d parts", size, self._max_input_tokens, len(parts)
                 )
-            for part in parts:
-                piece = _Piece(owner, part, count_tokens(part))
+                pieces = [_Piece(owner, part, count_tokens(part)) for part in parts]
+            for piece in pieces:
                 if current and (len(current) >= self._max_batch or tokens + piece.tokens > self._max_request_tokens):
                     requests.append(current)
                     current, tokens = [], 0
