@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,7 +26,16 @@ from bot.settings import ConfigError, Settings
 from bot.tasks import BackgroundTasks
 from db.engine import create_engine, create_sessionmaker, create_webhook_engine
 
-__all__ = ["Services", "billing_config", "discord_policy", "improv_config", "model_config", "open_services"]
+__all__ = [
+    "Services",
+    "billing_config",
+    "check_vector_store",
+    "discord_policy",
+    "embedder_kind",
+    "improv_config",
+    "model_config",
+    "open_services",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +106,7 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         # campaign memory: the plan's limits apply when billing is on, else MAX_UPLOAD_MB and no memory cap
         memory = _build_memory(settings, sessionmaker, kv, billing, tasks)
         stack.push_async_callback(memory.aclose)
+        await check_vector_store(memory)
         # improvisation over memory and billing; Discord's policy is its default (other doors pass their own)
         model = model_config(settings)
         client = build_client(model)
@@ -136,6 +147,27 @@ async def open_services(settings: Settings, *, webhook_pool: bool = False) -> As
         yield services
 
 
+def embedder_kind(settings: Settings) -> Literal["local", "openai"]:
+    """Which embedder the settings choose (`EMBEDDER`, and with `auto` which keys are set)."""
+    from bot.memory.embedders import choose_embedder
+
+    return choose_embedder(
+        settings.embedder,
+        openai_key=settings.openai_api_key is not None,
+        pinecone_key=settings.pinecone_api_key is not None,
+    )
+
+
+async def check_vector_store(memory: CampaignMemory) -> None:
+    """Stop with one line when a configured Pinecone index cannot take this embedder's vectors (wrong dimension or
+    metric, a sparse or Documents-API index, or no answer)."""
+    store = memory.store
+    if isinstance(store, PineconeVectorStore):
+        problems = await store.check(memory.embedder.dimension)
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
 def _build_memory(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -146,7 +178,7 @@ def _build_memory(
     """Campaign memory with the configured vector store (Pinecone when chosen or, with `auto`, when key and hosts
     are set; else local files) and embedder. The plan's limits apply when billing is on, else MAX_UPLOAD_MB and
     no memory cap."""
-    from bot.memory.embedders import build_embedder, choose_embedder
+    from bot.memory.embedders import MAX_INPUTS, build_embedder
 
     store: VectorStore
     have_pinecone = settings.pinecone_api_key is not None and bool(settings.pinecone_index_hosts)
@@ -155,13 +187,15 @@ def _build_memory(
             raise ConfigError("PINECONE_API_KEY is not set (VECTOR_STORE=pinecone)")
         if not settings.pinecone_index_hosts:
             raise ConfigError("PINECONE_INDEX_HOSTS is not set (VECTOR_STORE=pinecone)")
-        store = PineconeVectorStore(settings.pinecone_api_key.get_secret_value(), settings.pinecone_index_hosts)
+        store = PineconeVectorStore(
+            settings.pinecone_api_key.get_secret_value(),
+            settings.pinecone_index_hosts,
+            controller_host=settings.pinecone_controller_host,
+        )
     else:
         store = LocalVectorStore(settings.data_dir / "vectors")
     openai_key = settings.openai_api_key
-    kind = choose_embedder(
-        settings.embedder, openai_key=openai_key is not None, pinecone_key=settings.pinecone_api_key is not None
-    )
+    kind = embedder_kind(settings)
     api_key = openai_key.get_secret_value() if openai_key is not None else None
     return CampaignMemory(
         sessionmaker,
@@ -172,6 +206,8 @@ def _build_memory(
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             parse_seconds=settings.parse_timeout_seconds,
             parse_memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+            # OpenAI: up to a full request's inputs per call (the embedder splits them by real tokens)
+            embed_batch=MAX_INPUTS if kind == "openai" else MemoryConfig().embed_batch,
         ),
         upload_limit=billing.upload_limit_bytes if billing.enabled else None,
         memory_limit=billing.memory_limit_bytes if billing.enabled else None,

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         description="Comma-separated Pinecone index hosts (one namespace per guild; each guild is jump-hashed "
         "to one index, so append new hosts at the end when an index fills up).",
     )
+    pinecone_controller_host: str | None = Field(
+        default=None,
+        description="Pinecone's control-plane URL, for `improv pinecone init` and the startup check of the "
+        "indexes; unset: Pinecone's own (`https://api.pinecone.io`).",
+    )
     max_upload_mb: int = Field(
         default=20, ge=1, le=500, description="Largest file `/campaign import` accepts, in MB (a plan may set less)."
     )

@@ -20,7 +20,7 @@ from db.migrate import upgrade
 from tests.conftest import REPO_ROOT
 from tests.fakes.openai import FakeOpenAI, running_openai
 from tests.fakes.pinecone import API_KEY as PINECONE_KEY
-from tests.fakes.pinecone import FakePineconeIndex, running_indexes
+from tests.fakes.pinecone import FakePineconeIndex, running_project
 from tests.fixtures_services import create_database, drop_database
 from tests.support.discord import running_bot
 
@@ -31,9 +31,9 @@ NOTES = REPO_ROOT / "examples" / "campaign" / "emberfall.md"
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def fakes() -> AsyncIterator[tuple[FakeOpenAI, FakePineconeIndex]]:
-    """A fake OpenAI and one fake Pinecone index on loopback."""
-    async with running_openai() as openai, running_indexes(1, 1536) as [index]:
-        yield openai, index
+    """A fake OpenAI and a fake Pinecone project with one index on loopback."""
+    async with running_openai() as openai, running_project() as project:
+        yield openai, await project.add_index("improv-notes", 1536)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -53,6 +53,7 @@ async def production(
         openai_base_url=openai.base_url,
         pinecone_api_key=PINECONE_KEY,
         pinecone_index_hosts=[index.host],
+        pinecone_controller_host=index.controller_host,
     )
     try:
         async with open_services(settings) as services:

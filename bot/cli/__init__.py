@@ -25,13 +25,13 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `improv` parser."""
-    from bot.cli import appcommands, billing, campaign, console, core, panic
+    from bot.cli import appcommands, billing, campaign, console, core, panic, pinecone
 
     parser = argparse.ArgumentParser(prog="improv", description="Improv Panic Button")
     parser.add_argument("--data-dir", type=Path, help="directory for local state (IMPROV_DATA_DIR)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (core, appcommands, console, billing, campaign, panic):
+    for module in (core, appcommands, console, billing, campaign, panic, pinecone):
         module.register(sub)
     return parser
 

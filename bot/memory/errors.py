@@ -11,6 +11,7 @@ __all__ = [
     "DocumentNotFound",
     "DocumentTooComplex",
     "EmbedderUnavailable",
+    "EmbeddingRefused",
     "EmptyDocument",
     "EncryptedDocument",
     "FileTooLarge",
@@ -20,6 +21,7 @@ __all__ = [
     "MemoryFull",
     "NoTextLayer",
     "UnsupportedFile",
+    "VectorsNotStored",
 ]
 
 
@@ -106,11 +108,38 @@ class DocumentTooComplex(ImportProblem):
         )
 
 
+class VectorsNotStored(ImportProblem):
+    """The vector store did not take a file's vectors (after its own retries); nothing of the file was kept."""
+
+    def __init__(self, file_name: str, detail: str) -> None:
+        super().__init__(
+            file_name,
+            f"**{file_name}** wasn't imported: the vector store did not take its passages ({detail[:300]}). "
+            "Nothing of it was kept. Import it again later; if it fails again, tell the bot's operator.",
+            title="Couldn't store that file",
+        )
+
+
 class EmbedderUnavailable(UserFacingError):
     """The embedding model could not be loaded or reached."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"Campaign memory can't index text right now: {detail}", title="Memory unavailable")
+    def __init__(self, detail: str, *, lead: str = "Campaign memory can't index text right now") -> None:
+        super().__init__(f"{lead}: {detail}", title="Memory unavailable")
+
+
+class EmbeddingRefused(EmbedderUnavailable):
+    """The embedding service refused a request for good (a client error that retrying cannot fix): the GM reads
+    the service's own message and that an operator has to act."""
+
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        what = f"HTTP {status}, {code}" if code else f"HTTP {status}"
+        super().__init__(
+            f"the embedding service refused the request ({what}): {message.rstrip('.')}. "
+            "Trying again won't help: ask the bot's operator to check its embedding settings.",
+            lead="Campaign memory can't index this",
+        )
+        self.status = status
+        self.code = code
 
 
 class ImportBusy(UserFacingError):

@@ -24,12 +24,13 @@ from bot.errors import UserFacingError
 from bot.memory import parsing
 from bot.memory.chunking import document_id_for
 from bot.memory.config import MemoryContext
-from bot.memory.errors import EmptyDocument, MemoryFull
+from bot.memory.errors import EmptyDocument, MemoryFull, VectorsNotStored
 from bot.memory.indexing import Indexer, embed_and_upsert, notify
 from bot.memory.mutation import Mutation
 from bot.memory.names import DuplicateFileName, clean_file_name
 from bot.memory.parsing.limits import TooLargeUnpacked
 from bot.memory.parsing.pool import ParsePool, ParseResult, shared_pool
+from bot.memory.stores import VectorStoreError
 from bot.memory.types import ImportProgress, ImportReport, MemoryLimit, ProgressFn, Upload, UploadLimit
 from bot.sizes import format_bytes
 from db.models.campaign import DocumentStatus
@@ -130,9 +131,13 @@ class Importer:
                 if upload.file_name in seen:
                     raise DuplicateFileName(upload.file_name)
                 parsing.check_upload(upload.file_name, upload.content_type, len(upload.data), limit)
-                report = await self._import_one(
-                    m, upload, player_safe, _Slot(number, len(uploads), progress), kind_override=None
-                )
+                try:
+                    report = await self._import_one(
+                        m, upload, player_safe, _Slot(number, len(uploads), progress), kind_override=None
+                    )
+                except VectorStoreError as exc:  # already undone by _import_one: this file only, the rest go on
+                    log.warning("guild %s: %s not stored: %s", m.guild_id, upload.file_name, exc)
+                    raise VectorsNotStored(upload.file_name, str(exc)) from exc
             except UserFacingError as exc:
                 results.append(exc)
                 continue

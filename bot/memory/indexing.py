@@ -38,18 +38,15 @@ async def notify(progress: ProgressFn | None, update: ImportProgress) -> None:
         log.warning("progress callback failed", exc_info=True)
 
 
-def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], file_name: str, player_safe: bool) -> VectorRecord:
-    """A chunk's vector with the metadata stores filter on (and, where they keep it, cite from); a GM-only passage
+def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], player_safe: bool) -> VectorRecord:
+    """A chunk's vector with what stores filter on (its text and citation stay in the database); a GM-only passage
     is never player-safe."""
-    extra: dict[str, str | int | float | bool] = {"file": file_name, "heading": chunk.heading, "text": chunk.text}
-    if chunk.page is not None:
-        extra["page"] = chunk.page
     return VectorRecord(
         chunk_id=chunk.chunk_id,
         document_id=chunk.document_id,
         vector=np.asarray(vector, dtype=np.float32),
         player_safe=player_safe and not chunk.gm_only,
-        extra=extra,
+        gm_only=chunk.gm_only,
     )
 
 
@@ -71,7 +68,7 @@ async def embed_and_upsert(
         batch = chunks[start : start + batch_size]
         vectors = await ctx.embedder.embed([c.embed_text for c in batch])
         await ctx.store.upsert(
-            guild_id, [vector_record(c, v, file_name, player_safe) for c, v in zip(batch, vectors, strict=True)]
+            guild_id, [vector_record(c, v, player_safe) for c, v in zip(batch, vectors, strict=True)]
         )
         done += len(batch)
         await notify(
@@ -94,38 +91,53 @@ class Indexer:
         return embedder_id == self._ctx.embedder.id and store_location == self._ctx.store.location(guild_id)
 
     async def ensure_index(self, m: Mutation, *, progress: ProgressFn | None) -> None:
-        """Record embedder and location for the guild; re-embed its chunks first when either changed."""
+        """Record embedder and location for the guild. When either changed: write the new vectors, switch the
+        record to them, then delete the old ones (never the other way round: a deletion may lag, and until the
+        switch searches and other processes still use the old vectors)."""
         record = await self._ctx.repo.record(m.guild_id)
         if record is not None and self.matches(record.embedder_id, record.store_location, m.guild_id):
             return
-        if record is not None:
-            await self._reembed(m, record, progress)
-        await m.save_record(record.canon_names if record is not None else ())
+        if record is None:
+            await m.save_record(())
+            return
+        keep = await self._reembed(m, record, progress)
+        await m.save_record(record.canon_names)
+        await self._drop_old(m.guild_id, record, keep)
 
-    async def _reembed(self, m: Mutation, record: CampaignMemoryRecord, progress: ProgressFn | None) -> None:
+    async def _reembed(
+        self, m: Mutation, record: CampaignMemoryRecord, progress: ProgressFn | None
+    ) -> dict[str, list[str]]:
+        """Embed every visible chunk with the current embedder into the current location (same ids: in place
+        where the location did not change); the chunk ids written, by document."""
         ctx, guild_id = self._ctx, m.guild_id
-        location = ctx.store.location(guild_id)
         log.info(
             "guild %s: re-embedding (was %s at %s, now %s at %s)",
             guild_id,
             record.embedder_id,
             record.store_location,
             ctx.embedder.id,
-            location,
+            ctx.store.location(guild_id),
         )
-        if record.store_location == location:
-            await ctx.store.delete_guild(guild_id)
+        keep: dict[str, list[str]] = {}
         docs = await ctx.repo.list_documents(guild_id)
         for number, doc in enumerate(docs, start=1):
             chunks = await ctx.repo.visible_chunks(guild_id, doc.document_id)
             await embed_and_upsert(
                 ctx, guild_id, chunks, doc.file_name, doc.player_safe, progress, number, len(docs), doc.pages
             )
-        if record.store_location != location:
-            try:
-                await ctx.store.delete_guild_at(guild_id, record.store_location)
-            except Exception:
-                log.exception("guild %s: could not delete its vectors at %s", guild_id, record.store_location)
+            keep[doc.document_id] = [c.chunk_id for c in chunks]
+        return keep
+
+    async def _drop_old(self, guild_id: int, record: CampaignMemoryRecord, keep: dict[str, list[str]]) -> None:
+        """After the switch: delete the vectors the re-embedding replaced (a failure leaves them unused)."""
+        store = self._ctx.store
+        try:
+            if record.store_location != store.location(guild_id):
+                await store.delete_guild_at(guild_id, record.store_location)
+            else:
+                await store.prune(guild_id, keep)
+        except Exception:
+            log.exception("guild %s: could not delete its old vectors at %s", guild_id, record.store_location)
 
     def schedule(self, guild_id: int, indexed_with: str) -> None:
         """Re-embed the guild in the background (once at a time), if this memory has somewhere to run it."""

@@ -2,9 +2,11 @@
 
 Routes: `POST /v1/chat/completions` (plain and streamed SSE, structured output generated from the request's
 `response_format.json_schema`), `GET /v1/models/{id}` and `POST /v1/embeddings` (deterministic unit vectors,
-`dimensions` honoured, float or base64 encoding). Failure modes per test: 429 with Retry-After, 500, a hang,
-malformed JSON content, a refusal, a content-filter stop, a cut at the token limit. Every request body is
-recorded so tests can assert what the bot sent.
+`dimensions` honoured, float or base64 encoding; inputs counted in real cl100k_base tokens and refused over
+OpenAI's limits with its error bodies: more than 2,048 inputs or an empty one, an input over 8,192 tokens, more
+than 300,000 tokens in a request). Failure modes per test: 429 with Retry-After, 500, a hang, malformed JSON
+content, a refusal, a content-filter stop, a cut at the token limit. Every request body is recorded so tests can
+assert what the bot sent.
 
 Like the real API, it serves only the models it knows (the pinned SDK's `ChatModel` names, plus `extra_models`
 for a compatible server's own names) and answers 404 `model_not_found` for others; reasoning models (o-series,
@@ -22,19 +24,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import json
-import math
 import random
 import re
-import struct
 import time
+import warnings
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+import numpy as np
 from aiohttp import web
 from openai.types.shared.chat_model import ChatModel
 
@@ -163,6 +166,10 @@ class FakeOpenAI:
     overrides: dict[str, Any] = field(default_factory=dict)  # top-level answer fields forced to these values
     mention_canon: bool = True  # free-text fields may mention names from the prompt's canon list
     requests: list[RecordedRequest] = field(default_factory=list)
+    embedding_token_counts: list[int] = field(default_factory=list)  # real tokens of each embeddings request
+    embedding_models: set[str] = field(
+        default_factory=lambda: {"text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"}
+    )
     api_key: str = API_KEY
     extra_models: set[str] = field(default_factory=set)  # names a compatible server serves besides OpenAI's
     reasoning_tokens: dict[str, int] = field(default_factory=lambda: dict(REASONING_TOKENS))
@@ -450,6 +457,10 @@ class FakeOpenAI:
         return "A plain answer from the fake model."
 
     # --- embeddings ----------------------------------------------------------------------------------
+    def embedding_requests(self) -> list[RecordedRequest]:
+        """The embedding requests received so far (refused ones included)."""
+        return [r for r in self.requests if r.path.endswith("/embeddings")]
+
     async def _embeddings(self, request: web.Request) -> web.Response:
         denied = self._check_auth(request)
         if denied is not None:
@@ -461,18 +472,29 @@ class FakeOpenAI:
         failed = await self._transport_failure(mode)
         if failed is not None:
             return failed
+        model = str(body.get("model", ""))
+        if model not in self.embedding_models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _error(404, message, "model_not_found", None)
+        if body.get("dimensions") is not None and model == "text-embedding-ada-002":
+            return _invalid("This model does not support specifying dimensions.")
         raw = body.get("input", [])
         inputs = [raw] if isinstance(raw, str) else list(raw)
+        counts = [embedding_tokens(str(t)) for t in inputs]
+        self.embedding_token_counts.append(sum(counts))
+        refused = _refuse_embeddings(inputs, counts)
+        if refused is not None:
+            return refused
         dims = int(body.get("dimensions") or 1536)
         data = []
         for i, text in enumerate(inputs):
             vector = fake_embedding(str(text), dims)
             if body.get("encoding_format") == "base64":
-                encoded: Any = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+                encoded: Any = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
             else:
                 encoded = vector
             data.append({"object": "embedding", "index": i, "embedding": encoded})
-        tokens = sum(len(str(t)) // 4 + 1 for t in inputs)
+        tokens = sum(counts)
         return web.json_response(
             {
                 "object": "list",
@@ -483,12 +505,58 @@ class FakeOpenAI:
         )
 
 
+# OpenAI's limits for its embedding models, and its answers (status and body) when a request breaks them
+EMBEDDING_MAX_INPUTS = 2048
+EMBEDDING_CONTEXT = 8192
+EMBEDDING_MAX_REQUEST_TOKENS = 300_000
+_TOKEN_WINDOW = 40_000  # bpe-openai refuses single inputs of 1M characters or 200k tokens
+
+
+@functools.cache
+def _cl100k() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # bpe-openai 0.1.4 reads its data with open_binary
+        import bpe_openai
+
+        encoding = bpe_openai.get_encoding("cl100k_base")
+        encoding.encode_ordinary("load")  # the vocabulary is read on first use
+        return encoding
+
+
+def embedding_tokens(text: str) -> int:
+    """Tokens of `text` in cl100k_base (text-embedding-3-*), counted with the vocabulary bpe-openai ships."""
+    encoding = _cl100k()
+    return sum(len(encoding.encode_ordinary(text[i : i + _TOKEN_WINDOW])) for i in range(0, len(text), _TOKEN_WINDOW))
+
+
+def _invalid(message: str, *, kind: str = "invalid_request_error", code: str | None = None) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": code}}, status=400)
+
+
+def _refuse_embeddings(inputs: list[Any], counts: list[int]) -> web.Response | None:
+    """OpenAI's 400 for an embeddings request over its limits (or with an empty input), else None."""
+    if not inputs or len(inputs) > EMBEDDING_MAX_INPUTS or any(not isinstance(t, str) or not t for t in inputs):
+        return _invalid(
+            "'$.input' is invalid: array length must be 2048 or less and no string empty. "
+            "Please check the API reference: https://platform.openai.com/docs/api-reference."
+        )
+    if max(counts) > EMBEDDING_CONTEXT:
+        return _invalid(f"Invalid 'input': maximum context length is {EMBEDDING_CONTEXT} tokens.")
+    if sum(counts) > EMBEDDING_MAX_REQUEST_TOKENS:
+        return _invalid(
+            f"Requested {sum(counts)} tokens, max {EMBEDDING_MAX_REQUEST_TOKENS} tokens per request",
+            kind="max_tokens_per_request",
+            code="max_tokens_per_request",
+        )
+    return None
+
+
 def fake_embedding(text: str, dims: int) -> list[float]:
     """A deterministic unit vector derived from a hash of `text`."""
-    rng = random.Random(hashlib.sha256(text.encode()).digest())
-    values = [rng.gauss(0.0, 1.0) for _ in range(dims)]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [v / norm for v in values]
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
+    values = rng.standard_normal(dims)
+    unit: list[float] = (values / (np.linalg.norm(values) or 1.0)).tolist()
+    return unit
 
 
 class _Walker:

@@ -180,9 +180,7 @@ async def test_next_import_cleans_up_after_a_crashed_one(rig: Rig) -> None:
     orphan_id = document_id_for(NOTES_V2)
     chunks = chunk_document(parse_document("harbor.md", NOTES_V2), orphan_id)
     vectors = await rig.embedder.embed([c.embed_text for c in chunks])
-    await rig.store.upsert(
-        guild, [vector_record(c, v, "harbor.md", False) for c, v in zip(chunks, vectors, strict=True)]
-    )
+    await rig.store.upsert(guild, [vector_record(c, v, False) for c, v in zip(chunks, vectors, strict=True)])
     async with rig.sessionmaker.begin() as session:
         (doc,) = (await session.execute(select(CampaignDocument).where(CampaignDocument.guild_id == guild))).scalars()
         doc.pending_document_id = orphan_id

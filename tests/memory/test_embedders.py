@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.memory.embedders import (
     choose_embedder,
     find_local_model,
 )
-from bot.memory.errors import EmbedderUnavailable
+from bot.memory.errors import EmbedderUnavailable, EmbeddingRefused
 from tests.fakes.openai import FakeOpenAI, running_openai
 
 
@@ -151,14 +152,15 @@ async def test_openai_batches_by_count(fake_openai: FakeOpenAI) -> None:
 
 async def test_openai_batches_by_token_budget(fake_openai: FakeOpenAI) -> None:
     fake_openai.requests.clear()
-    embedder = OpenAIEmbedder(_client(fake_openai), max_batch_tokens=300)
-    await embedder.embed(["word " * 100] * 4)  # about 156 estimated tokens each
-    assert [len(b["input"]) for b in _embedding_requests(fake_openai)] == [1, 1, 1, 1]  # type: ignore[arg-type]
+    embedder = OpenAIEmbedder(_client(fake_openai), max_request_tokens=300)
+    await embedder.embed([" ".join(["word"] * 100)] * 4)  # 100 tokens each: three fit in 300
+    assert [len(b["input"]) for b in _embedding_requests(fake_openai)] == [3, 1]  # type: ignore[arg-type]
+    assert fake_openai.embedding_token_counts == [300, 100]
 
 
 def test_batch_limit_is_capped_at_the_api_maximum() -> None:
     embedder = OpenAIEmbedder(AsyncOpenAI(api_key="sk-unused"), max_batch=10_000)
-    assert [len(b) for _, b in embedder.batches(["a"] * 5000)] == [2048, 2048, 904]
+    assert [len(r) for r in embedder.plan(["a"] * 5000)] == [2048, 2048, 904]
 
 
 async def test_openai_shortened_dimensions(fake_openai: FakeOpenAI) -> None:
@@ -183,8 +185,26 @@ async def test_openai_retries_a_rate_limit(fake_openai: FakeOpenAI) -> None:
 
 async def test_openai_persistent_errors_become_friendly(fake_openai: FakeOpenAI) -> None:
     fake_openai.fail_next("500", "500")
-    with pytest.raises(EmbedderUnavailable, match="try again"):
+    with pytest.raises(EmbedderUnavailable, match="try again") as caught:
         await OpenAIEmbedder(_client(fake_openai, retries=1)).embed(["doomed"])
+    assert not isinstance(caught.value, EmbeddingRefused)
+
+
+async def test_a_permanent_refusal_is_shown_as_what_it_is(
+    fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_openai.requests.clear()
+    embedder = OpenAIEmbedder(_client(fake_openai, retries=2), model="text-embedding-4-tiny")
+    with caplog.at_level(logging.ERROR, logger="bot.memory.embedders"), pytest.raises(EmbeddingRefused) as caught:
+        await embedder.embed(["the lighthouse"])
+    message = caught.value.message
+    assert "HTTP 404, model_not_found" in message
+    assert "The model `text-embedding-4-tiny` does not exist" in message
+    assert "try again" not in message.lower()
+    assert "Trying again won't help" in message
+    assert len(_embedding_requests(fake_openai)) == 1  # a 404 is not retried
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("text-embedding-4-tiny" in line and "404" in line for line in logged)
 
 
 async def test_openai_refused_key_is_friendly(fake_openai: FakeOpenAI) -> None:

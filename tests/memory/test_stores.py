@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,15 +31,9 @@ def unit(seed: int, dim: int = DIM) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def records(document_id: str, seeds: list[int], *, safe: bool = False, text: str = "t") -> list[VectorRecord]:
+def records(document_id: str, seeds: list[int], *, safe: bool = False) -> list[VectorRecord]:
     return [
-        VectorRecord(
-            chunk_id=f"{document_id}:{i}",
-            document_id=document_id,
-            vector=unit(seed),
-            player_safe=safe,
-            extra={"file": f"{document_id}.md", "heading": "H", "text": f"{text} {i}"},
-        )
+        VectorRecord(chunk_id=f"{document_id}:{i}", document_id=document_id, vector=unit(seed), player_safe=safe)
         for i, seed in enumerate(seeds)
     ]
 
@@ -116,6 +111,18 @@ async def test_delete_document_removes_only_that_document(store: VectorStore) ->
     assert await store.count(GUILD_B) == 1
 
 
+async def test_prune_keeps_only_the_named_vectors_at_their_latest(store: VectorStore) -> None:
+    await store.upsert(GUILD_A, records("a", [1, 2]) + records("b", [3]))
+    await store.upsert(GUILD_A, records("a", [7]))  # a:0 rewritten (a re-embedding in place)
+    await store.upsert(GUILD_B, records("a", [1]))
+    await store.prune(GUILD_A, {"a": ["a:0"]})
+    assert await store.count(GUILD_A) == 1
+    [hit] = await store.query(GUILD_A, unit(7), 5, player_safe_only=False)
+    assert (hit.chunk_id, round(hit.score, 3)) == ("a:0", 1.0)
+    assert await store.count(GUILD_B) == 1  # another guild is never touched
+    await store.prune(GUILD_B + 1, {})  # a guild without vectors: nothing to do
+
+
 async def test_delete_of_unknown_things_is_quiet(store: VectorStore) -> None:
     await store.delete_document(GUILD_A, "nothing")
     await store.delete_guild(GUILD_A)
@@ -128,16 +135,25 @@ async def test_large_upsert_is_batched_within_pinecone_limits(tmp_path: Path) ->
     async with running_indexes(1, dim) as (fake,):
         store = PineconeVectorStore(API_KEY, [fake.host])
         try:
-            big_text = "word " * 1500  # 7.5 KB of text metadata per record
-            recs = [
-                VectorRecord(f"doc:{i}", "doc", unit(i, dim), extra={"text": big_text, "file": "a.md"})
-                for i in range(1200)
-            ]
+            recs = [VectorRecord(f"doc:{i:05d}", "doc", unit(i, dim)) for i in range(1200)]
             await store.upsert(GUILD_A, recs)
             assert len(fake.vectors(namespace_for(GUILD_A))) == 1200
             upserts = [r for r in fake.requests if r[1] == "/vectors/upsert"]
             assert len(upserts) >= 2
-            assert all(size <= 2 * 1024 * 1024 for _, _, size in upserts)
+            assert all(size <= 2_000_000 for _, _, size in upserts)  # the fake refuses more (it did not)
+        finally:
+            await store.aclose()
+
+
+async def test_pinecone_keeps_only_what_the_bot_reads_back() -> None:
+    async with running_indexes(1, DIM) as (fake,):
+        store = PineconeVectorStore(API_KEY, [fake.host])
+        try:
+            await store.upsert(GUILD_A, records("d" * 32, [1], safe=True))
+            stored = fake.vectors(namespace_for(GUILD_A))["d" * 32 + ":0"]
+            assert stored.metadata == {"guild_id": str(GUILD_A), "document_id": "d" * 32, "player_safe": True}
+            [hit] = await store.query(GUILD_A, unit(1), 1, player_safe_only=True)
+            assert hit.chunk_id == "d" * 32 + ":0"
         finally:
             await store.aclose()
 
@@ -155,19 +171,6 @@ async def test_pinecone_failed_batch_is_retried_then_reported(tmp_path: Path) ->
             fake.fail_upsert = lambda body: next(calls, None)
             await store.upsert(GUILD_A, records("doc", [1, 2, 3]))
             assert len(fake.vectors(namespace_for(GUILD_A))) == 3
-        finally:
-            await store.aclose()
-
-
-async def test_pinecone_metadata_never_carries_nulls(tmp_path: Path) -> None:
-    async with running_indexes(1, DIM) as (fake,):
-        store = PineconeVectorStore(API_KEY, [fake.host])
-        try:
-            rec = VectorRecord("d:0", "d", unit(1), extra={"page": None, "heading": ""})  # type: ignore[dict-item]
-            await store.upsert(GUILD_A, [rec])
-            stored = fake.vectors(namespace_for(GUILD_A))["d:0"]
-            assert "page" not in stored.metadata
-            assert stored.metadata["guild_id"] == str(GUILD_A)
         finally:
             await store.aclose()
 
@@ -285,3 +288,18 @@ async def test_local_store_deletes_a_guild_only_at_its_own_location(tmp_path: Pa
     assert await store.count(GUILD_A) == 2
     await store.delete_guild_at(GUILD_A, store.location(GUILD_A))
     assert await store.count(GUILD_A) == 0
+
+
+async def test_local_store_reports_a_failed_write_as_a_store_error(tmp_path: Path) -> None:
+    from bot.memory.stores import VectorStoreError
+
+    store = LocalVectorStore(tmp_path / "vectors")
+    await store.upsert(GUILD_A, records("a", [1]))
+
+    def disk_full(*args: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store._write = disk_full  # type: ignore[method-assign,assignment]
+    with pytest.raises(VectorStoreError, match="could not write vector files: No space left on device"):
+        await store.upsert(GUILD_A, records("b", [2]))
+    assert await store.count(GUILD_A) == 1

@@ -1,23 +1,23 @@
 """The vector store protocol and the values it takes and returns.
 
 Vectors are float32 and L2-normalised by the embedder, so cosine similarity is a dot product. Chunk text and
-citations live in the database (`db.models.campaign`); a store keeps what it needs to filter: the document id
-and the player-safe flag (Pinecone also carries the citation fields as metadata, within its limits).
+citations live in the database (`db.models.campaign`); a store keeps only what it filters on and reads back: the
+chunk and document ids and the player-safe flag (a few dozen bytes per vector, whatever the chunk's heading or
+text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MetadataValue", "Vector", "VectorHit", "VectorRecord", "VectorStore", "VectorStoreError"]
+__all__ = ["Vector", "VectorHit", "VectorRecord", "VectorStore", "VectorStoreError"]
 
 Vector = npt.NDArray[np.float32]
-MetadataValue = str | int | float | bool
 
 
 class VectorStoreError(RuntimeError):
@@ -26,14 +26,13 @@ class VectorStoreError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class VectorRecord:
-    """One chunk's vector and filterable metadata. `extra` (file, heading, page, text …) goes to stores that
-    keep metadata; values must not be None."""
+    """One chunk's vector and what a store filters on."""
 
     chunk_id: str
     document_id: str
     vector: Vector
     player_safe: bool = False
-    extra: Mapping[str, MetadataValue] = field(default_factory=dict)
+    gm_only: bool = False  # a GM-only passage (secret callout): never player-safe, whatever its document's visibility
 
 
 class VectorHit(NamedTuple):
@@ -75,6 +74,10 @@ class VectorStore(Protocol):
     ) -> None:
         """Change the visibility flag carried by every vector of one document but its `gm_only` chunk ids (GM-only
         passages), which stay not player-safe."""
+
+    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+        """Remove every vector of this guild but those of `keep` (document id -> chunk ids), and anything they
+        replaced: after a re-embedding wrote new vectors in place and the guild switched to them."""
 
     async def delete_guild(self, guild_id: int) -> None:
         """Remove all of this guild's vectors."""

@@ -11,7 +11,7 @@ import shutil
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,18 +117,24 @@ class LocalVectorStore:
                 continue
         if not mats:
             return None
-        dims = {m.shape[1] for m in mats if m.size}
-        if len(dims) > 1:
-            raise VectorStoreError(f"guild {guild_id} has vectors of mixed dimensions {sorted(dims)}")
         all_ids = np.concatenate(ids)
         # later files win when a chunk id was written twice: keep the last occurrence of each id
         _, first_from_end = np.unique(all_ids[::-1], return_index=True)
-        keep = np.sort(len(all_ids) - 1 - first_from_end)
+        keep = np.zeros(len(all_ids), dtype=np.bool_)
+        keep[len(all_ids) - 1 - first_from_end] = True
+        # replaced rows go file by file, so vectors re-embedded into another dimension load before `prune`
+        # removes the files they replaced
+        bounds = np.cumsum([0, *(len(i) for i in ids)])
+        parts = [m[keep[bounds[n] : bounds[n + 1]]] for n, m in enumerate(mats)]
+        rows = [p for p in parts if len(p)] or parts[-1:]
+        dims = {p.shape[1] for p in rows}
+        if len(dims) > 1:
+            raise VectorStoreError(f"guild {guild_id} has vectors of mixed dimensions {sorted(dims)}")
         return _GuildMatrix(
             ids=[str(i) for i in all_ids[keep]],
             document_ids=np.concatenate(docs)[keep],
             safe=np.concatenate(safes)[keep],
-            matrix=np.ascontiguousarray(np.concatenate(mats)[keep]),
+            matrix=np.ascontiguousarray(np.concatenate(rows)),
         )
 
     async def _matrix(self, guild_id: int) -> _GuildMatrix | None:
@@ -182,7 +188,11 @@ class LocalVectorStore:
                 vectors = np.stack([np.asarray(r.vector, dtype=np.float32) for r in group])
                 ids = [r.chunk_id for r in group]
                 safe = [r.player_safe for r in group]
-                written.append(await asyncio.to_thread(self._write, guild_id, document_id, ids, vectors, safe))
+                try:
+                    written.append(await asyncio.to_thread(self._write, guild_id, document_id, ids, vectors, safe))
+                except OSError as exc:  # a full or read-only disk: this write fails, the caller decides
+                    self._invalidate(guild_id)
+                    raise VectorStoreError(f"could not write vector files: {exc.strerror or exc}") from exc
                 added.append(
                     _GuildMatrix(ids, np.array([document_id] * len(ids), dtype=np.str_), np.array(safe), vectors)
                 )
@@ -252,6 +262,43 @@ class LocalVectorStore:
             # new file first, then drop the old: a crash in between leaves duplicates, which loading resolves
             self._write(guild_id, document_id, ids, vectors, [player_safe and i not in gm_only for i in ids])
             path.unlink()
+
+    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+        """Rewrite each kept document as one file of its latest rows (new file first, then the old ones go) and
+        delete the files of documents not kept."""
+        async with self._lock(guild_id):
+            await self._merge_pending(guild_id)
+            await asyncio.to_thread(self._compact, guild_id, keep)
+            self._invalidate(guild_id)
+
+    def _compact(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+        by_doc: dict[str, list[str]] = {}
+        for name in self._files(guild_id):
+            by_doc.setdefault(name.split(".")[0], []).append(name)
+        folder = self._dir(guild_id)
+        for document_id, names in by_doc.items():
+            wanted = set(keep.get(document_id, ()))
+            latest: dict[str, tuple[Vector, bool]] = {}
+            for name in names:  # in write order: a later row of an id replaces an earlier one
+                with np.load(folder / name, allow_pickle=False) as data:
+                    for chunk_id, vector, safe in zip(data["ids"], data["vectors"], data["safe"], strict=True):
+                        if str(chunk_id) in wanted:
+                            latest[str(chunk_id)] = (vector.astype(np.float32), bool(safe))
+            if latest and (len(names) > 1 or len(latest) < self._rows(folder / names[0])):
+                ids = list(latest)
+                self._write(
+                    guild_id, document_id, ids, np.stack([latest[i][0] for i in ids]), [latest[i][1] for i in ids]
+                )
+            elif latest:
+                continue  # one file holding exactly the kept rows already
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
+
+    @staticmethod
+    def _rows(path: Path) -> int:
+        with np.load(path, allow_pickle=False) as data:
+            return len(data["ids"])
 
     async def delete_guild(self, guild_id: int) -> None:
         async with self._lock(guild_id):

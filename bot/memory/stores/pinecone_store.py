@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from bot.memory.stores.base import Vector, VectorHit, VectorRecord, VectorStoreError
+from bot.memory.stores.pinecone_admin import check_hosts, describe_error
 
-__all__ = ["PineconeVectorStore", "jump_hash", "namespace_for"]
+__all__ = ["PineconeVectorStore", "jump_hash", "namespace_for", "upsert_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,16 @@ def namespace_for(guild_id: int) -> str:
     return f"guild-{int(guild_id)}"
 
 
-UPSERT_BATCH = 50  # 50 × (1536 floats at 6 decimals ≈ 15 KB + ≤ 8 KB metadata) stays far below 2 MB
-MAX_TEXT_METADATA = 8_000  # characters of chunk text kept in Pinecone metadata (limit is 40 KB per record)
+MAX_REQUEST_BYTES = 2_000_000  # Pinecone refuses upsert requests over 2 MB
+MAX_ID_BYTES = 512  # Pinecone's limit for a vector id
+
+
+def upsert_batch(dimension: int) -> int:
+    """Vectors per upsert request: within 1,000 and, at 11 bytes per value as JSON (`-0.123456, `) plus 400
+    bytes of id and metadata, within three quarters of the 2 MB request limit (88 of 1536 dimensions)."""
+    return max(1, min(1_000, MAX_REQUEST_BYTES * 3 // 4 // (dimension * 11 + 400)))
+
+
 DELETE_BATCH = 1_000
 
 
@@ -55,15 +64,23 @@ class PineconeVectorStore:
 
     name = "pinecone"
 
-    def __init__(self, api_key: str, hosts: Sequence[str], *, timeout: float = 20.0) -> None:
+    def __init__(
+        self, api_key: str, hosts: Sequence[str], *, timeout: float = 20.0, controller_host: str | None = None
+    ) -> None:
         from pinecone import AsyncPinecone
 
         if not hosts:
             raise ValueError("PINECONE_INDEX_HOSTS is empty")
         self.hosts = [h.strip() for h in hosts if h.strip()]
-        self._client = AsyncPinecone(api_key=api_key, timeout=timeout)
+        # the control plane (index descriptions) is only read by `check`; None: Pinecone's own
+        self._client = AsyncPinecone(api_key=api_key, timeout=timeout, host=controller_host)
         self._indexes: dict[str, Any] = {}
         self._open_lock = asyncio.Lock()
+
+    async def check(self, dimension: int) -> list[str]:
+        """One line per configured index that cannot serve `dimension`-dimensional cosine vectors through the
+        vectors API (see `pinecone_admin.check_hosts`); empty when every one can."""
+        return await check_hosts(self._client, self.hosts, dimension)
 
     def host_for(self, guild_id: int) -> str:
         """The index host serving this guild."""
@@ -85,11 +102,19 @@ class PineconeVectorStore:
     async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
         if not records:
             return
-        index = await self._index(self.host_for(guild_id))
         vectors = [self._to_wire(guild_id, r) for r in records]
-        namespace = namespace_for(guild_id)
+        try:
+            index = await self._index(self.host_for(guild_id))
+            await self._upsert(index, namespace_for(guild_id), vectors)
+        except VectorStoreError:
+            raise
+        except Exception as exc:  # the SDK's own, after its retries: a refusal, a timeout, no connection
+            raise VectorStoreError(f"Pinecone: {describe_error(exc)}") from exc
+
+    async def _upsert(self, index: Any, namespace: str, vectors: list[dict[str, Any]]) -> None:
+        batch = upsert_batch(len(vectors[0]["values"]))
         response = await index.upsert(
-            vectors=vectors, namespace=namespace, batch_size=UPSERT_BATCH, show_progress=False, max_concurrency=4
+            vectors=vectors, namespace=namespace, batch_size=batch, show_progress=False, max_concurrency=4
         )
         if response.has_errors:
             log.warning(
@@ -98,7 +123,7 @@ class PineconeVectorStore:
             retry = await index.upsert(
                 vectors=response.failed_items,
                 namespace=namespace,
-                batch_size=UPSERT_BATCH,
+                batch_size=batch,
                 show_progress=False,
                 max_concurrency=2,
             )
@@ -112,21 +137,22 @@ class PineconeVectorStore:
         return chunk_id if chunk_id.startswith(document_id) else f"{document_id}:{chunk_id}"
 
     def _to_wire(self, guild_id: int, record: VectorRecord) -> dict[str, Any]:
-        metadata: dict[str, Any] = {}
-        for key, value in record.extra.items():
-            if value is None:
-                continue
-            if isinstance(value, str) and key == "text":
-                value = value[:MAX_TEXT_METADATA]
-            metadata[key] = value
-        metadata.update(
-            guild_id=str(guild_id),
-            document_id=record.document_id,
-            chunk_id=record.chunk_id,
-            player_safe=bool(record.player_safe),
-        )
+        """The record as Pinecone takes it: values rounded to 6 decimals, and metadata of a few dozen bytes (what
+        queries filter on and `query` reads back; never text, headings or file names)."""
+        vector_id = self._vector_id(record.document_id, record.chunk_id)
+        if len(vector_id.encode()) > MAX_ID_BYTES:
+            raise VectorStoreError(f"vector id of {len(vector_id.encode())} bytes, over Pinecone's {MAX_ID_BYTES}")
+        metadata: dict[str, Any] = {
+            "guild_id": str(guild_id),
+            "document_id": record.document_id,
+            "player_safe": bool(record.player_safe),
+        }
+        if vector_id != record.chunk_id:
+            metadata["chunk_id"] = record.chunk_id
+        if record.gm_only:  # only on GM-only passages: `set_player_safe` leaves them out
+            metadata["gm_only"] = True
         values = np.round(np.asarray(record.vector, dtype=np.float64), 6).tolist()
-        return {"id": self._vector_id(record.document_id, record.chunk_id), "values": values, "metadata": metadata}
+        return {"id": vector_id, "values": values, "metadata": metadata}
 
     async def query(
         self,
@@ -183,15 +209,33 @@ class PineconeVectorStore:
     async def set_player_safe(
         self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
     ) -> None:
+        """One metadata update by filter; the GM-only passages are found by their own `gm_only` flag (set at upsert),
+        so `gm_only` ids are not needed here."""
         index = await self._index(self.host_for(guild_id))
         flt: dict[str, Any] = {"document_id": {"$eq": document_id}}
-        if player_safe and gm_only:  # one update, no moment where a GM-only passage is player-safe
-            flt = {"$and": [flt, {"chunk_id": {"$nin": list(gm_only)}}]}
+        if player_safe:  # one update that skips the GM-only passages: no moment where one is player-safe
+            flt = {"$and": [flt, {"gm_only": {"$exists": False}}]}
         await index.update(
             filter=flt,
             set_metadata={"player_safe": bool(player_safe)},
             namespace=namespace_for(guild_id),
         )
+
+    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+        """Delete the namespace's vectors whose ids are not kept. Only ids listed as stale are deleted, so a
+        listing that lags fresh upserts never removes them."""
+        index = await self._index(self.host_for(guild_id))
+        namespace = namespace_for(guild_id)
+        wanted = {self._vector_id(document_id, c) for document_id, chunks in keep.items() for c in chunks}
+        stale: list[str] = []
+        try:
+            async for page in index.list(namespace=namespace):
+                stale.extend(item.id for item in page.vectors if item.id and item.id not in wanted)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+        for batch in _batched(stale, DELETE_BATCH):
+            await index.delete(ids=batch, namespace=namespace)
 
     async def delete_guild(self, guild_id: int) -> None:
         await self.delete_namespace_at(self.host_for(guild_id), guild_id)
