@@ -50,7 +50,9 @@ __all__ = [
     "Exchange",
     "FakeRole",
     "FakeUser",
+    "HTTPWebhookAdapter",
     "HarnessFailure",
+    "connect_http",
 ]
 
 DEFAULT_GUILD_ID = 290926798626357999
@@ -116,7 +118,18 @@ class _FakeWebhookAdapter(AsyncWebhookAdapter):
             raise _discord_error(err) from None
 
 
-class _HTTPWebhookAdapter(AsyncWebhookAdapter):
+def connect_http(http: discord.http.HTTPClient, server: FakeDiscordServer) -> None:
+    """Send discord.py's REST requests (`HTTPClient.request`, its rate limiting included) to `server`."""
+    request = http.request
+
+    async def rest(route: Route, **kwargs: Any) -> Any:
+        route.url = route.url.replace(Route.BASE, server.base_url, 1)
+        return await request(route, **kwargs)
+
+    http.request = rest  # type: ignore[method-assign]
+
+
+class HTTPWebhookAdapter(AsyncWebhookAdapter):
     """discord.py's own webhook adapter, its URLs pointed at the fake's HTTP server."""
 
     def __init__(self, server: FakeDiscordServer) -> None:
@@ -155,7 +168,7 @@ class DiscordDriver:
         self.player = PLAYER
         self._adapter = _FakeWebhookAdapter(self.fake, latency)
         self.server: FakeDiscordServer | None = FakeDiscordServer(self.fake) if http else None
-        self._webhooks: AsyncWebhookAdapter = self._adapter if self.server is None else _HTTPWebhookAdapter(self.server)
+        self._webhooks: AsyncWebhookAdapter = self._adapter if self.server is None else HTTPWebhookAdapter(self.server)
         self._logs = _LogCapture()
         self._bot: PanicBot | None = None
 
@@ -223,12 +236,8 @@ class DiscordDriver:
 
     def _attach_http(self, bot: PanicBot, server: FakeDiscordServer) -> None:
         """Point discord.py's real `HTTPClient.request` at the fake's HTTP server (the CDN stays in memory)."""
-        request = bot.http.request
+        connect_http(bot.http, server)
         fake = self.fake
-
-        async def rest(route: Route, **kwargs: Any) -> Any:
-            route.url = route.url.replace(Route.BASE, server.base_url, 1)
-            return await request(route, **kwargs)
 
         async def cdn(url: str) -> bytes:
             await asyncio.sleep(0)
@@ -237,7 +246,6 @@ class DiscordDriver:
             except FakeHTTPError as err:
                 raise _discord_error(err) from None
 
-        bot.http.request = rest  # type: ignore[method-assign]
         bot.http.get_from_cdn = cdn  # type: ignore[method-assign]
 
     # --- health ------------------------------------------------------------------------------------------

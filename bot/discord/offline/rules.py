@@ -87,18 +87,25 @@ class FakeHTTPError(Exception):
         self.errors = errors
 
     def body(self) -> dict[str, Any]:
-        """Discord's JSON error body."""
+        """Discord's JSON error body (each error's `code` and `message`; the fake's `detail` stays in the log)."""
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = _public(self.errors)
         return body
+
+
+def _public(errors: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: [{"code": e["code"], "message": e["message"]} for e in value] if key == "_errors" else _public(value)
+        for key, value in errors.items()
+    }
 
 
 def _describe(errors: dict[str, Any], path: str = "") -> str:
     parts: list[str] = []
     for key, value in errors.items():
         if key == "_errors":
-            parts += [f"{path or '<body>'}: {e['code']} {e.get('detail') or e['message']}" for e in value]
+            parts += [f"{path or '<body>'}: {e['code']} {(e.get('detail') or e['message'])[:200]}" for e in value]
         else:
             parts.append(_describe(value, f"{path}.{key}" if path else key))
     return "; ".join(parts)

@@ -83,17 +83,24 @@ class FakeDiscordServer:
         body = await _body(request)
         webhook = bool(_WEBHOOK_ROUTE.match(route))
         if not webhook and not request.headers.get("Authorization", "").startswith("Bot "):
-            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+            return _json({"message": "401: Unauthorized", "code": 0}, 401, {})
         try:
             if webhook:
                 result = self.fake.webhook(request.method, path, body)
             else:
                 result = self.fake.rest(request.method, path, body)
         except FakeHTTPError as err:
-            return web.json_response(err.body(), status=err.status, headers=_headers(route, remaining=4))
+            return _json(err.body(), err.status, _headers(route, remaining=4))
         if result is None:
             return web.Response(status=204, headers=_headers(route, remaining=4))
-        return web.json_response(result, headers=_headers(route, remaining=4))
+        return _json(result, 200, _headers(route, remaining=4))
+
+
+def _json(body: Any, status: int, headers: dict[str, str]) -> web.Response:
+    """JSON with Discord's exact `Content-Type` (discord.py reads a body as JSON only for this exact value)."""
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={**headers, "Content-Type": "application/json"}
+    )
 
 
 async def _body(request: web.Request) -> Any:
@@ -128,4 +135,4 @@ def _too_many(limit: RateLimit) -> web.Response:
     if limit.global_:
         headers["X-RateLimit-Global"] = "true"
     body = {"message": "You are being rate limited.", "retry_after": limit.retry_after, "global": limit.global_}
-    return web.json_response(body, status=429, headers=headers)
+    return _json(body, 429, headers)
