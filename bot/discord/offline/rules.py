@@ -19,6 +19,7 @@ __all__ = [
     "FakeHTTPError",
     "Limits",
     "Perm",
+    "as_spec_command",
     "check_callback",
     "check_channel_post",
     "check_commands",
@@ -330,7 +331,7 @@ def check_commands(payload: Any) -> None:
     """A bulk overwrite (`PUT /applications/{id}/commands`): the schema plus Discord's command rules."""
     if not isinstance(payload, list):
         raise invalid_form([], "BASE_TYPE_ARRAY", "Must be an array.")
-    normalized = [_normalized(c) for c in payload]
+    normalized = [as_spec_command(c) for c in payload]
     _schema("commands_overwrite", normalized)
     seen: set[tuple[int, str]] = set()
     for i, command in enumerate(normalized):
@@ -351,7 +352,7 @@ def check_commands(payload: Any) -> None:
             raise invalid_form([i], "APPLICATION_COMMAND_TOO_LARGE", "Command exceeds maximum size (8000)")
 
 
-def _normalized(command: Any) -> Any:
+def as_spec_command(command: Any) -> Any:
     """Discord takes `default_member_permissions` as a string of digits (what discord.py sends); the spec's
     schema says integer, so a digit string is compared as its number and anything else is refused by the schema."""
     if isinstance(command, dict) and isinstance(command.get("default_member_permissions"), str):
