@@ -233,23 +233,17 @@ def check_callback(body: dict[str, Any], interaction_type: int, focused_type: in
     if not isinstance(kind, int) or kind not in CALLBACKS_FOR.get(interaction_type, set()):
         raise invalid_form(["type"], "INTERACTION_CALLBACK_TYPE_INVALID", "Invalid interaction response type")
     data = body.get("data")
+    # 4-7: the callback schemas are {type, data: null | <message schema>}; the type is checked above
     if kind in (4, 5):
-        _schema("CreateMessageInteractionCallbackRequest", body)
-        if kind == 4 and (data is None or is_empty(data)):
+        if kind == 4 and (data is None or (isinstance(data, dict) and is_empty(data))):
             raise FakeHTTPError(400, 50006, "Cannot send an empty message")
         if data is not None:
-            check_message(
-                data,
-                schema="IncomingWebhookInteractionRequest",
-                flags="callback" if kind == 4 else "deferred",
-                prefix=("data",),
-            )
+            flags = "callback" if kind == 4 else "deferred"
+            check_message(data, schema="IncomingWebhookInteractionRequest", flags=flags, prefix=("data",))
     elif kind in (6, 7):
-        _schema("UpdateMessageInteractionCallbackRequest", body)
-        if kind == 7 and data is not None:
-            check_message(
-                data, schema="IncomingWebhookUpdateForInteractionCallbackRequestPartial", flags="edit", prefix=("data",)
-            )
+        if data is not None:
+            schema = "IncomingWebhookUpdateForInteractionCallbackRequestPartial"
+            check_message(data, schema=schema, flags="edit", prefix=("data",))
     elif kind == 8:
         _schema("ApplicationCommandAutocompleteCallbackRequest", body)
         _schema(AUTOCOMPLETE_SCHEMA.get(focused_type or 3, AUTOCOMPLETE_SCHEMA[3]), data, ("data",))
