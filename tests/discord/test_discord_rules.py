@@ -265,14 +265,19 @@ async def test_channels_routes_do_not_know_ephemeral_messages(wire: Wire) -> Non
     await wire.edit_original(interaction, {"content": "still mine"})  # the interaction's own route works
 
 
+FILE = {"attachments": [{"id": 0, "filename": "notes.md"}]}
+ALL = Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES
+
+
 @pytest.mark.parametrize(
     ("permissions", "body", "code"),
     [
         (0, {"content": "hi"}, 50001),
         (Perm.VIEW_CHANNEL, {"content": "hi"}, 50013),
-        (Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES, {"embeds": [{"title": "Reveal"}]}, 50013),
+        (ALL & ~Perm.EMBED_LINKS, {"embeds": [{"title": "Reveal"}]}, 50013),
+        (ALL & ~Perm.ATTACH_FILES, FILE, 50013),
     ],
-    ids=["no view channel", "no send messages", "embed without embed links"],
+    ids=["no view channel", "no send messages", "embed without embed links", "file without attach files"],
 )
 async def test_missing_channel_permissions_are_403(
     wire: Wire, permissions: int, body: dict[str, Any], code: int
@@ -281,8 +286,9 @@ async def test_missing_channel_permissions_are_403(
     err = await _refused(wire.rest("POST", f"/channels/{CHANNEL}/messages", body))
     assert isinstance(err, discord.Forbidden)
     assert err.code == code
-    wire.fake.channel_permissions[CHANNEL] = permissions | Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS
-    await wire.rest("POST", f"/channels/{CHANNEL}/messages", body)
+    wire.fake.channel_permissions[CHANNEL] = ALL
+    sent = await wire.rest("POST", f"/channels/{CHANNEL}/messages", body)
+    assert [a["filename"] for a in sent["attachments"]] == [a["filename"] for a in body.get("attachments", [])]
 
 
 async def test_a_channel_message_cannot_be_ephemeral(wire: Wire) -> None:

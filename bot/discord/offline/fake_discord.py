@@ -398,7 +398,7 @@ class FakeDiscord:
             "content": payload.get("content") or "",
             "embeds": list(payload.get("embeds") or []),
             "components": list(payload.get("components") or []),
-            "attachments": list(payload.get("attachments") or []),
+            "attachments": self._attachments(channel_id, payload.get("attachments")),
             "mentions": [],
             "mention_roles": [],
             "mention_everyone": False,
@@ -410,6 +410,19 @@ class FakeDiscord:
             "allowed_mentions": payload.get("allowed_mentions"),
             "application_id": str(self.application_id),
         }
+
+    def _attachments(self, channel_id: int, requested: Any) -> list[dict[str, Any]]:
+        """Discord's attachment objects for the `attachments` of a request (uploads are not kept)."""
+        stored: list[dict[str, Any]] = []
+        for item in requested or []:
+            if "url" in item:  # an attachment the message already has, kept by an edit
+                stored.append(item)
+                continue
+            attachment_id = self.snowflake()
+            name = str(item.get("filename") or "file")
+            url = f"https://cdn.discordapp.com/attachments/{channel_id}/{attachment_id}/{name}"
+            stored.append({"id": str(attachment_id), "filename": name, "size": 0, "url": url, "proxy_url": url})
+        return stored
 
     def _create_message(
         self,
@@ -439,9 +452,11 @@ class FakeDiscord:
     def _edit(self, message: StoredMessage, payload: dict[str, Any]) -> StoredMessage:
         """Apply an edit (its body already checked); a message edited to nothing is Discord's 50006."""
         updated = dict(message.payload)
-        for key in ("content", "embeds", "components", "allowed_mentions", "attachments"):
+        for key in ("content", "embeds", "components", "allowed_mentions"):
             if key in payload:
                 updated[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
+        if "attachments" in payload:
+            updated["attachments"] = self._attachments(message.channel_id, payload["attachments"])
         if is_empty(updated):
             raise FakeHTTPError(400, 50006, "Cannot send an empty message")
         message.history.append(json.loads(json.dumps(message.payload)))

@@ -38,6 +38,10 @@ _CODES = {
 @cache
 def _document() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    # Discord takes a snowflake as a JSON integer too (discord.py sends new attachments' ids 0, 1, … as
+    # integers); the spec's SnowflakeType is only the string form
+    schemas = data["components"]["schemas"]
+    schemas["SnowflakeType"] = {"anyOf": [schemas["SnowflakeType"], {"type": "integer", "minimum": 0}]}
     return data
 
 
