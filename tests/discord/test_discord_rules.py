@@ -119,6 +119,14 @@ BAD_MESSAGES = {
         50035,
     ),
     "link button without a url": (_with(components=_row({"type": 2, "style": 5, "label": "Docs"})), 50035),
+    "duplicate component ids": (
+        _with(components=_row({**BUTTON, "id": 7}, {**BUTTON, "custom_id": "b", "id": 7})),
+        50035,
+    ),
+    "premium button with a label": (
+        _with(components=_row({"type": 2, "style": 6, "label": "Buy", "sku_id": "1"})),
+        50035,
+    ),
     "button without a custom_id": (_with(components=_row({"type": 2, "style": 1, "label": "Go"})), 50035),
     "button label over 80": (_with(components=_row({**BUTTON, "label": "l" * 81})), 50035),
     "six buttons in a row": (

@@ -136,6 +136,12 @@ def walk_components(components: Iterable[dict[str, Any]]) -> Iterator[dict[str, 
             yield component
 
 
+def _every_component(components: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for component in components:
+        yield component
+        yield from _every_component(component.get("components") or [])
+
+
 # --- messages ------------------------------------------------------------------------------------------------
 def is_empty(message: dict[str, Any]) -> bool:
     """No content, embeds, components, attachments, stickers or poll: Discord's 50006."""
@@ -192,6 +198,9 @@ def _check_components(rows: list[dict[str, Any]], flags: int, prefix: tuple[str,
             )
         for c, child in enumerate(children):
             _check_leaf(child, [*where, r, "components", c])
+    ids = [c["id"] for c in _every_component(rows) if c.get("id")]  # 0 or absent: Discord numbers it
+    if len(set(ids)) != len(ids):
+        raise invalid_form(where, "COMPONENT_ID_DUPLICATED", "Component id must be unique in the message")
     seen: set[str] = set()
     for component in walk_components(rows):
         custom_id = component.get("custom_id")
@@ -208,12 +217,11 @@ def _check_leaf(component: dict[str, Any], path: list[Any]) -> None:
         has_id, has_url = component.get("custom_id") is not None, component.get("url") is not None
         if style == 5 and (has_id or not has_url):
             raise invalid_form(path, "BUTTON_COMPONENT_INVALID", "A link button needs a url and no custom_id")
-        if style == 6 and (has_id or has_url or component.get("sku_id") is None):
+        extras = has_id or has_url or component.get("label") or component.get("emoji")
+        if style == 6 and (extras or component.get("sku_id") is None):
             raise invalid_form(path, "BUTTON_COMPONENT_INVALID", "A premium button needs a sku_id only")
         if style in (1, 2, 3, 4) and (not has_id or has_url):
             raise invalid_form(path, "BUTTON_COMPONENT_INVALID", "A non-link button needs a custom_id and no url")
-        if style != 6 and not component.get("label") and not component.get("emoji"):
-            raise invalid_form(path, "BUTTON_COMPONENT_INVALID", "A button needs a label or an emoji")
     elif kind == 3:
         options = list(component.get("options") or [])
         low, high = int(component.get("min_values") or 1), int(component.get("max_values") or 1)
