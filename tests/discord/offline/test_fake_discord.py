@@ -60,7 +60,10 @@ def test_followup_in_place_of_the_deferred_edit_is_refused_and_the_edit_keeps_th
     iid, token = _interaction(fake)
     _callback(fake, iid, token, {"type": 5, "data": {"flags": 64}})
     # Discord's deprecated "the first followup edits the loading message": refused
-    assert _code(lambda: fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "done", "flags": 0})) == 50035
+    assert (
+        _code(lambda: fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "done", "flags": 0}))
+        == 50035
+    )
     assert [v.code for v in fake.violations] == [50035]
     fake.webhook("PATCH", f"/webhooks/{fake.application_id}/{token}/messages/@original", {"content": "done"})
     fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "more", "flags": 64})
