@@ -1,5 +1,5 @@
-"""Every command, button and autocomplete is acknowledged within Discord's 3 seconds with PostgreSQL hung, and a
-GM by role is never refused as a player because the guild's settings cannot be read.
+"""Every command, button and autocomplete is acknowledged within Discord's 3 seconds with PostgreSQL or Redis hung,
+and a GM by role is never refused as a player because the guild's settings cannot be read.
 
 The offline fake records a violation for an initial response after 3 s (10062) or none at all; the work after the
 acknowledgement may still fail with the database (that reply is not this test's subject).
@@ -22,7 +22,7 @@ from bot.prefs import GuildPrefs, load_prefs
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
-from tests.fakes.stalls import blackhole
+from tests.fakes.stalls import Blackhole, blackhole
 from tests.support.discord import DiscordDriver, Exchange, FakeUser, running_bot
 
 GM_ROLE = 777
@@ -171,3 +171,40 @@ async def test_a_manager_told_when_unreadable_settings_make_an_answer_private(hu
         assert "settings can't be read" in str(answer.message.content)
         assert answer.message.embeds[0]["fields"]
         assert sim.take_violations() == []
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def hung_redis(tmp_path: Path) -> AsyncIterator[tuple[Services, Blackhole]]:
+    """Services whose Redis accepts connections and never answers (the database works; cooldowns are on)."""
+    async with blackhole() as hole:
+        settings = Settings.embedded(tmp_path, panic_cooldown_seconds=5, redis_url=f"redis://127.0.0.1:{hole.port}/0")
+        async with open_services(settings) as services:
+            await upgrade(services.engine)
+            yield services, hole
+
+
+async def test_every_command_button_and_autocomplete_is_acknowledged_in_time_with_redis_hung(
+    hung_redis: tuple[Services, Blackhole],
+) -> None:
+    services, hole = hung_redis
+    async with running_bot(services, check=False) as sim:
+        options = _options(sim)
+        exchanges = await asyncio.gather(*(sim.slash(name, **opts) for name, opts in options.items()))
+        for document in ("forget", "visibility"):
+            await sim.autocomplete(f"campaign {document}", "document", "no")
+        await sim.autocomplete("campaign party remove", "name", "Ar")
+        await sim.settle()
+        panel = next(ex for name, ex in zip(options, exchanges, strict=True) if name == "panic button").message
+        pressed = await sim.click(panel, "PANIC!")
+        await sim.settle()
+        clicks = [await sim.click(pressed.last, button["custom_id"]) for button in pressed.last.buttons()]
+        assert len(clicks) >= 2  # Reveal and Reroll at least
+        await sim.settle()
+        assert sim.take_violations() == []
+        for exchange in (*exchanges, pressed, *clicks):
+            _in_time(exchange)
+        assert pressed.last.embeds  # the answer still arrives without Redis
+        assert hole.accepted  # the bot did try Redis
+        # after the acknowledgement, Redis timeouts still fail /campaign search, /campaign party list and /billing
+        # status (bot/memory, bot/billing read Redis without a fallback): not this test's subject
+        sim.take_errors()

@@ -31,10 +31,14 @@ async def running_bot(
     bot_factory: Callable[[], PanicBot] | None = None,
     check: bool = True,
     latency: float = 0.0,
+    http: bool = False,
 ) -> AsyncIterator[DiscordDriver]:
-    """A started driver over `services` (requests to Discord take `latency` seconds to arrive); on exit the test
-    fails on any broken rule or swallowed error."""
-    driver = DiscordDriver(bot_factory or (lambda: PanicBot.from_services(services)), fake=fake, latency=latency)
+    """A started driver over `services` (requests to Discord take `latency` seconds to arrive; `http`: over
+    loopback HTTP through discord.py's own HTTP stack); on exit the test fails on any broken rule or swallowed
+    error."""
+    driver = DiscordDriver(
+        bot_factory or (lambda: PanicBot.from_services(services)), fake=fake, latency=latency, http=http
+    )
     await driver.start()
     try:
         yield driver

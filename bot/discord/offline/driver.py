@@ -24,6 +24,7 @@ from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from bot.discord.offline.fake_discord import FakeDiscord, FakeHTTPError, StoredMessage, Violation
+from bot.discord.offline.server import FakeDiscordServer
 from bot.discord.offline.values import (
     BASIC_PERMISSIONS,
     GM,
@@ -49,7 +50,9 @@ __all__ = [
     "Exchange",
     "FakeRole",
     "FakeUser",
+    "HTTPWebhookAdapter",
     "HarnessFailure",
+    "connect_http",
 ]
 
 DEFAULT_GUILD_ID = 290926798626357999
@@ -70,7 +73,7 @@ class _LogCapture(logging.Handler):
 
 def _discord_error(err: FakeHTTPError) -> discord.HTTPException:
     response = SimpleNamespace(status=err.status, reason=err.message)
-    body = {"code": err.code, "message": err.message}
+    body = err.body()
     cls: type[discord.HTTPException] = {
         403: discord.Forbidden,
         404: discord.NotFound,
@@ -115,6 +118,29 @@ class _FakeWebhookAdapter(AsyncWebhookAdapter):
             raise _discord_error(err) from None
 
 
+def connect_http(http: discord.http.HTTPClient, server: FakeDiscordServer) -> None:
+    """Send discord.py's REST requests (`HTTPClient.request`, its rate limiting included) to `server`."""
+    request = http.request
+
+    async def rest(route: Route, **kwargs: Any) -> Any:
+        route.url = route.url.replace(Route.BASE, server.base_url, 1)
+        return await request(route, **kwargs)
+
+    http.request = rest  # type: ignore[method-assign]
+
+
+class HTTPWebhookAdapter(AsyncWebhookAdapter):
+    """discord.py's own webhook adapter, its URLs pointed at the fake's HTTP server."""
+
+    def __init__(self, server: FakeDiscordServer) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._server = server
+
+    async def request(self, route: Route, session: Any = None, **kwargs: Any) -> Any:
+        route.url = route.url.replace(Route.BASE, self._server.base_url, 1)
+        return await super().request(route, session, **kwargs)
+
+
 class DiscordDriver:
     """A logged-in bot wired to a `FakeDiscord`, with methods that act like a Discord user."""
 
@@ -127,9 +153,12 @@ class DiscordDriver:
         channel_id: int = DEFAULT_CHANNEL_ID,
         user: FakeUser = GM,
         latency: float = 0.0,
+        http: bool = False,
     ) -> None:
         """`latency`: seconds each request to Discord takes to arrive (0: the next loop iteration), as over a
-        real network; the fake's clocks (the 3-second acknowledgement window) see the arrival time."""
+        real network; the fake's clocks (the 3-second acknowledgement window) see the arrival time. `http`: the
+        bot talks to the fake over loopback HTTP through discord.py's own HTTP client and webhook adapter
+        (`server`, where a test can make routes answer 429)."""
         self._factory = bot_factory
         self.fake = fake or FakeDiscord()
         self.guild_id = guild_id
@@ -138,6 +167,8 @@ class DiscordDriver:
         self.gm = GM
         self.player = PLAYER
         self._adapter = _FakeWebhookAdapter(self.fake, latency)
+        self.server: FakeDiscordServer | None = FakeDiscordServer(self.fake) if http else None
+        self._webhooks: AsyncWebhookAdapter = self._adapter if self.server is None else HTTPWebhookAdapter(self.server)
         self._logs = _LogCapture()
         self._bot: PanicBot | None = None
 
@@ -152,6 +183,8 @@ class DiscordDriver:
     async def start(self) -> DiscordDriver:
         """Build the bot, point its I/O at the fake and log in (runs the real `setup_hook`)."""
         logging.getLogger().addHandler(self._logs)
+        if self.server is not None:
+            await self.server.start()
         bot = self._factory()
         self._attach(bot)
         await bot.login("offline-token")
@@ -174,10 +207,15 @@ class DiscordDriver:
                 await self.settle()
                 await self._bot.close()
         finally:
+            if self.server is not None:
+                await self.server.close()
             logging.getLogger().removeHandler(self._logs)
 
     def _attach(self, bot: PanicBot) -> None:
         fake = self.fake
+        if self.server is not None:
+            self._attach_http(bot, self.server)
+            return
 
         async def rest(route: Route, *, files: Any = None, form: Any = None, **kwargs: Any) -> Any:
             await asyncio.sleep(self._adapter.latency)
@@ -194,6 +232,20 @@ class DiscordDriver:
                 raise _discord_error(err) from None
 
         bot.http.request = rest  # type: ignore[method-assign]
+        bot.http.get_from_cdn = cdn  # type: ignore[method-assign]
+
+    def _attach_http(self, bot: PanicBot, server: FakeDiscordServer) -> None:
+        """Point discord.py's real `HTTPClient.request` at the fake's HTTP server (the CDN stays in memory)."""
+        connect_http(bot.http, server)
+        fake = self.fake
+
+        async def cdn(url: str) -> bytes:
+            await asyncio.sleep(0)
+            try:
+                return fake.cdn(url)
+            except FakeHTTPError as err:
+                raise _discord_error(err) from None
+
         bot.http.get_from_cdn = cdn  # type: ignore[method-assign]
 
     # --- health ------------------------------------------------------------------------------------------
@@ -304,7 +356,7 @@ class DiscordDriver:
                 "flags": 0,
             },
             "member": (user or self.user).member_payload(),
-            "app_permissions": str(BASIC_PERMISSIONS),
+            "app_permissions": str(self.fake.permissions_in(channel)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
@@ -395,6 +447,7 @@ class DiscordDriver:
                 "type": 0,
                 "name": f"channel-{channel_id}",
                 "permissions": str(BASIC_PERMISSIONS),
+                "app_permissions": str(self.fake.permissions_in(channel_id)),
             }
             return str(channel_id)
         if kind is AppCommandOptionType.boolean:
@@ -441,8 +494,15 @@ class DiscordDriver:
     ) -> list[dict[str, Any]]:
         """Type `value` into option `focused` of `command`; returns the choices the bot offered."""
         data, _ = self._command_data(command, {**options, focused: value}, focused=focused)
-        exchange = await self._deliver(self._envelope(4, data, user=user, guild_id=None, channel_id=None))
+        focused_type = self._focused_type(command, focused)
+        payload = self._envelope(4, data, user=user, guild_id=None, channel_id=None)
+        exchange = await self._deliver(payload, focused_type=focused_type)
         return exchange.choices
+
+    def _focused_type(self, command: str, focused: str) -> int:
+        leaf = self._command_path(command)[-1]
+        assert isinstance(leaf, app_commands.Command)
+        return next(p.type.value for p in leaf.parameters if p.name == focused)
 
     def find_component(self, message: StoredMessage, target: str) -> dict[str, Any]:
         """A component of `message` by custom id or label."""
@@ -486,7 +546,9 @@ class DiscordDriver:
             self._envelope(3, data, user=user, guild_id=None, channel_id=None, message=message), message
         )
 
-    async def _deliver(self, payload: dict[str, Any], source: StoredMessage | None = None) -> Exchange:
+    async def _deliver(
+        self, payload: dict[str, Any], source: StoredMessage | None = None, *, focused_type: int | None = None
+    ) -> Exchange:
         interaction_id = int(payload["id"])
         self.fake.register_interaction(
             interaction_id,
@@ -494,9 +556,10 @@ class DiscordDriver:
             payload["type"],
             int(payload["channel_id"]),
             source.id if source is not None else None,
+            focused_type,
         )
         before = asyncio.all_tasks()
-        token = async_context.set(self._adapter)
+        token = async_context.set(self._webhooks)
         try:
             self.bot._connection.parsers["INTERACTION_CREATE"](payload)
         finally:

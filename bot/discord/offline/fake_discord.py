@@ -2,8 +2,11 @@
 
 It answers the three I/O points of discord.py (bot REST, interaction webhooks, CDN), keeps the messages the bot
 posted, and enforces Discord's documented rules (3 s acknowledgement, one acknowledgement, no followup before
-it, no followup in place of the deferred response's edit, 15-minute tokens, content/embed/component limits, no command sync), answering violations with the same
-HTTP errors Discord would, and recording them so a test or the console can report them.
+it, no followup in place of the deferred response's edit, 15-minute tokens, callback types that fit the
+interaction, no /channels access to ephemeral messages, the bot's channel permissions, command sync only on
+request) and checks every body against Discord's OpenAPI schemas and documented limits (`rules.py`), answering
+violations with the HTTP status and JSON body Discord would, and recording them so a test or the console can
+report them. `server.py` serves it over HTTP for discord.py's own HTTP stack (rate limits included).
 """
 
 from __future__ import annotations
@@ -12,37 +15,26 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.discord.offline.rules import (
+    FakeHTTPError,
+    Limits,
+    Perm,
+    check_callback,
+    check_channel_post,
+    check_commands,
+    check_message,
+    is_empty,
+    walk_components,
+)
+
 __all__ = ["FakeDiscord", "FakeHTTPError", "Limits", "StoredMessage", "Violation"]
 
 DISCORD_EPOCH_MS = 1420070400000
-
-
-class Limits:
-    """Discord's documented limits that the fake enforces (sources in docs/discord-facts.md)."""
-
-    ACK_SECONDS = 3.0
-    TOKEN_SECONDS = 15 * 60
-    CONTENT = 2000
-    EMBEDS = 10
-    EMBED_TITLE = 256
-    EMBED_DESCRIPTION = 4096
-    EMBED_FIELDS = 25
-    FIELD_NAME = 256
-    FIELD_VALUE = 1024
-    FOOTER = 2048
-    AUTHOR = 256
-    EMBED_TOTAL = 6000
-    CUSTOM_ID = 100
-    ROWS = 5
-    ROW_BUTTONS = 5
-    LABEL = 80
-    SELECT_OPTIONS = 25
-    AUTOCOMPLETE_CHOICES = 25
 
 
 @dataclass(slots=True)
@@ -55,16 +47,6 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.code} {self.message} ({self.route})"
-
-
-class FakeHTTPError(Exception):
-    """Raised inside the fake; the adapters turn it into discord.py's own HTTP exceptions."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(f"{status} {code} {message}")
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -102,7 +84,7 @@ class StoredMessage:
 
     def buttons(self) -> list[dict[str, Any]]:
         """Every interactive component of the message, flattened."""
-        return list(_walk_components(self.components))
+        return list(walk_components(self.components))
 
     def to_json(self) -> dict[str, Any]:
         """For persistence."""
@@ -128,14 +110,6 @@ class StoredMessage:
         )
 
 
-def _walk_components(components: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    for component in components:
-        if component.get("type") == 1 or "components" in component:
-            yield from _walk_components(component.get("components") or [])
-        else:
-            yield component
-
-
 @dataclass(slots=True)
 class InteractionRecord:
     """What the fake knows of one interaction it delivered."""
@@ -154,6 +128,7 @@ class InteractionRecord:
     callback_type: int | None = None
     autocomplete_choices: list[dict[str, Any]] | None = None
     modal: dict[str, Any] | None = None
+    focused_type: int | None = None  # autocomplete: the focused option's type
     followup_ids: list[int] = field(default_factory=list)
 
 
@@ -190,6 +165,11 @@ class FakeDiscord:
         self.violations: list[Violation] = []
         self.synced_commands: list[dict[str, Any]] = []
         self.dm_channels: dict[int, int] = {}  # user id -> the id of the bot's DM channel with them
+        # the bot's permissions per guild channel (`app_permissions` of interactions there); others get the default
+        self.channel_permissions: dict[int, int] = {}
+        self.default_permissions = (
+            Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES | Perm.READ_MESSAGE_HISTORY
+        )
         self._ids = itertools.count(1)
         self._last_ms = 0
 
@@ -241,11 +221,25 @@ class FakeDiscord:
         ids = [record.original_message_id, *record.followup_ids]
         return [self.messages[i] for i in ids if i is not None and i in self.messages]
 
+    # --- permissions -------------------------------------------------------------------------------------
+    def permissions_in(self, channel_id: int) -> int:
+        """The bot's permissions in a channel (all of them in its own DM channels)."""
+        if channel_id in self.dm_channels.values():
+            return self.default_permissions
+        return self.channel_permissions.get(channel_id, self.default_permissions)
+
     # --- interactions delivered by the driver -----------------------------------------------------------
     def register_interaction(
-        self, interaction_id: int, token: str, type_: int, channel_id: int, source_message_id: int | None
+        self,
+        interaction_id: int,
+        token: str,
+        type_: int,
+        channel_id: int,
+        source_message_id: int | None,
+        focused_type: int | None = None,
     ) -> None:
-        """Remember an interaction the driver is about to deliver, starting its 3-second clock."""
+        """Remember an interaction the driver is about to deliver, starting its 3-second clock (`focused_type`:
+        the option type of an autocomplete's focused option, which its choices must match)."""
         self.interactions[interaction_id] = InteractionRecord(
             id=interaction_id,
             token=token,
@@ -253,6 +247,7 @@ class FakeDiscord:
             channel_id=channel_id,
             created=self.now(),
             source_message_id=source_message_id,
+            focused_type=focused_type,
         )
 
     def check_acknowledged(self, interaction_id: int) -> None:
@@ -266,13 +261,40 @@ class FakeDiscord:
         """Bot REST calls (`HTTPClient.request`)."""
         self.requests.append((method, path, payload))
         route = f"{method} {path}"
+        try:
+            return self._rest(method, route, payload)
+        except FakeHTTPError as err:
+            raise self._refused(err, route) from None
+
+    def webhook(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
+        """Interaction callbacks, followups and edits (`AsyncWebhookAdapter.request`)."""
+        self.requests.append((method, path, payload))
+        route = f"{method} {path}"
+        try:
+            return self._webhook(method, route, payload)
+        except FakeHTTPError as err:
+            raise self._refused(err, route) from None
+
+    def cdn(self, url: str) -> bytes:
+        """Attachment bytes (`HTTPClient.get_from_cdn`)."""
+        self.requests.append(("GET", url, None))
+        key = url.split("?", 1)[0]
+        if key not in self.files:
+            raise self._refused(FakeHTTPError(404, 0, "Not Found"), f"GET {key}")
+        return self.files[key]
+
+    # --- routes ------------------------------------------------------------------------------------------
+    def _rest(self, method: str, route: str, payload: Any) -> Any:
         if route == "GET /users/@me":
             return dict(self.bot_user)
         if route == "GET /oauth2/applications/@me":
             return self._application()
-        if re.fullmatch(r"PUT /applications/\d+(/guilds/\d+)?/commands", route):
+        if m := re.fullmatch(r"PUT /applications/(\d+)(/guilds/\d+)?/commands", route):
+            if int(m[1]) != self.application_id:
+                raise FakeHTTPError(403, 50001, "Missing Access")
+            check_commands(payload)
             if not self.allow_sync:
-                raise self._error(400, 0, "command tree sync is not allowed here (sync on request only)", route)
+                raise FakeHTTPError(400, 0, "command tree sync is not allowed here (sync on request only)")
             commands: list[dict[str, Any]] = list(payload or [])
             self.synced_commands = commands
             return [dict(c, id=str(self.snowflake()), application_id=str(self.application_id)) for c in commands]
@@ -282,52 +304,50 @@ class FakeDiscord:
             user = {"id": str(user_id), "username": f"user{user_id}", "discriminator": "0", "avatar": None}
             return {"id": str(channel_id), "type": 1, "recipients": [user], "last_message_id": None}
         if m := re.fullmatch(r"POST /channels/(\d+)/messages", route):
-            return self._create_message(int(m[1]), payload or {}, route=route).payload
+            channel_id, body = int(m[1]), payload or {}
+            check_channel_post(self.permissions_in(channel_id), body)
+            check_message(body, schema="channel_message_create", flags="channel")
+            return self._create_message(channel_id, body).payload
         if m := re.fullmatch(r"(GET|PATCH|DELETE) /channels/(\d+)/messages/(\d+)", route):
-            message = self._message(int(m[3]), route)
+            channel_id = int(m[2])
+            if not self.permissions_in(channel_id) & Perm.VIEW_CHANNEL:
+                raise FakeHTTPError(403, 50001, "Missing Access")
+            message = self._message(int(m[3]))
+            if message.ephemeral or message.channel_id != channel_id:  # ephemeral messages live only in webhooks
+                raise FakeHTTPError(404, 10008, "Unknown Message")
             if method == "GET":
                 return message.payload
             if method == "DELETE":
                 message.deleted = True
                 return None
-            return self._edit(message, payload or {}, route).payload
-        if re.fullmatch(r"GET /channels/\d+", route):
-            channel_id = int(path.rsplit("/", 1)[1])
+            check_message(payload or {}, schema="channel_message_edit", flags="edit")
+            return self._edit(message, payload or {}).payload
+        if m := re.fullmatch(r"GET /channels/(\d+)", route):
+            channel_id = int(m[1])
+            if not self.permissions_in(channel_id) & Perm.VIEW_CHANNEL:
+                raise FakeHTTPError(403, 50001, "Missing Access")
             return {"id": str(channel_id), "type": 0, "name": f"channel-{channel_id}", "guild_id": None}
-        raise self._error(404, 0, f"the fake Discord has no route {route}", route)
+        raise FakeHTTPError(404, 0, f"the fake Discord has no route {route}")
 
-    def webhook(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        """Interaction callbacks, followups and edits (`AsyncWebhookAdapter.request`)."""
-        self.requests.append((method, path, payload))
-        route = f"{method} {path}"
+    def _webhook(self, method: str, route: str, payload: dict[str, Any] | None) -> Any:
         if m := re.fullmatch(r"POST /interactions/(\d+)/([^/]+)/callback", route):
-            return self._callback(int(m[1]), m[2], payload or {}, route)
+            return self._callback(int(m[1]), m[2], payload or {})
         if m := re.fullmatch(r"POST /webhooks/(\d+)/([^/]+)", route):
-            return self._followup(m[2], payload or {}, route)
+            return self._followup(self._record_for_token(int(m[1]), m[2]), payload or {})
         if m := re.fullmatch(r"(GET|PATCH|DELETE) /webhooks/(\d+)/([^/]+)/messages/(@original|\d+)", route):
-            record = self._record_for_token(m[3], route)
-            if m[4] == "@original":
-                if record.original_message_id is None:
-                    raise self._error(404, 10008, "Unknown Message", route)
-                message = self._message(record.original_message_id, route)
-            else:
-                message = self._message(int(m[4]), route)
+            record = self._record_for_token(int(m[2]), m[3])
+            message_id = record.original_message_id if m[4] == "@original" else int(m[4])
+            if message_id is None or message_id not in (record.original_message_id, *record.followup_ids):
+                raise FakeHTTPError(404, 10008, "Unknown Message")
+            message = self._message(message_id)
             if method == "GET":
                 return message.payload
             if method == "DELETE":
                 message.deleted = True
                 return None
-            message.loading = False
-            return self._edit(message, payload or {}, route).payload
-        raise self._error(404, 0, f"the fake Discord has no route {route}", route)
-
-    def cdn(self, url: str) -> bytes:
-        """Attachment bytes (`HTTPClient.get_from_cdn`)."""
-        self.requests.append(("GET", url, None))
-        key = url.split("?", 1)[0]
-        if key not in self.files:
-            raise self._error(404, 0, "Not Found", f"GET {key}")
-        return self.files[key]
+            check_message(payload or {}, schema="webhook_message_edit", flags="edit")
+            return self._edit(message, payload or {}).payload
+        raise FakeHTTPError(404, 0, f"the fake Discord has no route {route}")
 
     # --- internals ---------------------------------------------------------------------------------------
     def _application(self) -> dict[str, Any]:
@@ -349,42 +369,24 @@ class FakeDiscord:
         self.violations.append(violation)
         return violation
 
-    def _error(self, status: int, code: int, message: str, route: str) -> FakeHTTPError:
-        """Record a violation and return the error to raise (Discord's status, code and message)."""
-        self._violate(code, message, route)
-        return FakeHTTPError(status, code, message)
+    def _refused(self, err: FakeHTTPError, route: str) -> FakeHTTPError:
+        """Record a refusal as a violation and return it to raise."""
+        self._violate(err.code, str(err).split(" ", 2)[2], route)
+        return err
 
-    def _message(self, message_id: int, route: str) -> StoredMessage:
+    def _message(self, message_id: int) -> StoredMessage:
         message = self.messages.get(message_id)
         if message is None or message.deleted:
-            raise self._error(404, 10008, "Unknown Message", route)
+            raise FakeHTTPError(404, 10008, "Unknown Message")
         return message
 
-    def _record_for_token(self, token: str, route: str) -> InteractionRecord:
+    def _record_for_token(self, application_id: int, token: str) -> InteractionRecord:
         for record in self.interactions.values():
-            if record.token == token:
+            if record.token == token and application_id == self.application_id:
                 if self.now() - record.created > Limits.TOKEN_SECONDS:
-                    raise self._error(401, 50027, "Invalid Webhook Token", route)
+                    raise FakeHTTPError(401, 50027, "Invalid Webhook Token")
                 return record
-        raise self._error(404, 10015, "Unknown Webhook", route)
-
-    def _validate(self, payload: dict[str, Any], route: str) -> None:
-        problems: list[str] = []
-        content = payload.get("content")
-        if content is not None and len(str(content)) > Limits.CONTENT:
-            problems.append(f"content: {len(str(content))} > {Limits.CONTENT}")
-        embeds = payload.get("embeds") or []
-        if len(embeds) > Limits.EMBEDS:
-            problems.append(f"embeds: {len(embeds)} > {Limits.EMBEDS}")
-        total = 0
-        for i, embed in enumerate(embeds):
-            problems.extend(f"embeds.{i}.{p}" for p in _embed_problems(embed))
-            total += _embed_size(embed)
-        if total > Limits.EMBED_TOTAL:
-            problems.append(f"embeds: total {total} > {Limits.EMBED_TOTAL}")
-        problems.extend(_component_problems(payload.get("components") or []))
-        if problems:
-            raise self._error(400, 50035, "Invalid Form Body: " + "; ".join(problems), route)
+        raise FakeHTTPError(404, 10015, "Unknown Webhook")
 
     def _new_payload(self, message_id: int, channel_id: int, payload: dict[str, Any], flags: int) -> dict[str, Any]:
         now = datetime.now(UTC).isoformat()
@@ -396,7 +398,7 @@ class FakeDiscord:
             "content": payload.get("content") or "",
             "embeds": list(payload.get("embeds") or []),
             "components": list(payload.get("components") or []),
-            "attachments": [],
+            "attachments": self._attachments(channel_id, payload.get("attachments")),
             "mentions": [],
             "mention_roles": [],
             "mention_everyone": False,
@@ -409,17 +411,31 @@ class FakeDiscord:
             "application_id": str(self.application_id),
         }
 
+    def _attachments(self, channel_id: int, requested: Any) -> list[dict[str, Any]]:
+        """Discord's attachment objects for the `attachments` of a request (uploads are not kept)."""
+        stored: list[dict[str, Any]] = []
+        for item in requested or []:
+            if "url" in item:  # an attachment the message already has, kept by an edit
+                stored.append(item)
+                continue
+            attachment_id = self.snowflake()
+            name = str(item.get("filename") or "file")
+            url = f"https://cdn.discordapp.com/attachments/{channel_id}/{attachment_id}/{name}"
+            stored.append({"id": str(attachment_id), "filename": name, "size": 0, "url": url, "proxy_url": url})
+        return stored
+
     def _create_message(
         self,
         channel_id: int,
         payload: dict[str, Any],
         *,
-        route: str,
         ephemeral: bool = False,
         interaction_id: int | None = None,
         loading: bool = False,
     ) -> StoredMessage:
-        self._validate(payload, route)
+        """Store a new message (its body already checked); an empty one is Discord's 50006."""
+        if not loading and is_empty(payload):
+            raise FakeHTTPError(400, 50006, "Cannot send an empty message")
         message_id = self.snowflake()
         flags = int(payload.get("flags") or 0) | (64 if ephemeral else 0) | (128 if loading else 0)
         message = StoredMessage(
@@ -433,58 +449,56 @@ class FakeDiscord:
         self.messages[message_id] = message
         return message
 
-    def _edit(self, message: StoredMessage, payload: dict[str, Any], route: str) -> StoredMessage:
-        self._validate(payload, route)
-        message.history.append(json.loads(json.dumps(message.payload)))
+    def _edit(self, message: StoredMessage, payload: dict[str, Any]) -> StoredMessage:
+        """Apply an edit (its body already checked); a message edited to nothing is Discord's 50006."""
         updated = dict(message.payload)
         for key in ("content", "embeds", "components", "allowed_mentions"):
             if key in payload:
                 updated[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
+        if "attachments" in payload:
+            updated["attachments"] = self._attachments(message.channel_id, payload["attachments"])
+        if is_empty(updated):
+            raise FakeHTTPError(400, 50006, "Cannot send an empty message")
+        message.history.append(json.loads(json.dumps(message.payload)))
         updated["flags"] = int(updated.get("flags") or 0) & ~128
         updated["edited_timestamp"] = datetime.now(UTC).isoformat()
         message.payload = updated
+        message.loading = False
         return message
 
-    def _callback(self, interaction_id: int, token: str, body: dict[str, Any], route: str) -> dict[str, Any]:
+    def _callback(self, interaction_id: int, token: str, body: dict[str, Any]) -> dict[str, Any]:
         record = self.interactions.get(interaction_id)
         if record is None or record.token != token:
-            raise self._error(404, 10062, "Unknown interaction", route)
+            raise FakeHTTPError(404, 10062, "Unknown interaction")
         if record.acked:
-            raise self._error(400, 40060, "Interaction has already been acknowledged.", route)
+            raise FakeHTTPError(400, 40060, "Interaction has already been acknowledged.")
         if self.now() - record.created > Limits.ACK_SECONDS:
-            raise self._error(404, 10062, "Unknown interaction (not acknowledged within 3 seconds)", route)
-        kind = int(body.get("type", 0))
+            raise FakeHTTPError(404, 10062, "Unknown interaction")
+        kind = check_callback(body, record.type, record.focused_type)
         data = dict(body.get("data") or {})
         ephemeral = bool(int(data.get("flags") or 0) & 64)
         message: StoredMessage | None = None
         if kind == 4:  # CHANNEL_MESSAGE_WITH_SOURCE
-            message = self._create_message(
-                record.channel_id, data, route=route, ephemeral=ephemeral, interaction_id=interaction_id
-            )
+            message = self._create_message(record.channel_id, data, ephemeral=ephemeral, interaction_id=interaction_id)
             record.original_message_id = message.id
         elif kind == 5:  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE ("thinking")
             message = self._create_message(
-                record.channel_id, {}, route=route, ephemeral=ephemeral, interaction_id=interaction_id, loading=True
+                record.channel_id, {}, ephemeral=ephemeral, interaction_id=interaction_id, loading=True
             )
             record.original_message_id = message.id
             record.deferred_thinking = True
-        elif kind in (6, 7):  # DEFERRED_UPDATE_MESSAGE / UPDATE_MESSAGE
+        elif kind in (6, 7):  # DEFERRED_UPDATE_MESSAGE / UPDATE_MESSAGE (components: check_callback ensured it)
             if record.source_message_id is None:
-                raise self._error(400, 50035, "Invalid Form Body: no message to update", route)
+                raise FakeHTTPError(400, 50035, "Invalid Form Body")
             record.original_message_id = record.source_message_id
-            message = self._message(record.source_message_id, route)
+            message = self._message(record.source_message_id)
             ephemeral = message.ephemeral
             if kind == 7:
-                self._edit(message, data, route)
+                self._edit(message, data)
         elif kind == 8:  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
-            choices = list(data.get("choices") or [])
-            if len(choices) > Limits.AUTOCOMPLETE_CHOICES:
-                raise self._error(400, 50035, "Invalid Form Body: more than 25 choices", route)
-            record.autocomplete_choices = choices
-        elif kind == 9:  # MODAL
+            record.autocomplete_choices = list(data.get("choices") or [])
+        else:  # MODAL
             record.modal = data
-        else:
-            raise self._error(400, 50035, f"Invalid Form Body: unknown callback type {kind}", route)
         record.acked = True
         record.acked_at = self.now()
         record.callback_type = kind
@@ -504,72 +518,28 @@ class FakeDiscord:
             response["resource"] = {"type": kind}
         return response
 
-    def _followup(self, token: str, payload: dict[str, Any], route: str) -> dict[str, Any]:
-        record = self._record_for_token(token, route)
+    def _followup(self, record: InteractionRecord, payload: dict[str, Any]) -> dict[str, Any]:
         if not record.acked:
-            raise self._error(404, 10015, "Unknown Webhook (followup before the interaction was acknowledged)", route)
+            raise FakeHTTPError(404, 10015, "Unknown Webhook")
         if record.deferred_thinking and record.original_message_id is not None:
             original = self.messages[record.original_message_id]
             if original.loading and not original.deleted:  # deprecated: this followup would edit the placeholder
-                raise self._error(
+                raise FakeHTTPError(
                     400,
                     50035,
-                    "Invalid Form Body: a followup would fill the deferred response (deprecated); "
-                    "edit @original instead",
-                    route,
+                    "Invalid Form Body",
+                    {
+                        "_errors": [
+                            {
+                                "code": "INTERACTION_FOLLOWUP_EDITS_DEFERRED",
+                                "message": "A followup would fill the deferred response (deprecated); "
+                                "edit @original instead",
+                            }
+                        ]
+                    },
                 )
+        check_message(payload, schema="IncomingWebhookRequestPartial", flags="followup")
         ephemeral = bool(int(payload.get("flags") or 0) & 64)
-        message = self._create_message(
-            record.channel_id, payload, route=route, ephemeral=ephemeral, interaction_id=record.id
-        )
+        message = self._create_message(record.channel_id, payload, ephemeral=ephemeral, interaction_id=record.id)
         record.followup_ids.append(message.id)
         return message.payload
-
-
-def _embed_size(embed: dict[str, Any]) -> int:
-    size = len(embed.get("title") or "") + len(embed.get("description") or "")
-    size += len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or "")
-    for f in embed.get("fields") or []:
-        size += len(f.get("name") or "") + len(f.get("value") or "")
-    return size
-
-
-def _embed_problems(embed: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
-    checks = [
-        ("title", embed.get("title"), Limits.EMBED_TITLE),
-        ("description", embed.get("description"), Limits.EMBED_DESCRIPTION),
-        ("footer.text", (embed.get("footer") or {}).get("text"), Limits.FOOTER),
-        ("author.name", (embed.get("author") or {}).get("name"), Limits.AUTHOR),
-    ]
-    fields = embed.get("fields") or []
-    if len(fields) > Limits.EMBED_FIELDS:
-        problems.append(f"fields: {len(fields)} > {Limits.EMBED_FIELDS}")
-    for i, f in enumerate(fields):
-        checks.append((f"fields.{i}.name", f.get("name"), Limits.FIELD_NAME))
-        checks.append((f"fields.{i}.value", f.get("value"), Limits.FIELD_VALUE))
-        if not f.get("name") or not f.get("value"):
-            problems.append(f"fields.{i}: name and value are required")
-    problems.extend(f"{name}: {len(value)} > {limit}" for name, value, limit in checks if value and len(value) > limit)
-    return problems
-
-
-def _component_problems(rows: list[dict[str, Any]]) -> list[str]:
-    problems: list[str] = []
-    if len(rows) > Limits.ROWS:
-        problems.append(f"components: {len(rows)} rows > {Limits.ROWS}")
-    for r, row in enumerate(rows):
-        children = row.get("components") or []
-        buttons = [c for c in children if c.get("type") == 2]
-        if len(buttons) > Limits.ROW_BUTTONS:
-            problems.append(f"components.{r}: {len(buttons)} buttons > {Limits.ROW_BUTTONS}")
-    for component in _walk_components(rows):
-        custom_id = component.get("custom_id")
-        if custom_id is not None and len(custom_id) > Limits.CUSTOM_ID:
-            problems.append(f"custom_id {custom_id[:20]}…: {len(custom_id)} > {Limits.CUSTOM_ID}")
-        label = component.get("label")
-        if label is not None and len(label) > Limits.LABEL:
-            problems.append(f"label: {len(label)} > {Limits.LABEL}")
-        if len(component.get("options") or []) > Limits.SELECT_OPTIONS:
-            problems.append("select: more than 25 options")
-    return problems

@@ -44,7 +44,7 @@ def test_acknowledgement_after_three_seconds_is_unknown() -> None:
 def test_followup_before_acknowledgement_is_refused() -> None:
     fake = FakeDiscord()
     _iid, token = _interaction(fake)
-    assert _code(lambda: fake.webhook("POST", f"/webhooks/1/{token}", {"content": "hi"})) == 10015
+    assert _code(lambda: fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "hi"})) == 10015
 
 
 def test_token_expires_after_fifteen_minutes() -> None:
@@ -52,7 +52,7 @@ def test_token_expires_after_fifteen_minutes() -> None:
     iid, token = _interaction(fake)
     _callback(fake, iid, token, {"type": 5})
     fake.advance(15 * 60 + 1)
-    assert _code(lambda: fake.webhook("POST", f"/webhooks/1/{token}", {"content": "late"})) == 50027
+    assert _code(lambda: fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "late"})) == 50027
 
 
 def test_followup_in_place_of_the_deferred_edit_is_refused_and_the_edit_keeps_the_privacy() -> None:
@@ -60,10 +60,13 @@ def test_followup_in_place_of_the_deferred_edit_is_refused_and_the_edit_keeps_th
     iid, token = _interaction(fake)
     _callback(fake, iid, token, {"type": 5, "data": {"flags": 64}})
     # Discord's deprecated "the first followup edits the loading message": refused
-    assert _code(lambda: fake.webhook("POST", f"/webhooks/1/{token}", {"content": "done", "flags": 0})) == 50035
+    assert (
+        _code(lambda: fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "done", "flags": 0}))
+        == 50035
+    )
     assert [v.code for v in fake.violations] == [50035]
-    fake.webhook("PATCH", f"/webhooks/1/{token}/messages/@original", {"content": "done"})
-    fake.webhook("POST", f"/webhooks/1/{token}", {"content": "more", "flags": 64})
+    fake.webhook("PATCH", f"/webhooks/{fake.application_id}/{token}/messages/@original", {"content": "done"})
+    fake.webhook("POST", f"/webhooks/{fake.application_id}/{token}", {"content": "more", "flags": 64})
     first, second = fake.interaction_messages(iid)
     assert (first.content, first.ephemeral, second.content, second.ephemeral) == ("done", True, "more", True)
     assert len(fake.violations) == 1
