@@ -13,8 +13,12 @@ from contextlib import asynccontextmanager
 from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-__all__ = ["KeyValue", "LockBusy", "MemoryKeyValue", "RedisKeyValue", "hold_lock"]
+__all__ = ["KV_ERRORS", "KeyValue", "LockBusy", "MemoryKeyValue", "RedisKeyValue", "hold_lock"]
+
+#: what a dead, hung or refusing key-value store raises (Redis's socket timeouts are short: see `from_url`)
+KV_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
 
 class LockBusy(Exception):

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.billing.ledger import insert_ignore
 from bot.billing.plans import SELF_HOSTED, Plan, PlanCatalog
 from bot.billing.types import QuotaDecision
-from bot.kv import KeyValue
+from bot.kv import KV_ERRORS, KeyValue
 from db.base import utcnow
 from db.dialect import greatest_for
 from db.models.billing import BillingSubscription, BillingUsage
@@ -33,7 +32,7 @@ __all__ = ["BillingEntitlements", "GuildPlan", "month_bounds", "resolve_plan"]
 log = logging.getLogger(__name__)
 
 GRANTING = frozenset({"active", "trialing"})
-_OUTAGE = (SQLAlchemyError, RedisError, OSError, TimeoutError)
+_OUTAGE = (SQLAlchemyError, *KV_ERRORS)
 USAGE_SAVE_DELAY = 1.0  # seconds a counted panic waits before its usage is written to the database
 
 
@@ -308,8 +307,13 @@ class BillingEntitlements:
         return QuotaDecision(allowed=True, used=used, limit=limit, plan=plan.plan.name)
 
     async def panics_used(self, plan: GuildPlan) -> int:
-        """Panics counted so far in the plan's period (store first, database when the store has no counter)."""
-        raw = await self._kv.get(self.counter_key(plan.guild_id, plan.period_start))
+        """Panics counted so far in the plan's period (store first, database when the store has no counter or does
+        not answer)."""
+        try:
+            raw = await self._kv.get(self.counter_key(plan.guild_id, plan.period_start))
+        except KV_ERRORS as exc:
+            log.warning("usage counter unreadable (%s); counting from the database", type(exc).__name__)
+            raw = None
         if raw is not None:
             return int(raw)
         return await self._db_usage(plan.guild_id, plan.period_start)

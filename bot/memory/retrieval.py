@@ -8,6 +8,7 @@ query). The re-rank (dense + BM25) runs inline: ~1 ms of pure Python over the ca
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -16,11 +17,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from bot.kv import KV_ERRORS
 from bot.memory import ranking
 from bot.memory.config import MemoryContext
 from bot.memory.repository import Row, heading_path
 from bot.memory.roster import canon_from_json, with_party
 from bot.memory.types import Canon, Passage, memory_version_key
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RecordView", "Retrieval", "rank"]
 
@@ -61,8 +65,13 @@ class Retrieval:
         self._query_vectors.clear()
 
     async def version(self, guild_id: int) -> int:
-        """The guild's notes version (bumped after every committed change); -1 when unreadable."""
-        raw = await self._ctx.kv.get(memory_version_key(guild_id))
+        """The guild's notes version (bumped after every committed change); -1 when unreadable (the caches then
+        live for `record_ttl` at most)."""
+        try:
+            raw = await self._ctx.kv.get(memory_version_key(guild_id))
+        except KV_ERRORS as exc:
+            log.warning("notes version unreadable (%s); reading without it", type(exc).__name__)
+            return -1
         try:
             return int(raw) if raw else 0
         except ValueError:
