@@ -32,7 +32,7 @@ __all__ = ["BillingEntitlements", "GuildPlan", "month_bounds", "resolve_plan"]
 log = logging.getLogger(__name__)
 
 GRANTING = frozenset({"active", "trialing"})
-_OUTAGE = (SQLAlchemyError, *KV_ERRORS)
+_OUTAGE: tuple[type[BaseException], ...] = (SQLAlchemyError, *KV_ERRORS)
 USAGE_SAVE_DELAY = 1.0  # seconds a counted panic waits before its usage is written to the database
 
 
