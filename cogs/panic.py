@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.campaigns import campaign_of, scope_of
 from bot.discord.checks import (
     GM_ONLY_MESSAGE,
     NotGM,
@@ -35,7 +36,7 @@ from bot.improv.engine import Improviser
 from bot.improv.kinds import KIND_INFO, Kind, parse_kind
 from bot.improv.kinds.base import Audience
 from bot.improv.types import PanicRequest, PanicResult
-from bot.prefs import DEFAULT_PREFS, GuildPrefs, change_prefs
+from bot.prefs import DEFAULT_PREFS, RATINGS, TONES, GuildPrefs, change_prefs
 
 Interaction = discord.Interaction[PanicBot]
 
@@ -72,8 +73,6 @@ FALLBACK_TEXT = {
     "busy": "the bot is very busy right now",
 }
 COLOURS = {"openai": discord.Colour.red(), "pool": discord.Colour.dark_red(), "tables": discord.Colour.light_grey()}
-TONES = ["balanced", "grim", "heroic", "whimsical", "horror", "noir", "comedic"]
-RATINGS = ["g", "pg", "pg13", "r"]
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -384,14 +383,15 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         acknowledgement private (its offline-tables answer says the quota is used up, to the GM only).
         """
         improviser = _improviser(interaction)
-        assert interaction.guild_id is not None
+        scope = scope_of(interaction, None if prefs is UNREAD_PREFS else prefs)  # the channel's campaign
         request = PanicRequest(
-            guild_id=interaction.guild_id,
+            guild_id=scope.guild_id,
             user_id=interaction.user.id,
             kind=kind or prefs.button_kind,
             details=details.strip(),
             player_safe_only=player_safe_only,
-            style=prefs.style,
+            style=prefs.style_for(campaign_of(interaction, prefs)),
+            campaign_id=scope.campaign_id,
         )
         admission = await improviser.admit(request, count_quota=public)
         public = public and not admission.refused
@@ -503,7 +503,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         if stored.saved:
             raise UserFacingError(f"**{improv.title}** is already in your campaign notes.", title="Already saved")
         text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields("gm"))  # both parts
-        report = await memory.save_note(interaction.guild_id, improv.title, text, player_safe=False)
+        report = await memory.save_note(stored.scope, improv.title, text, player_safe=False)  # its campaign's notes
         await improviser.mark_saved(improv_id, str(getattr(report, "file_name", "") or improv.title))
         await interaction.edit_original_response(
             content=fit_content(

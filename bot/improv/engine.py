@@ -36,6 +36,7 @@ from bot.improv.soft import soft
 from bot.improv.tables import find_focus, make_name, roll
 from bot.improv.types import PanicRecord, PanicRequest, PanicResult, Source, StoredImprov, dedupe_sources
 from bot.kv import KeyValue
+from bot.memory.scope import ScopeLike, as_scope
 from bot.memory.types import Retriever
 from bot.tasks import BackgroundTasks
 
@@ -164,7 +165,7 @@ class Improviser:
                 self.admitter.quota(request, admission),
                 soft(
                     "pool",
-                    self.pool.take(request.guild_id, request.kind, request.player_safe_only, request.style),
+                    self.pool.take(request.scope, request.kind, request.player_safe_only, request.style),
                     None,
                 ),
             )
@@ -184,7 +185,7 @@ class Improviser:
                 )
             if entry is not None:
                 await soft(
-                    "pool", self.pool.give_back(request.guild_id, request.player_safe_only, entry, request.style), None
+                    "pool", self.pool.give_back(request.scope, request.player_safe_only, entry, request.style), None
                 )
             grounding = await self.grounder.ground(request, policy, deadline)
         else:
@@ -351,14 +352,21 @@ class Improviser:
         if self.generator is None or self.config.pool_size <= 0 or self.breaker.state != "closed":
             return
         self.tasks.spawn(
-            self.refill(request.guild_id, request.kind, request.player_safe_only, request.style),
+            self.refill(request.scope, request.kind, request.player_safe_only, request.style),
             name=f"pool-refill:{request.guild_id}:{request.kind}",
         )
 
-    async def refill(self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
-        """Top up the pool for a guild and kind (bounded; a concurrent refill of the same pool is skipped)."""
-        style = style or Style()
-        request = PanicRequest(guild_id=guild_id, user_id=0, kind=kind, player_safe_only=player_safe_only, style=style)
+    async def refill(self, scope: ScopeLike, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
+        """Top up the pool for a campaign and kind (bounded; a concurrent refill of the same pool is skipped)."""
+        style, scope = style or Style(), as_scope(scope)
+        request = PanicRequest(
+            guild_id=scope.guild_id,
+            user_id=0,
+            kind=kind,
+            player_safe_only=player_safe_only,
+            style=style,
+            campaign_id=scope.campaign_id,
+        )
 
         async def make() -> PoolEntry | None:
             if self.generator is None or not self.breaker.allow():
@@ -383,7 +391,7 @@ class Improviser:
                     kind, prompt, None, started=started, deadline=until, full_deadline=until
                 )
             except GenerationError as exc:
-                log.info("pool refill for guild %s %s stopped: %s", guild_id, kind, exc.reason)
+                log.info("pool refill for guild %s %s stopped: %s", scope, kind, exc.reason)
                 return None
             sources = tuple(dedupe_sources([Source.from_passage(p) for p in prompt.passages]))
             return PoolEntry(
@@ -395,7 +403,7 @@ class Improviser:
                 model=generation.model,
             )
 
-        return await self.pool.refill(guild_id, kind, player_safe_only, make, style)
+        return await self.pool.refill(scope, kind, player_safe_only, make, style)
 
     # --- follow-ups --------------------------------------------------------------------------------------
     async def load(self, improv_id: int, guild_id: int) -> StoredImprov:

@@ -137,6 +137,7 @@ class _Record:
             player_safe_only=bool(saved["player_safe_only"]),
             saved_at=saved.get("saved_at"),
             note_ref=saved.get("note_ref"),
+            campaign_id=int(saved.get("campaign_id", 0)),
         )
 
 
@@ -199,6 +200,7 @@ class Recorder:
         saved_row = {
             "id": result.improv_id,
             "guild_id": request.guild_id,
+            "campaign_id": request.campaign_id,
             "user_id": request.user_id,
             "kind": request.kind,
             "details": request.details[:400],
@@ -431,6 +433,7 @@ class Recorder:
             player_safe_only=row.player_safe_only,
             saved_at=row.saved_at,
             note_ref=row.note_ref,
+            campaign_id=row.campaign_id,
         )
 
     async def answers(self, guild_id: int, kind: Kind, limit: int) -> list[Answer]:

@@ -48,6 +48,7 @@ class SavedImprov(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     panic_id: Mapped[int | None] = mapped_column(ForeignKey("panics.id", ondelete="SET NULL"), default=None)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: the default campaign
     user_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     details: Mapped[str] = mapped_column(String(400), default="")

@@ -1,4 +1,4 @@
-"""`PineconeVectorStore`: Pinecone serverless, one namespace per guild, guilds jump-hashed over several indexes."""
+"""`PineconeVectorStore`: Pinecone serverless, one namespace per campaign, jump-hashed over several indexes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.memory.scope import ScopeLike, as_scope
 from bot.memory.stores.base import Vector, VectorHit, VectorRecord, VectorStoreError
 
 __all__ = ["PineconeVectorStore", "jump_hash", "namespace_for"]
@@ -34,9 +35,20 @@ def jump_hash(key: int, buckets: int) -> int:
     return b
 
 
-def namespace_for(guild_id: int) -> str:
-    """The Pinecone namespace holding one guild's vectors."""
-    return f"guild-{int(guild_id)}"
+def namespace_for(scope: ScopeLike) -> str:
+    """The Pinecone namespace holding one campaign's vectors: `guild-<id>` for a guild's default campaign (where
+    its vectors were before campaigns existed), `guild-<id>-c<campaign>` for a named one (docs/campaigns.md)."""
+    scope = as_scope(scope)
+    if scope.is_default:
+        return f"guild-{scope.guild_id}"
+    return f"guild-{scope.guild_id}-c{scope.campaign_id}"
+
+
+def _hash_key(scope: ScopeLike) -> int:
+    """What picks a campaign's index: the guild id for its default campaign (unchanged since before campaigns),
+    else guild and campaign together, so one guild's campaigns spread over the indexes too."""
+    scope = as_scope(scope)
+    return scope.guild_id if scope.is_default else scope.guild_id * 1_000_003 + scope.campaign_id
 
 
 UPSERT_BATCH = 50  # 50 × (1536 floats at 6 decimals ≈ 15 KB + ≤ 8 KB metadata) stays far below 2 MB
@@ -45,11 +57,12 @@ DELETE_BATCH = 1_000
 
 
 class PineconeVectorStore:
-    """Pinecone serverless: one namespace per guild (`guild-<id>`) in one of several indexes.
+    """Pinecone serverless: one namespace per campaign (`namespace_for`) in one of several indexes.
 
-    A Starter project caps an index at 100 namespaces, so `hosts` may list several indexes; a guild's index is
-    `hosts[jump_hash(guild_id, len(hosts))]`. Append new hosts at the end: a guild whose index changes is
-    re-embedded into the new one by bot.memory.indexing (the location is recorded per guild), everybody else stays.
+    A Starter project caps an index at 100 namespaces, so `hosts` may list several indexes; a campaign's index is
+    `hosts[jump_hash(_hash_key(scope), len(hosts))]`. Append new hosts at the end: a campaign whose index changes
+    is re-embedded into the new one by bot.memory.indexing (the location is recorded per campaign), everybody
+    else stays.
     Pinecone is eventually consistent: nothing here relies on reading its own writes.
     """
 
@@ -65,12 +78,12 @@ class PineconeVectorStore:
         self._indexes: dict[str, Any] = {}
         self._open_lock = asyncio.Lock()
 
-    def host_for(self, guild_id: int) -> str:
-        """The index host serving this guild."""
-        return self.hosts[jump_hash(int(guild_id), len(self.hosts))]
+    def host_for(self, scope: ScopeLike) -> str:
+        """The index host serving this campaign."""
+        return self.hosts[jump_hash(_hash_key(scope), len(self.hosts))]
 
-    def location(self, guild_id: int) -> str:
-        return f"pinecone:{self.host_for(guild_id)}"
+    def location(self, scope: ScopeLike) -> str:
+        return f"pinecone:{self.host_for(scope)}"
 
     async def _index(self, host: str) -> Any:
         index = self._indexes.get(host)
@@ -82,12 +95,12 @@ class PineconeVectorStore:
                     self._indexes[host] = index
         return index
 
-    async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
+    async def upsert(self, scope: ScopeLike, records: Sequence[VectorRecord]) -> None:
         if not records:
             return
-        index = await self._index(self.host_for(guild_id))
-        vectors = [self._to_wire(guild_id, r) for r in records]
-        namespace = namespace_for(guild_id)
+        index = await self._index(self.host_for(scope))
+        vectors = [self._to_wire(scope, r) for r in records]
+        namespace = namespace_for(scope)
         response = await index.upsert(
             vectors=vectors, namespace=namespace, batch_size=UPSERT_BATCH, show_progress=False, max_concurrency=4
         )
@@ -111,7 +124,7 @@ class PineconeVectorStore:
         """Vector ids start with the document id so `list(prefix=document_id)` finds a document's vectors."""
         return chunk_id if chunk_id.startswith(document_id) else f"{document_id}:{chunk_id}"
 
-    def _to_wire(self, guild_id: int, record: VectorRecord) -> dict[str, Any]:
+    def _to_wire(self, scope: ScopeLike, record: VectorRecord) -> dict[str, Any]:
         metadata: dict[str, Any] = {}
         for key, value in record.extra.items():
             if value is None:
@@ -119,8 +132,11 @@ class PineconeVectorStore:
             if isinstance(value, str) and key == "text":
                 value = value[:MAX_TEXT_METADATA]
             metadata[key] = value
+        scope = as_scope(scope)
+        if not scope.is_default:
+            metadata["campaign_id"] = str(scope.campaign_id)
         metadata.update(
-            guild_id=str(guild_id),
+            guild_id=str(scope.guild_id),
             document_id=record.document_id,
             chunk_id=record.chunk_id,
             player_safe=bool(record.player_safe),
@@ -130,7 +146,7 @@ class PineconeVectorStore:
 
     async def query(
         self,
-        guild_id: int,
+        scope: ScopeLike,
         vector: Vector,
         k: int,
         *,
@@ -139,8 +155,9 @@ class PineconeVectorStore:
     ) -> list[VectorHit]:
         if k <= 0 or (document_ids is not None and not document_ids):
             return []
-        index = await self._index(self.host_for(guild_id))
-        clauses: list[dict[str, Any]] = [{"guild_id": {"$eq": str(guild_id)}}]
+        index = await self._index(self.host_for(scope))
+        scope = as_scope(scope)
+        clauses: list[dict[str, Any]] = [{"guild_id": {"$eq": str(scope.guild_id)}}]
         if player_safe_only:
             clauses.append({"player_safe": {"$eq": True}})
         if document_ids is not None:
@@ -149,23 +166,26 @@ class PineconeVectorStore:
         response = await index.query(
             top_k=min(k, 1000),
             vector=np.asarray(vector, dtype=np.float64).round(6).tolist(),
-            namespace=namespace_for(guild_id),
+            namespace=namespace_for(scope),
             filter=flt,
             include_metadata=True,
         )
         hits: list[VectorHit] = []
         for match in response.matches:
             metadata = dict(match.metadata or {})
-            if metadata.get("guild_id") != str(guild_id):  # defence in depth: never return another guild's data
-                log.error("pinecone returned a vector of another guild in namespace %s", namespace_for(guild_id))
+            # defence in depth: never return another guild's or campaign's data
+            if metadata.get("guild_id") != str(scope.guild_id) or metadata.get("campaign_id", "0") != str(
+                scope.campaign_id
+            ):
+                log.error("pinecone returned a vector of another campaign in namespace %s", namespace_for(scope))
                 continue
             chunk_id = str(metadata.get("chunk_id") or match.id)
             hits.append(VectorHit(chunk_id, float(match.score), metadata))
         return hits
 
-    async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
-        index = await self._index(self.host_for(guild_id))
-        namespace = namespace_for(guild_id)
+    async def delete_document(self, scope: ScopeLike, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+        index = await self._index(self.host_for(scope))
+        namespace = namespace_for(scope)
         ids = {self._vector_id(document_id, c) for c in chunk_ids}
         try:
             async for page in index.list(prefix=document_id, namespace=namespace):
@@ -180,34 +200,34 @@ class PineconeVectorStore:
                 if not _is_not_found(exc):
                     raise
 
-    async def set_player_safe(self, guild_id: int, document_id: str, player_safe: bool) -> None:
-        index = await self._index(self.host_for(guild_id))
+    async def set_player_safe(self, scope: ScopeLike, document_id: str, player_safe: bool) -> None:
+        index = await self._index(self.host_for(scope))
         await index.update(
             filter={"document_id": {"$eq": document_id}},
             set_metadata={"player_safe": bool(player_safe)},
-            namespace=namespace_for(guild_id),
+            namespace=namespace_for(scope),
         )
 
-    async def delete_guild(self, guild_id: int) -> None:
-        await self.delete_namespace_at(self.host_for(guild_id), guild_id)
+    async def delete_guild(self, scope: ScopeLike) -> None:
+        await self.delete_namespace_at(self.host_for(scope), scope)
 
-    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+    async def delete_guild_at(self, scope: ScopeLike, location: str) -> None:
         if location.startswith("pinecone:"):
-            await self.delete_namespace_at(location.removeprefix("pinecone:"), guild_id)
+            await self.delete_namespace_at(location.removeprefix("pinecone:"), scope)
 
-    async def delete_namespace_at(self, host: str, guild_id: int) -> None:
-        """Delete a guild's namespace on a given index (also used after a guild moved to another index)."""
+    async def delete_namespace_at(self, host: str, scope: ScopeLike) -> None:
+        """Delete a campaign's namespace on a given index (also used after it moved to another index)."""
         index = await self._index(host)
         try:
-            await index.delete_namespace(name=namespace_for(guild_id))
+            await index.delete_namespace(name=namespace_for(scope))
         except Exception as exc:
             if not _is_not_found(exc):
                 raise
 
-    async def count(self, guild_id: int) -> int:
-        index = await self._index(self.host_for(guild_id))
+    async def count(self, scope: ScopeLike) -> int:
+        index = await self._index(self.host_for(scope))
         stats = await index.describe_index_stats()
-        summary = stats.namespaces.get(namespace_for(guild_id))
+        summary = stats.namespaces.get(namespace_for(scope))
         return int(summary.vector_count) if summary is not None else 0
 
     async def aclose(self) -> None:
