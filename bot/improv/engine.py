@@ -151,7 +151,7 @@ class Improviser:
     ) -> PanicResult:
         deadline = started + policy.deadline_seconds
         bare = not request.details.strip()
-        self.recent_answers.prefetch(request.guild_id, request.kind)  # read alongside grounding, used at the end
+        self.recent_answers.prefetch(request.scope, request.kind)  # read alongside grounding, used at the end
         if self._inflight > self.config.max_inflight:
             # overloaded: shed work so acknowledgements and the deadline hold for everyone
             quota = await self.admitter.quota(request, admission)
@@ -243,7 +243,7 @@ class Improviser:
         """The guild+kind's recent answers, most recent first (the first read waited for at most a share of the
         retrieval budget, never past the deadline)."""
         wait = min(policy.retrieve_seconds * RECENT_WAIT_SHARE, deadline - asyncio.get_running_loop().time())
-        return await self.recent_answers.get(request.guild_id, request.kind, wait=wait)
+        return await self.recent_answers.get(request.scope, request.kind, wait=wait)
 
     def _repair(self, improv: Improv, grounding: Grounding) -> Improv:
         if not grounding.canon:
@@ -340,9 +340,7 @@ class Improviser:
             player_safe_only=request.player_safe_only,
             grounding_note=grounding_note,
         )
-        self.recent_answers.add(
-            request.guild_id, request.kind, Answer(result.improv_id, improv, request.player_safe_only)
-        )
+        self.recent_answers.add(request.scope, request.kind, Answer(result.improv_id, improv, request.player_safe_only))
         # the answer does not wait for the database: follow-up buttons that come first wait for the write
         self.recorder.record(request, result)
         return result

@@ -29,6 +29,7 @@ from bot.improv.kinds import Kind, schema_for
 from bot.improv.recent import Answer
 from bot.improv.types import Engine, PanicRecord, PanicRequest, PanicResult, Source, StoredImprov
 from bot.kv import KeyValue
+from bot.memory.scope import ScopeLike, as_scope
 from bot.tasks import BackgroundTasks
 from db.base import utcnow
 from db.models.panic import Panic, SavedImprov
@@ -436,19 +437,25 @@ class Recorder:
             campaign_id=row.campaign_id,
         )
 
-    async def answers(self, guild_id: int, kind: Kind, limit: int) -> list[Answer]:
-        """The guild's latest answers of `kind`, newest first: those still waiting for their write, then the
+    async def answers(self, scope: ScopeLike, kind: Kind, limit: int) -> list[Answer]:
+        """The campaign's latest answers of `kind`, newest first: those still waiting for their write, then the
         stored ones (one indexed read of plain columns)."""
-        schema = schema_for(kind)
+        schema, scope = schema_for(kind), as_scope(scope)
         pending = [
             (improv_id, saved["payload"], saved["player_safe_only"])
             for improv_id, saved in ((r.improv_id, r.saved) for r in self._pending.values())
-            if saved["guild_id"] == guild_id and saved["kind"] == kind
+            if saved["guild_id"] == scope.guild_id
+            and saved.get("campaign_id", 0) == scope.campaign_id
+            and saved["kind"] == kind
         ]
         async with self.sessionmaker() as session:
             rows = await session.execute(
                 select(SavedImprov.id, SavedImprov.payload, SavedImprov.player_safe_only)
-                .where(SavedImprov.guild_id == guild_id, SavedImprov.kind == kind)
+                .where(
+                    SavedImprov.guild_id == scope.guild_id,
+                    SavedImprov.campaign_id == scope.campaign_id,
+                    SavedImprov.kind == kind,
+                )
                 .order_by(SavedImprov.id.desc())
                 .limit(limit)
             )

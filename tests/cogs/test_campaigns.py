@@ -85,7 +85,8 @@ async def test_two_channels_bound_to_two_campaigns_never_cite_each_others_notes(
     lobby = await sim.slash("campaign search", query="Queen Ysolde King Bulbous", channel_id=LOBBY_CHANNEL)
     assert all(word not in str(_fields(lobby)) for word in COURT_WORDS + FROG_WORDS)  # the default campaign is empty
 
-    # panics: the prompt and the Sources hold the channel's campaign only
+    # panics: the prompt and the Sources hold the channel's campaign only (and "Already given" its own answers)
+    titles: list[str] = []
     for channel, details, mine, theirs in (
         (COURT_CHANNEL, "King Bulbous the Third of the Frog Kingdom", "court.md", FROG_WORDS),
         (FROG_CHANNEL, "Queen Ysolde Marrowgate's spymaster", "frogs.md", COURT_WORDS),
@@ -93,6 +94,8 @@ async def test_two_channels_bound_to_two_campaigns_never_cite_each_others_notes(
         answer = await sim.slash("panic npc", details=details, channel_id=channel)
         prompt = fake_openai.chat_requests()[-1].prompt
         assert mine in _fields(answer).get("Sources", ""), _fields(answer)
+        assert all(title.split(" — ")[0] not in prompt for title in titles), (titles, prompt)
+        titles.append(answer.last.embeds[0]["title"])
         for word in theirs:
             assert word not in prompt.replace(details, ""), (channel, word)
             assert word not in _text(answer).replace(details, "")
