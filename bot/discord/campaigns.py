@@ -1,4 +1,4 @@
-"""Which campaign a channel uses, and the `/campaign new|use|rename|delete|here` commands that manage them
+"""Which campaign a channel uses, and the `/campaign new|use|rename|configure|delete|here` commands that manage them
 (mounted on the `/campaign` group by cogs/campaign.py).
 
 A channel's campaign: the thread's own binding, else its channel's, else the category's, else the server's
@@ -246,6 +246,38 @@ def campaign_commands() -> list[app_commands.Command[Any, ..., None]]:
         await _refresh(interaction)
         await _reply(interaction, "Campaign renamed", f"It's called **{info.name}** now; its notes stay.")
 
+    @app_commands.command(name="configure", description="Change a campaign's own game system, tone or rating")
+    @app_commands.describe(
+        name="The campaign",
+        game_system="Its game system (empty: the server's)",
+        tone="Its tone",
+        content_rating="Its rating",
+        server_defaults="Drop all three, so the server's settings apply again",
+    )
+    @app_commands.choices(tone=_TONE_CHOICES, content_rating=_RATING_CHOICES)
+    @app_commands.autocomplete(name=_name_choices)
+    @gm_only()
+    async def configure(
+        interaction: Interaction,
+        name: app_commands.Range[str, 1, 100],
+        game_system: app_commands.Range[str, 0, 64] | None = None,
+        tone: app_commands.Choice[str] | None = None,
+        content_rating: app_commands.Choice[str] | None = None,
+        server_defaults: bool = False,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        changes = {
+            "game_system": "" if server_defaults else game_system,
+            "tone": "" if server_defaults else (tone.value if tone else None),
+            "content_rating": "" if server_defaults else (content_rating.value if content_rating else None),
+        }
+        async with interaction.client.services.sessionmaker.begin() as session:
+            info = await campaigns.set_campaign_style(session, interaction.guild_id, name, **changes)
+        await _refresh(interaction)
+        own = _style_line(info) or " (the server's settings)"
+        await _reply(interaction, "Campaign settings", f"**{info.name}**{own}.")
+
     @app_commands.command(name="delete", description="Delete a campaign and all of its notes")
     @app_commands.describe(name="The campaign")
     @app_commands.autocomplete(name=_name_choices)
@@ -282,4 +314,4 @@ def campaign_commands() -> list[app_commands.Command[Any, ..., None]]:
             lines.append("This server has only its default campaign. Start another with `/campaign new`.")
         await _reply(interaction, "Campaigns", "\n".join(lines))
 
-    return [new, use, rename, delete, here]
+    return [new, use, rename, configure, delete, here]

@@ -51,6 +51,7 @@ def _options(sim: DiscordDriver) -> dict[str, dict[str, Any]]:
         "campaign new": {"name": "Frogs"},
         "campaign use": {"name": "Frogs"},
         "campaign rename": {"name": "Frogs", "new_name": "Toads"},
+        "campaign configure": {"name": "Frogs", "game_system": "Dungeon World"},
         "campaign delete": {"name": "Frogs"},
         "campaign here": {},
         "billing status": {},
@@ -103,7 +104,7 @@ async def test_every_command_and_autocomplete_is_acknowledged_in_time_with_the_d
         for document in ("forget", "visibility"):
             assert await sim.autocomplete(f"campaign {document}", "document", "no", user=user) == []
         assert await sim.autocomplete("campaign party remove", "name", "Ar", user=user) == []
-        for command in ("use", "rename", "delete"):
+        for command in ("use", "rename", "configure", "delete"):
             assert await sim.autocomplete(f"campaign {command}", "name", "Fr", user=user) == []
         await sim.settle()
         assert sim.take_violations() == []

@@ -216,6 +216,15 @@ async def test_a_campaigns_own_settings_override_the_servers(
     assert "Dungeon World" in lobby_prompt
     assert "Blades in the Dark" not in lobby_prompt
 
+    changed = await sim.slash("campaign configure", name="doskvol", game_system="Scum and Villainy")
+    assert "system: Scum and Villainy" in _text(changed)
+    await sim.slash("panic npc", channel_id=COURT_CHANNEL)
+    assert "Scum and Villainy" in fake_openai.chat_requests()[-1].prompt
+    reset = await sim.slash("campaign configure", name="Doskvol", server_defaults=True)
+    assert "the server's settings" in _text(reset)
+    await sim.slash("panic npc", channel_id=COURT_CHANNEL)
+    assert "Dungeon World" in fake_openai.chat_requests()[-1].prompt
+
 
 async def test_rename_and_delete_with_confirmation(
     discord_sim: DiscordDriver, services: Services, tmp_path: Path
