@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.discord.campaigns import CAMPAIGN_ITEMS, campaign_commands, channel_scope
 from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only, is_gm
 from bot.discord.client import PanicBot
+from bot.discord.recap import RECAP_ITEMS, recap_commands
 from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, truncate
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
@@ -168,14 +169,14 @@ class Campaign(
         self.long_imports: dict[CampaignScope, str] = {}  # the last long import's outcome, for /campaign status
         self.throttle_factory: Callable[[], ProgressThrottle] = ProgressThrottle
         assert self.app_command is not None
-        for command in campaign_commands():  # new, use, rename, delete, here (bot/discord/campaigns.py)
+        for command in (*campaign_commands(), *recap_commands()):  # bot/discord/campaigns.py, recap.py
             self.app_command.add_command(command)
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ForgetEverythingButton, *CAMPAIGN_ITEMS)
+        self.bot.add_dynamic_items(ForgetEverythingButton, *CAMPAIGN_ITEMS, *RECAP_ITEMS)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(ForgetEverythingButton, *CAMPAIGN_ITEMS)
+        self.bot.remove_dynamic_items(ForgetEverythingButton, *CAMPAIGN_ITEMS, *RECAP_ITEMS)
 
     @property
     def memory(self) -> CampaignMemory:

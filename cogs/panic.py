@@ -28,6 +28,7 @@ from bot.discord.checks import (
     has_gm_rights,
 )
 from bot.discord.client import PanicBot
+from bot.discord.recap import note_reveal, save_to_canon
 from bot.discord.render import card, fit_content, fit_embed, gm_part_card, secret_card
 from bot.discord.streaming import StreamingEditor
 from bot.discord.views import PanicView, PersistentItem
@@ -444,6 +445,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             audience="table",
         )
         await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        note_reveal(interaction, improv_id)
         kept = " Its GM-only part stays with you." if result.improv.gm_fields() and not player_safe_only else ""
         await interaction.followup.send(f"Shared with the table.{kept}", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -470,6 +472,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         await interaction.followup.send(
             embed=secret_card(stored.improv, title=f"🔓 {title}", footer=footer), allowed_mentions=NO_MENTIONS
         )
+        note_reveal(interaction, improv_id)
         await interaction.edit_original_response(content="Revealed to the table.", view=None)
 
     async def reroll(self, interaction: Interaction, improv_id: int) -> None:
@@ -494,17 +497,11 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             raise NotGM(GM_ONLY_MESSAGE)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        memory = getattr(self.bot.services, "memory", None)
-        if memory is None:
-            raise UserFacingError("Campaign memory is not available on this bot, so there is nowhere to save.")
-        improviser = _improviser(interaction)
-        stored = await improviser.load(improv_id, interaction.guild_id)
+        stored = await _improviser(interaction).load(improv_id, interaction.guild_id)
         improv = stored.improv
         if stored.saved:
             raise UserFacingError(f"**{improv.title}** is already in your campaign notes.", title="Already saved")
-        text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields("gm"))  # both parts
-        report = await memory.save_note(stored.scope, improv.title, text, player_safe=False)  # its campaign's notes
-        await improviser.mark_saved(improv_id, str(getattr(report, "file_name", "") or improv.title))
+        await save_to_canon(interaction, stored)  # a note of the campaign it was made in
         await interaction.edit_original_response(
             content=fit_content(
                 f"Saved **{improv.title}** to your campaign notes; later panics and searches will find it."

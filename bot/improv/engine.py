@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.billing.types import Entitlements, QuotaDecision
@@ -415,6 +416,18 @@ class Improviser:
     async def mark_saved(self, improv_id: int, note_ref: str) -> None:
         """Remember that a result was saved into campaign memory."""
         await self.recorder.mark_saved(improv_id, note_ref)
+
+    async def mark_revealed(self, improv_id: int) -> None:
+        """Remember that a result was shown to the table (it joins tonight's improvisations)."""
+        await self.recorder.mark_revealed(improv_id)
+
+    async def mark_dropped(self, improv_id: int) -> None:
+        """Leave a result out of tonight's improvisations."""
+        await self.recorder.mark_dropped(improv_id)
+
+    async def tonight(self, scope: ScopeLike, since: datetime | None = None) -> tuple[datetime, list[StoredImprov]]:
+        """This session's start and its revealed or saved improvisations (bot/improv/tonight.py)."""
+        return await self.recorder.session_log(scope, since)
 
     async def recent(self, guild_id: int, limit: int = 10) -> list[PanicRecord]:
         """The guild's latest panics, newest first."""

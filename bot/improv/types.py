@@ -142,6 +142,8 @@ class StoredImprov:
     saved_at: datetime | None = None  # when it was saved into campaign memory
     note_ref: str | None = None
     campaign_id: int = DEFAULT_CAMPAIGN  # the campaign it was made in (Save keeps it there)
+    created_at: datetime | None = None
+    revealed_at: datetime | None = None  # when it was first shown to the table (Reveal, or its secret)
 
     @property
     def scope(self) -> CampaignScope:

@@ -42,7 +42,11 @@ class SavedImprov(Base):
 
     __tablename__ = "saved_improvs"
     # a guild's recent answers of one kind, newest first (bot/improv/recent.py reads them once per process)
-    __table_args__ = (Index("ix_saved_improvs_guild_kind_id", "guild_id", "kind", "id"),)
+    __table_args__ = (
+        Index("ix_saved_improvs_guild_kind_id", "guild_id", "kind", "id"),
+        # a campaign's session, in time order (bot/improv/tonight.py)
+        Index("ix_saved_improvs_guild_campaign_created", "guild_id", "campaign_id", "created_at"),
+    )
 
     # made by the application (`bot.improv.recorder.new_improv_id`), so the answer need not wait for the insert
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -61,5 +65,7 @@ class SavedImprov(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     saved_at: Mapped[datetime | None] = mapped_column(default=None)
     note_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    revealed_at: Mapped[datetime | None] = mapped_column(default=None)  # first shown to the table
+    dropped_at: Mapped[datetime | None] = mapped_column(default=None)  # left out of `/campaign recap` by the GM
 
     panic: Mapped[Panic | None] = relationship(lazy="raise")

@@ -54,6 +54,7 @@ def _options(sim: DiscordDriver) -> dict[str, dict[str, Any]]:
         "campaign configure": {"name": "Frogs", "game_system": "Dungeon World"},
         "campaign delete": {"name": "Frogs"},
         "campaign here": {},
+        "campaign recap": {"since": "3h"},
         "billing status": {},
         "billing upgrade": {"plan": "pro"},
         "billing manage": {},
