@@ -419,6 +419,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             allowed_mentions=NO_MENTIONS,
         )
         if public and not player_safe_only:  # after the edit, so this followup is a new (private) message
+            note_reveal(interaction, result.improv_id)  # the GM showed the table: tonight's improvisations list it
             await self._send_gm_part(interaction, result)
 
     async def _send_gm_part(self, interaction: Interaction, result: PanicResult) -> None:

@@ -122,6 +122,19 @@ async def test_a_session_starts_after_six_hours_without_a_panic(discord_sim: Dis
     assert player.last.embeds[0]["title"] == "GM only"
 
 
+async def test_an_answer_the_gm_posts_publicly_counts_as_revealed(
+    discord_sim: DiscordDriver, services: Services
+) -> None:
+    sim = discord_sim
+    await _frogs(sim, services)
+    await sim.slash("panic settings", public_by_default=True)
+    public = await sim.slash("panic npc", details="the toll frog")
+    await sim.settle()
+    recap = await sim.slash("campaign recap")
+    assert not public.message.ephemeral
+    assert public.message.embeds[0]["title"] in recap.last.embeds[0]["description"]
+
+
 async def test_an_empty_session_says_so(discord_sim: DiscordDriver, services: Services) -> None:
     await _frogs(discord_sim, services)
     await discord_sim.slash("panic npc")
