@@ -14,8 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.campaigns import CAMPAIGN_ITEMS, campaign_commands, channel_scope
 from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only, is_gm
 from bot.discord.client import PanicBot
+from bot.discord.recap import RECAP_ITEMS, recap_commands
 from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, fit_lines, truncate
 from bot.discord.views import PanicView, PersistentItem
 from bot.errors import UserFacingError
@@ -29,6 +31,7 @@ from bot.memory import (
     Upload,
 )
 from bot.memory.names import clean_file_name
+from bot.memory.scope import CampaignScope
 from bot.sizes import format_bytes
 
 __all__ = ["Campaign", "ForgetEverythingButton", "setup"]
@@ -144,7 +147,7 @@ class ForgetEverythingButton(
             await interaction.response.edit_message(embed=embed, view=None)
             return
         await interaction.response.defer()
-        count = await interaction.client.services.memory.forget_all(interaction.guild_id)
+        count = await interaction.client.services.memory.forget_all(await channel_scope(interaction))
         embed = fit_embed(
             title="Campaign memory cleared",
             description=f"Forgot {count} document{'s' if count != 1 else ''} and all their passages.",
@@ -164,14 +167,17 @@ class Campaign(
         self.bot = bot
         self.token_budget = TOKEN_BUDGET
         self.token_lifetime = TOKEN_LIFETIME
-        self.long_imports: dict[int, str] = {}  # guild id -> the last long import's outcome, for /campaign status
+        self.long_imports: dict[CampaignScope, str] = {}  # the last long import's outcome, for /campaign status
         self.throttle_factory: Callable[[], ProgressThrottle] = ProgressThrottle
+        assert self.app_command is not None
+        for command in (*campaign_commands(), *recap_commands()):  # bot/discord/campaigns.py, recap.py
+            self.app_command.add_command(command)
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ForgetEverythingButton)
+        self.bot.add_dynamic_items(ForgetEverythingButton, *CAMPAIGN_ITEMS, *RECAP_ITEMS)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(ForgetEverythingButton)
+        self.bot.remove_dynamic_items(ForgetEverythingButton, *CAMPAIGN_ITEMS, *RECAP_ITEMS)
 
     @property
     def memory(self) -> CampaignMemory:
@@ -199,17 +205,16 @@ class Campaign(
         player_safe: bool = False,
     ) -> None:
         """Check every attachment from its metadata, download the good ones, import them with progress."""
-        assert interaction.guild_id is not None
-        guild_id = interaction.guild_id
         started = time.monotonic()
         await interaction.response.defer(ephemeral=True, thinking=True)
+        scope = await channel_scope(interaction)  # the channel's campaign
         attachments = [a for a in (file, file2, file3, file4, file5) if a is not None]
 
         # one entry per attachment, in order (two attachments may share a name): a problem, or the upload
         outcomes: list[UserFacingError | Upload] = []
         for attachment in attachments:  # before any download: name, type and declared size only
             try:
-                await self.memory.check_upload(guild_id, attachment.filename, attachment.content_type, attachment.size)
+                await self.memory.check_upload(scope, attachment.filename, attachment.content_type, attachment.size)
             except UserFacingError as exc:
                 outcomes.append(exc)
                 continue
@@ -223,12 +228,12 @@ class Campaign(
                     )
                 )
                 continue
-            outcomes += await self.memory.unpack(guild_id, Upload(attachment.filename, attachment.content_type, data))
+            outcomes += await self.memory.unpack(scope, Upload(attachment.filename, attachment.content_type, data))
 
         uploads = [o for o in outcomes if isinstance(o, Upload)]
         reports: list[ImportReport | UserFacingError] = []
         if uploads:
-            finished = await self._run_import(interaction, guild_id, uploads, player_safe, started)
+            finished = await self._run_import(interaction, scope, uploads, player_safe, started)
             if finished is None:  # reported to the importer privately instead
                 return
             reports = finished
@@ -239,7 +244,7 @@ class Campaign(
     async def _run_import(
         self,
         interaction: Interaction,
-        guild_id: int,
+        scope: CampaignScope,
         uploads: list[Upload],
         player_safe: bool,
         started: float,
@@ -255,9 +260,7 @@ class Campaign(
                 return
             await interaction.edit_original_response(embed=progress_embed(update))
 
-        task = asyncio.create_task(
-            self.memory.import_files(guild_id, uploads, player_safe=player_safe, progress=progress)
-        )
+        task = asyncio.create_task(self.memory.import_files(scope, uploads, player_safe=player_safe, progress=progress))
         try:
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         except asyncio.CancelledError:  # the bot is shutting down: the import rolls back and frees the guild
@@ -283,9 +286,9 @@ class Campaign(
         except UserFacingError as exc:
             embed = error_embed(exc.title, exc.message)
         except Exception:
-            log.exception("guild %s: long import failed", guild_id)
+            log.exception("guild %s: long import failed", scope)
             embed = error_embed("Import failed", "Sorry, the import failed; your earlier notes are unchanged.")
-        self.long_imports[guild_id] = f"**{embed.title}**\n{embed.description or ''}"
+        self.long_imports[scope] = f"**{embed.title}**\n{embed.description or ''}"
         await self._tell_importer(interaction, embed, started)
         return None
 
@@ -308,9 +311,8 @@ class Campaign(
     @gm_only()
     async def list_(self, interaction: Interaction) -> None:
         """Documents with passages, size and import time."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        docs = await self.memory.list_documents(interaction.guild_id)
+        docs = await self.memory.list_documents(await channel_scope(interaction))
         await interaction.edit_original_response(embed=list_embed(docs))
 
     @app_commands.command(name="search", description="See which passages of your notes match a question")
@@ -323,20 +325,19 @@ class Campaign(
         results: app_commands.Range[int, 1, 10] = 5,
     ) -> None:
         """Top passages with file and heading or page."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        passages = await self.memory.search(interaction.guild_id, query, k=results)
+        passages = await self.memory.search(await channel_scope(interaction), query, k=results)
         await interaction.edit_original_response(embed=search_embed(query, passages))
 
     @app_commands.command(name="status", description="Embedder, vector store and usage of campaign memory")
     @gm_only()
     async def status(self, interaction: Interaction) -> None:
         """Configuration and usage."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        status = await self.memory.status(interaction.guild_id)
-        last_import, model = self.long_imports.get(interaction.guild_id), self.bot.services.improv.model_status
-        await interaction.edit_original_response(embed=status_embed(status, last_import, model(interaction.guild_id)))
+        scope = await channel_scope(interaction)
+        status = await self.memory.status(scope)
+        last_import, model = self.long_imports.get(scope), self.bot.services.improv.model_status
+        await interaction.edit_original_response(embed=status_embed(status, last_import, model(scope.guild_id)))
 
     # --- forgetting and visibility ---------------------------------------------------------------------------
     @app_commands.command(name="forget", description="Forget one document")
@@ -344,9 +345,8 @@ class Campaign(
     @gm_only()
     async def forget(self, interaction: Interaction, document: str) -> None:
         """Delete one document with its passages."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        info = await self.memory.forget_document(interaction.guild_id, document)
+        info = await self.memory.forget_document(await channel_scope(interaction), document)
         embed = fit_embed(
             title="Forgotten",
             description=f"**{discord.utils.escape_markdown(info.file_name)}** and its {info.chunk_count} passages "
@@ -359,10 +359,9 @@ class Campaign(
     @gm_only()
     async def forget_everything(self, interaction: Interaction) -> None:
         """Ask before deleting all of the guild's notes."""
-        assert interaction.guild_id is not None
         try:
             async with asyncio.timeout(REPLY_WAIT):  # Discord's 3 s for the reply include the GM check's wait
-                docs = await self.memory.list_documents(interaction.guild_id)
+                docs = await self.memory.list_documents(await channel_scope(interaction))
         except TimeoutError:
             raise UserFacingError(UNAVAILABLE, title="Try again in a moment") from None
         if not docs:
@@ -383,9 +382,8 @@ class Campaign(
     @gm_only()
     async def visibility(self, interaction: Interaction, document: str, player_safe: bool) -> None:
         """Mark a document player-safe or GM-only."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        info = await self.memory.set_player_safe(interaction.guild_id, document, player_safe)
+        info = await self.memory.set_player_safe(await channel_scope(interaction), document, player_safe)
         who = "players and the GM" if player_safe else "the GM only"
         embed = fit_embed(
             title="Visibility changed",
@@ -402,9 +400,8 @@ class Campaign(
     @gm_only()
     async def party_add(self, interaction: Interaction, name: app_commands.Range[str, 1, 100]) -> None:
         """Put a PC on the party roster."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        added = await self.memory.add_party_member(interaction.guild_id, name)
+        added = await self.memory.add_party_member(await channel_scope(interaction), name)
         embed = fit_embed(
             title="Added to the party",
             description=f"**{discord.utils.escape_markdown(added)}** is a player character: answers never use them "
@@ -418,9 +415,8 @@ class Campaign(
     @gm_only()
     async def party_remove(self, interaction: Interaction, name: app_commands.Range[str, 1, 100]) -> None:
         """Take a PC off the party roster."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        removed = await self.memory.remove_party_member(interaction.guild_id, name)
+        removed = await self.memory.remove_party_member(await channel_scope(interaction), name)
         embed = fit_embed(
             title="Removed from the party",
             description=f"**{discord.utils.escape_markdown(removed)}** is no longer on the party roster.",
@@ -432,10 +428,9 @@ class Campaign(
     @gm_only()
     async def party_list(self, interaction: Interaction) -> None:
         """The party roster: names added with /campaign party add, and those under a party heading in the notes."""
-        assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        added = await self.memory.party(interaction.guild_id)
-        canon = await self.memory.canon(interaction.guild_id)
+        scope = await channel_scope(interaction)
+        added, canon = await self.memory.party(scope), await self.memory.canon(scope)
         await interaction.edit_original_response(embed=party_embed(added, canon.party))
 
     async def _gm_may_complete(self, interaction: Interaction) -> bool:
@@ -449,12 +444,11 @@ class Campaign(
     async def _party_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         if not await self._gm_may_complete(interaction):
             return []
-        assert interaction.guild_id is not None
         needle = current.lower().strip()
         try:
             async with asyncio.timeout(REPLY_WAIT):  # an autocomplete answers within 3 s, even with no choices
-                members = await self.memory.party(interaction.guild_id)
-        except TimeoutError:
+                members = await self.memory.party(await channel_scope(interaction))
+        except (TimeoutError, SettingsUnavailable):
             return []
         return [app_commands.Choice(name=fit_choice(m), value=m) for m in members if needle in m.lower()][:25]
 
@@ -463,11 +457,10 @@ class Campaign(
     async def _document_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         if not await self._gm_may_complete(interaction):
             return []
-        assert interaction.guild_id is not None
         try:
             async with asyncio.timeout(REPLY_WAIT):
-                docs = await self.memory.list_documents(interaction.guild_id)
-        except TimeoutError:
+                docs = await self.memory.list_documents(await channel_scope(interaction))
+        except (TimeoutError, SettingsUnavailable):
             return []
         needle = current.lower().strip()
         matching = [d for d in docs if needle in d.file_name.lower()] if needle else docs

@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.campaigns import campaign_of, scope_of
 from bot.discord.checks import (
     GM_ONLY_MESSAGE,
     NotGM,
@@ -27,6 +28,7 @@ from bot.discord.checks import (
     has_gm_rights,
 )
 from bot.discord.client import PanicBot
+from bot.discord.recap import note_reveal, save_to_canon
 from bot.discord.render import card, fit_content, fit_embed, gm_part_card, secret_card
 from bot.discord.streaming import StreamingEditor
 from bot.discord.views import PanicView, PersistentItem
@@ -35,7 +37,7 @@ from bot.improv.engine import Improviser
 from bot.improv.kinds import KIND_INFO, Kind, parse_kind
 from bot.improv.kinds.base import Audience
 from bot.improv.types import PanicRequest, PanicResult
-from bot.prefs import DEFAULT_PREFS, GuildPrefs, change_prefs
+from bot.prefs import DEFAULT_PREFS, RATINGS, TONES, GuildPrefs, change_prefs
 
 Interaction = discord.Interaction[PanicBot]
 
@@ -72,8 +74,6 @@ FALLBACK_TEXT = {
     "busy": "the bot is very busy right now",
 }
 COLOURS = {"openai": discord.Colour.red(), "pool": discord.Colour.dark_red(), "tables": discord.Colour.light_grey()}
-TONES = ["balanced", "grim", "heroic", "whimsical", "horror", "noir", "comedic"]
-RATINGS = ["g", "pg", "pg13", "r"]
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -384,14 +384,15 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         acknowledgement private (its offline-tables answer says the quota is used up, to the GM only).
         """
         improviser = _improviser(interaction)
-        assert interaction.guild_id is not None
+        scope = scope_of(interaction, None if prefs is UNREAD_PREFS else prefs)  # the channel's campaign
         request = PanicRequest(
-            guild_id=interaction.guild_id,
+            guild_id=scope.guild_id,
             user_id=interaction.user.id,
             kind=kind or prefs.button_kind,
             details=details.strip(),
             player_safe_only=player_safe_only,
-            style=prefs.style,
+            style=prefs.style_for(campaign_of(interaction, prefs)),
+            campaign_id=scope.campaign_id,
         )
         admission = await improviser.admit(request, count_quota=public)
         public = public and not admission.refused
@@ -418,6 +419,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             allowed_mentions=NO_MENTIONS,
         )
         if public and not player_safe_only:  # after the edit, so this followup is a new (private) message
+            note_reveal(interaction, result.improv_id)  # the GM showed the table: tonight's improvisations list it
             await self._send_gm_part(interaction, result)
 
     async def _send_gm_part(self, interaction: Interaction, result: PanicResult) -> None:
@@ -444,6 +446,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             audience="table",
         )
         await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        note_reveal(interaction, improv_id)
         kept = " Its GM-only part stays with you." if result.improv.gm_fields() and not player_safe_only else ""
         await interaction.followup.send(f"Shared with the table.{kept}", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -470,6 +473,7 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
         await interaction.followup.send(
             embed=secret_card(stored.improv, title=f"🔓 {title}", footer=footer), allowed_mentions=NO_MENTIONS
         )
+        note_reveal(interaction, improv_id)
         await interaction.edit_original_response(content="Revealed to the table.", view=None)
 
     async def reroll(self, interaction: Interaction, improv_id: int) -> None:
@@ -494,17 +498,11 @@ class Panic(commands.GroupCog, group_name="panic", group_description="Instant im
             raise NotGM(GM_ONLY_MESSAGE)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        memory = getattr(self.bot.services, "memory", None)
-        if memory is None:
-            raise UserFacingError("Campaign memory is not available on this bot, so there is nowhere to save.")
-        improviser = _improviser(interaction)
-        stored = await improviser.load(improv_id, interaction.guild_id)
+        stored = await _improviser(interaction).load(improv_id, interaction.guild_id)
         improv = stored.improv
         if stored.saved:
             raise UserFacingError(f"**{improv.title}** is already in your campaign notes.", title="Already saved")
-        text = "\n\n".join(f"**{label}:** {value}" for label, value in improv.fields("gm"))  # both parts
-        report = await memory.save_note(interaction.guild_id, improv.title, text, player_safe=False)
-        await improviser.mark_saved(improv_id, str(getattr(report, "file_name", "") or improv.title))
+        await save_to_canon(interaction, stored)  # a note of the campaign it was made in
         await interaction.edit_original_response(
             content=fit_content(
                 f"Saved **{improv.title}** to your campaign notes; later panics and searches will find it."

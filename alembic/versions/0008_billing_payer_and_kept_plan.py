@@ -1,7 +1,7 @@
 """the payer's display name on a checkout; the plan a downgraded subscription keeps until its period ends
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30 14:20:00.000000
 """
 
@@ -13,7 +13,7 @@ import db.base
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

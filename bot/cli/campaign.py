@@ -1,5 +1,5 @@
-"""`improv campaign import|search|list|forget|status|reindex|party --guild ID`: campaign memory from the terminal,
-through the same `CampaignMemory` the bot uses."""
+"""`improv campaign import|search|list|forget|status|reindex|party --guild ID [--campaign NAME]`: campaign memory
+from the terminal, through the same `CampaignMemory` the bot uses (default: the guild's default campaign)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,30 @@ import mimetypes
 import sys
 from pathlib import Path
 
+from bot.campaigns import DEFAULT_NAME
 from bot.errors import UserFacingError
+from bot.improv.prompts import Style
 from bot.memory import ImportProgress, ImportReport, Upload
+from bot.memory.scope import CampaignScope
+from bot.prefs import load_prefs
 from bot.services import Services
 
-__all__ = ["register"]
+__all__ = ["campaign_target", "register"]
+
+
+async def campaign_target(services: Services, guild_id: int, name: str | None) -> tuple[CampaignScope, Style]:
+    """The campaign `--campaign NAME` names (none: the guild's default campaign) and the style its panics use;
+    `UserFacingError` when the guild has no campaign of that name."""
+    prefs = await load_prefs(services.sessionmaker, guild_id)
+    info = prefs.campaigns.named(name or DEFAULT_NAME)
+    if info is None:
+        known = ", ".join(c.name for c in prefs.campaigns.campaigns) or "only the default one"
+        raise UserFacingError(f"Guild {guild_id} has no campaign {name!r} (it has {known}).")
+    return CampaignScope(guild_id, info.campaign_id), prefs.style_for(info)
+
+
+async def _scope(args: argparse.Namespace, services: Services) -> CampaignScope:
+    return (await campaign_target(services, args.guild, args.campaign))[0]
 
 
 def _plain(message: str) -> str:
@@ -22,13 +41,14 @@ def _plain(message: str) -> str:
 
 async def campaign_import(args: argparse.Namespace, services: Services) -> int:
     """Import files (a .zip of notes as its notes); prints one line per document. Exit 1 when any failed."""
+    scope = await _scope(args, services)
     memory = services.memory
     uploads: list[Upload] = []
     failures = 0
     for path in args.files:
         try:
             size = path.stat().st_size
-            await memory.check_upload(args.guild, path.name, _content_type(path), size)
+            await memory.check_upload(scope, path.name, _content_type(path), size)
         except FileNotFoundError:
             print(f"{path}: no such file", file=sys.stderr)
             failures += 1
@@ -37,7 +57,7 @@ async def campaign_import(args: argparse.Namespace, services: Services) -> int:
             print(f"{path}: {_plain(exc.message)}", file=sys.stderr)
             failures += 1
             continue
-        for item in await memory.unpack(args.guild, Upload(path.name, _content_type(path), path.read_bytes())):
+        for item in await memory.unpack(scope, Upload(path.name, _content_type(path), path.read_bytes())):
             if isinstance(item, Upload):
                 uploads.append(item)
             else:  # a .zip of notes that is refused, or one of its notes
@@ -56,7 +76,7 @@ async def campaign_import(args: argparse.Namespace, services: Services) -> int:
             flush=True,
         )
 
-    results = await memory.import_files(args.guild, uploads, player_safe=args.player_safe, progress=progress)
+    results = await memory.import_files(scope, uploads, player_safe=args.player_safe, progress=progress)
     for upload, result in zip(uploads, results, strict=True):
         if isinstance(result, ImportReport):
             print(_describe(result))
@@ -86,7 +106,8 @@ def _content_type(path: Path) -> str | None:
 
 async def campaign_search(args: argparse.Namespace, services: Services) -> int:
     """Print the best passages (a JSON array with `--json`)."""
-    passages = await services.memory.search(args.guild, args.query, k=args.k, player_safe_only=args.player_safe)
+    scope = await _scope(args, services)
+    passages = await services.memory.search(scope, args.query, k=args.k, player_safe_only=args.player_safe)
     if args.json:
         print(
             json.dumps(
@@ -118,7 +139,8 @@ async def campaign_search(args: argparse.Namespace, services: Services) -> int:
 
 async def campaign_list(args: argparse.Namespace, services: Services) -> int:
     """Print the guild's documents."""
-    docs = await services.memory.list_documents(args.guild)
+    scope = await _scope(args, services)
+    docs = await services.memory.list_documents(scope)
     if args.json:
         print(
             json.dumps(
@@ -153,12 +175,13 @@ async def campaign_list(args: argparse.Namespace, services: Services) -> int:
 
 async def campaign_forget(args: argparse.Namespace, services: Services) -> int:
     """Forget one document (by id, id prefix or file name) or all of them."""
+    scope = await _scope(args, services)
     try:
         if args.all:
-            count = await services.memory.forget_all(args.guild)
+            count = await services.memory.forget_all(scope)
             print(f"forgot {count} documents")
         else:
-            info = await services.memory.forget_document(args.guild, args.document)
+            info = await services.memory.forget_document(scope, args.document)
             print(f"forgot {info.file_name} ({info.chunk_count} chunks)")
     except UserFacingError as exc:
         print(_plain(exc.message), file=sys.stderr)
@@ -168,14 +191,16 @@ async def campaign_forget(args: argparse.Namespace, services: Services) -> int:
 
 async def campaign_status(args: argparse.Namespace, services: Services) -> int:
     """Print embedder, store and usage."""
-    status = await services.memory.status(args.guild)
+    scope = await _scope(args, services)
+    status = await services.memory.status(scope)
     print(json.dumps({k: getattr(status, k) for k in status.__slots__}, indent=2))
     return 0
 
 
 async def campaign_reindex(args: argparse.Namespace, services: Services) -> int:
     """Re-embed the guild's notes after a change of embedder or vector store."""
-    await services.memory.reindex(args.guild)
+    scope = await _scope(args, services)
+    await services.memory.reindex(scope)
     print("index is current")
     return 0
 
@@ -183,17 +208,18 @@ async def campaign_reindex(args: argparse.Namespace, services: Services) -> int:
 async def campaign_party(args: argparse.Namespace, services: Services) -> int:
     """`party add|remove NAME` changes the party roster; `party list` prints it (a JSON object with `--json`).
     Each prints the roster afterwards: names added by command, and names under a party heading in the notes."""
+    scope = await _scope(args, services)
     memory = services.memory
     try:
         if args.party_command == "add":
-            print(f"added {await memory.add_party_member(args.guild, args.name)}", file=sys.stderr)
+            print(f"added {await memory.add_party_member(scope, args.name)}", file=sys.stderr)
         elif args.party_command == "remove":
-            print(f"removed {await memory.remove_party_member(args.guild, args.name)}", file=sys.stderr)
+            print(f"removed {await memory.remove_party_member(scope, args.name)}", file=sys.stderr)
     except UserFacingError as exc:
         print(_plain(exc.message), file=sys.stderr)
         return 1
-    added = await memory.party(args.guild)
-    from_notes = [p for p in (await memory.canon(args.guild)).party if p not in added]
+    added = await memory.party(scope)
+    from_notes = [p for p in (await memory.canon(scope)).party if p not in added]
     if args.json:
         print(json.dumps({"added": added, "from_notes": from_notes}, indent=2, ensure_ascii=False))
         return 0
@@ -215,6 +241,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     def guild(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser.add_argument("--guild", type=int, required=True, help="Discord guild (server) id")
+        parser.add_argument("--campaign", metavar="NAME", help="one of its campaigns (default: its default one)")
         return parser
 
     imp = guild(add_command(campaign_sub, "import", campaign_import, help="import .md/.txt/.pdf/.docx files"))

@@ -2,7 +2,8 @@
 
 Type slash commands as in Discord (`/panic npc details: the blacksmith`, `/campaign import notes.md`), click
 buttons with `click <custom id or label>`, pick options with `select <custom id> <value>`, switch user with
-`as player` / `as gm`. Discord's state (the channel's messages and their buttons) is kept in the data directory,
+`as player` / `as gm`, switch channel with `channel NAME` (created on first use; each channel can be bound to
+its own campaign with `/campaign use`). Discord's state (the channel's messages and their buttons) is kept in the data directory,
 so a later run can click a button posted by an earlier one, as after a restart.
 
 With `--json`, every bot response or edit is printed as one JSON object per line:
@@ -34,6 +35,8 @@ from db.migrate import upgrade
 __all__ = ["Console", "register"]
 
 STATE_FILE = "console-discord.json"
+CHANNELS_FILE = "console-channels.json"  # channel name -> id, so `channel NAME` finds the same channel next run
+DEFAULT_CHANNEL = "game-night"
 PROMPT = "improv> "
 
 
@@ -44,10 +47,14 @@ class ConsoleError(Exception):
 class Console:
     """Runs lines against a driver and prints what Discord would show."""
 
-    def __init__(self, driver: DiscordDriver, out: TextIO, *, as_json: bool) -> None:
+    def __init__(
+        self, driver: DiscordDriver, out: TextIO, *, as_json: bool, channels: dict[str, int] | None = None
+    ) -> None:
         self.driver = driver
         self.out = out
         self.as_json = as_json
+        self.channels = channels if channels is not None else {}  # name -> id of the channels used so far
+        self.channels.setdefault(DEFAULT_CHANNEL, driver.channel_id)
         self._seen: dict[int, int] = {m.id: len(m.history) for m in driver.fake.messages.values()}
 
     def _find_message(self, target: str) -> StoredMessage:
@@ -97,6 +104,8 @@ class Console:
                 raise ConsoleError("as gm | as player")
             self.driver.user = users[who]
             self._note(f"now acting as the {who}")
+        elif line == "channel" or line.startswith("channel "):
+            self._switch_channel(line.removeprefix("channel").strip())
         elif line == "restart":
             await self.driver.restart()
             self._note("bot restarted (same database, same Discord messages)")
@@ -104,6 +113,24 @@ class Console:
             self._note(_HELP)
         else:
             raise ConsoleError(f"not a command: {line!r} (type help)")
+
+    def _switch_channel(self, name: str) -> None:
+        """Act in the channel `name` from now on (created on first use)."""
+        name = "-".join(name.lstrip("#").lower().split())
+        if not name:
+            current = next((n for n, i in self.channels.items() if i == self.driver.channel_id), DEFAULT_CHANNEL)
+            self._note(f"in #{current}; channels: {', '.join('#' + n for n in sorted(self.channels))}")
+            return
+        if len(name) > 100:
+            raise ConsoleError("a channel name has at most 100 characters")
+        created = name not in self.channels
+        if created:
+            self.channels[name] = self.driver.fake.snowflake()
+        self.driver.channel_id = self.channels[name]
+        self._note(f"now in #{name}{' (new channel)' if created else ''}")
+
+    def _channel_name(self, channel_id: int) -> str:
+        return next((n for n, i in self.channels.items() if i == channel_id), DEFAULT_CHANNEL)
 
     def _changes(self) -> Iterator[tuple[str, StoredMessage]]:
         for message in sorted(self.driver.fake.messages.values(), key=lambda m: m.id):
@@ -130,7 +157,9 @@ class Console:
                     }
                 )
             else:
-                self.out.write(render_message(message, edited=event == "edit"))
+                self.out.write(
+                    render_message(message, edited=event == "edit", channel=self._channel_name(message.channel_id))
+                )
 
     def _problem(self, text: str) -> None:
         if self.as_json:
@@ -154,6 +183,7 @@ _HELP = """\
 click <custom id or label>           press a button on the newest message that has it
 select <custom id> <value>           pick an option in a menu
 as gm | as player                    act as the GM (default) or as a player
+channel NAME                         act in channel #NAME (created on first use); `channel` alone lists them
 restart                              restart the bot, as after a deploy (buttons keep working)"""
 
 
@@ -164,9 +194,9 @@ def _box(lines: Iterable[str], width: int = 78) -> str:
     )
 
 
-def render_message(message: StoredMessage, *, edited: bool = False) -> str:
+def render_message(message: StoredMessage, *, edited: bool = False, channel: str = DEFAULT_CHANNEL) -> str:
     """A message as text: who sees it, content, embeds as boxes, components as [buttons]."""
-    tags = ["only you can see this" if message.ephemeral else "in #game-night"]
+    tags = ["only you can see this" if message.ephemeral else f"in #{channel}"]
     if edited:
         tags.append("edited")
     parts = [f"── bot ({', '.join(tags)})"]
@@ -214,12 +244,16 @@ async def run_console(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_console(args: argparse.Namespace, services: Services) -> int:
     """Start the bot offline, run the script or read lines from the terminal, then save Discord's state."""
     state_path = services.settings.data_dir / STATE_FILE
+    channels_path = services.settings.data_dir / CHANNELS_FILE
     fake = FakeDiscord()
     if state_path.is_file():
         fake.load(json.loads(state_path.read_text()))
+    channels = (
+        {str(k): int(v) for k, v in json.loads(channels_path.read_text()).items()} if channels_path.is_file() else {}
+    )
     driver = DiscordDriver(lambda: PanicBot.from_services(services), fake=fake)
     await driver.start()
-    console = Console(driver, sys.stdout, as_json=args.json)
+    console = Console(driver, sys.stdout, as_json=args.json, channels=channels)
     try:
         if args.script is not None:
             script = await asyncio.to_thread(Path(args.script).read_text, encoding="utf-8")
@@ -232,6 +266,7 @@ async def _run_console(args: argparse.Namespace, services: Services) -> int:
     finally:
         await driver.close()
         state_path.write_text(json.dumps(fake.dump()))
+        channels_path.write_text(json.dumps(console.channels))
     return 0
 
 

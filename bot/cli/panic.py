@@ -1,15 +1,15 @@
-"""`improv panic KIND --guild ID [--details TEXT] [--json]`: one panic from the terminal, like the button."""
+"""`improv panic KIND --guild ID [--campaign NAME] [--details TEXT] [--json]`: one panic from the terminal, like the button."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from bot.cli.campaign import campaign_target
 from bot.errors import UserFacingError
 from bot.improv.config import PATIENT_POLICY
 from bot.improv.kinds import KINDS, parse_kind
 from bot.improv.types import PanicRequest, PanicResult
-from bot.prefs import load_prefs
 from bot.services import Services
 
 __all__ = ["register"]
@@ -36,9 +36,10 @@ async def panic(args: argparse.Namespace, services: Services) -> int:
     except ValueError as exc:
         print(f"improv panic: {exc}")
         return 2
-    style = (await load_prefs(services.sessionmaker, args.guild)).style
+    scope, style = await campaign_target(services, args.guild, args.campaign)
     request = PanicRequest(
         guild_id=args.guild,
+        campaign_id=scope.campaign_id,
         user_id=CLI_USER_ID,
         kind=kind,
         details=args.details or "",
@@ -67,6 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(sub, "panic", panic, help="improvise one answer for a guild, as the panic button would")
     parser.add_argument("kind", choices=KINDS, metavar="KIND", help=f"one of: {', '.join(KINDS)}")
     parser.add_argument("--guild", type=int, required=True, help="Discord guild (server) id")
+    parser.add_argument("--campaign", metavar="NAME", help="one of its campaigns (default: its default one)")
     parser.add_argument("--details", default="", help="what you need, e.g. 'the blacksmith in Emberfall'")
     parser.add_argument("--player-safe", action="store_true", help="use only notes marked player-safe")
     parser.add_argument("--json", action="store_true", help="print JSON")

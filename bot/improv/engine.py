@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.billing.types import Entitlements, QuotaDecision
@@ -36,6 +37,7 @@ from bot.improv.soft import soft
 from bot.improv.tables import find_focus, make_name, roll
 from bot.improv.types import PanicRecord, PanicRequest, PanicResult, Source, StoredImprov, dedupe_sources
 from bot.kv import KeyValue
+from bot.memory.scope import ScopeLike, as_scope
 from bot.memory.types import Retriever
 from bot.tasks import BackgroundTasks
 
@@ -154,7 +156,7 @@ class Improviser:
     ) -> PanicResult:
         deadline = started + policy.deadline_seconds
         bare = not request.details.strip()
-        self.recent_answers.prefetch(request.guild_id, request.kind)  # read alongside grounding, used at the end
+        self.recent_answers.prefetch(request.scope, request.kind)  # read alongside grounding, used at the end
         if self._inflight > self.config.max_inflight:
             # overloaded: shed work so acknowledgements and the deadline hold for everyone
             quota = await self.admitter.quota(request, admission)
@@ -168,7 +170,7 @@ class Improviser:
                 self.admitter.quota(request, admission),
                 soft(
                     "pool",
-                    self.pool.take(request.guild_id, request.kind, request.player_safe_only, request.style),
+                    self.pool.take(request.scope, request.kind, request.player_safe_only, request.style),
                     None,
                 ),
             )
@@ -188,7 +190,7 @@ class Improviser:
                 )
             if entry is not None:
                 await soft(
-                    "pool", self.pool.give_back(request.guild_id, request.player_safe_only, entry, request.style), None
+                    "pool", self.pool.give_back(request.scope, request.player_safe_only, entry, request.style), None
                 )
             grounding = await self.grounder.ground(request, policy, deadline)
         else:
@@ -247,7 +249,7 @@ class Improviser:
         """The guild+kind's recent answers, most recent first (the first read waited for at most a share of the
         retrieval budget, never past the deadline)."""
         wait = min(policy.retrieve_seconds * RECENT_WAIT_SHARE, deadline - asyncio.get_running_loop().time())
-        return await self.recent_answers.get(request.guild_id, request.kind, wait=wait)
+        return await self.recent_answers.get(request.scope, request.kind, wait=wait)
 
     def _repair(self, improv: Improv, grounding: Grounding) -> Improv:
         if not grounding.canon:
@@ -344,9 +346,7 @@ class Improviser:
             player_safe_only=request.player_safe_only,
             grounding_note=grounding_note,
         )
-        self.recent_answers.add(
-            request.guild_id, request.kind, Answer(result.improv_id, improv, request.player_safe_only)
-        )
+        self.recent_answers.add(request.scope, request.kind, Answer(result.improv_id, improv, request.player_safe_only))
         # the answer does not wait for the database: follow-up buttons that come first wait for the write
         self.recorder.record(request, result)
         return result
@@ -356,17 +356,24 @@ class Improviser:
         if self.generator is None or self.config.pool_size <= 0 or self.breaker.state != "closed":
             return
         self.tasks.spawn(
-            self.refill(request.guild_id, request.kind, request.player_safe_only, request.style),
+            self.refill(request.scope, request.kind, request.player_safe_only, request.style),
             name=f"pool-refill:{request.guild_id}:{request.kind}",
         )
 
-    async def refill(self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
-        """Top up the pool for a guild and kind (bounded; a concurrent refill of the same pool is skipped)."""
-        style = style or Style()
-        request = PanicRequest(guild_id=guild_id, user_id=0, kind=kind, player_safe_only=player_safe_only, style=style)
+    async def refill(self, scope: ScopeLike, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
+        """Top up the pool for a campaign and kind (bounded; a concurrent refill of the same pool is skipped)."""
+        style, scope = style or Style(), as_scope(scope)
+        request = PanicRequest(
+            guild_id=scope.guild_id,
+            user_id=0,
+            kind=kind,
+            player_safe_only=player_safe_only,
+            style=style,
+            campaign_id=scope.campaign_id,
+        )
 
         async def make() -> PoolEntry | None:
-            if self.generator is None or not self.model.allow(guild_id):
+            if self.generator is None or not self.model.allow(scope.guild_id):
                 return None
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.policy.deadline_seconds
@@ -385,10 +392,10 @@ class Improviser:
             until = started + self.config.model_timeout_seconds
             try:
                 generation = await self.model.generate(
-                    kind, prompt, None, guild_id=guild_id, started=started, deadline=until, full_deadline=until
+                    kind, prompt, None, guild_id=scope.guild_id, started=started, deadline=until, full_deadline=until
                 )
             except GenerationError as exc:
-                log.info("pool refill for guild %s %s stopped: %s", guild_id, kind, exc.reason)
+                log.info("pool refill for guild %s %s stopped: %s", scope, kind, exc.reason)
                 return None
             sources = tuple(dedupe_sources([Source.from_passage(p) for p in prompt.passages]))
             return PoolEntry(
@@ -400,7 +407,7 @@ class Improviser:
                 model=generation.model,
             )
 
-        return await self.pool.refill(guild_id, kind, player_safe_only, make, style)
+        return await self.pool.refill(scope, kind, player_safe_only, make, style)
 
     # --- follow-ups --------------------------------------------------------------------------------------
     async def load(self, improv_id: int, guild_id: int) -> StoredImprov:
@@ -414,6 +421,18 @@ class Improviser:
     async def mark_saved(self, improv_id: int, note_ref: str) -> None:
         """Remember that a result was saved into campaign memory."""
         await self.recorder.mark_saved(improv_id, note_ref)
+
+    async def mark_revealed(self, improv_id: int) -> None:
+        """Remember that a result was shown to the table (it joins tonight's improvisations)."""
+        await self.recorder.mark_revealed(improv_id)
+
+    async def mark_dropped(self, improv_id: int) -> None:
+        """Leave a result out of tonight's improvisations."""
+        await self.recorder.mark_dropped(improv_id)
+
+    async def tonight(self, scope: ScopeLike, since: datetime | None = None) -> tuple[datetime, list[StoredImprov]]:
+        """This session's start and its revealed or saved improvisations (bot/improv/tonight.py)."""
+        return await self.recorder.session_log(scope, since)
 
     async def recent(self, guild_id: int, limit: int = 10) -> list[PanicRecord]:
         """The guild's latest panics, newest first."""

@@ -135,19 +135,19 @@ class Grounder:
             async with asyncio.timeout(budget), self._slots:
                 passages, canon = await asyncio.gather(
                     retriever.search(
-                        request.guild_id,
+                        request.scope,
                         query,
                         PASSAGES_K,
                         player_safe_only=request.player_safe_only,
                         context=context,
                     ),
-                    retriever.canon(request.guild_id),
+                    retriever.canon(request.scope),
                 )
         except TimeoutError:
-            log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.guild_id, budget)
+            log.warning("retrieval for guild %s took over %.2f s; answering ungrounded", request.scope, budget)
             return "timeout"
         except Exception:  # a dead vector store, embedder or database: answer ungrounded, as when memory is slow
-            log.warning("retrieval failed for guild %s; answering ungrounded", request.guild_id, exc_info=True)
+            log.warning("retrieval failed for guild %s; answering ungrounded", request.scope, exc_info=True)
             return "unavailable"
         return list(passages), canon
 
@@ -155,7 +155,8 @@ class Grounder:
         """Retrieval query (the kind and the details), its context (the guild's last two detailed queries, kept
         in the kv store: they steer the search without lengthening the query, and memory remembers their
         vectors), and the kv write that adds this query to them (for the caller to run alongside the search)."""
-        key = f"panic:recent:{request.guild_id}"
+        scope = request.scope
+        key = f"panic:recent:{scope.guild_id}" + ("" if scope.is_default else f":c{scope.campaign_id}")
         raw = await soft("recent panics", self.kv.get(key), None)
         try:
             recent = [str(item) for item in json.loads(raw)] if raw else []

@@ -21,6 +21,7 @@ from bot.improv.kinds import Improv, Kind, schema_for
 from bot.improv.prompts import Style
 from bot.improv.types import Source
 from bot.kv import KeyValue
+from bot.memory.scope import ScopeLike, as_scope
 from bot.memory.types import memory_version_key
 
 __all__ = ["Pool", "PoolEntry", "style_fingerprint"]
@@ -87,32 +88,36 @@ def style_fingerprint(style: Style | None) -> str:
 
 
 class Pool:
-    """Per guild+kind+audience list of ready answers, refilled under a lock so refills never overlap."""
+    """Per campaign+kind+audience list of ready answers, refilled under a lock so refills never overlap."""
 
     def __init__(self, kv: KeyValue, size: int, *, lock_seconds: float = 60.0) -> None:
         self.kv = kv
         self.size = size
         self.lock_seconds = lock_seconds
 
-    async def version(self, guild_id: int) -> int:
-        """The guild's campaign-memory version (0 before any notes)."""
-        raw = await self.kv.get(memory_version_key(guild_id))
+    async def version(self, scope: ScopeLike) -> int:
+        """The guild's campaign-memory version (0 before any notes; bumped by a change to any of its campaigns)."""
+        raw = await self.kv.get(memory_version_key(as_scope(scope).guild_id))
         try:
             return int(raw) if raw else 0
         except ValueError:
             return 0
 
-    def key(self, guild_id: int, kind: Kind, player_safe_only: bool, version: int, style: Style | None = None) -> str:
-        """List key for one pool."""
-        return f"pool:{guild_id}:{kind}:{_audience(player_safe_only)}:{style_fingerprint(style)}:v{version}"
+    def key(
+        self, scope: ScopeLike, kind: Kind, player_safe_only: bool, version: int, style: Style | None = None
+    ) -> str:
+        """List key for one pool (a named campaign's pools are its own: answers are grounded in its notes)."""
+        scope = as_scope(scope)
+        where = str(scope.guild_id) if scope.is_default else f"{scope.guild_id}-c{scope.campaign_id}"
+        return f"pool:{where}:{kind}:{_audience(player_safe_only)}:{style_fingerprint(style)}:v{version}"
 
     async def take(
-        self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None
+        self, scope: ScopeLike, kind: Kind, player_safe_only: bool, style: Style | None = None
     ) -> PoolEntry | None:
         """Pop a ready answer for the current notes and style, or None."""
         if self.size <= 0:
             return None
-        key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id), style)
+        key = self.key(scope, kind, player_safe_only, await self.version(scope), style)
         while True:
             raw = await self.kv.pop(key)
             if raw is None:
@@ -123,20 +128,20 @@ class Pool:
                 log.warning("dropping a corrupt pool entry in %s", key)
 
     async def give_back(
-        self, guild_id: int, player_safe_only: bool, entry: PoolEntry, style: Style | None = None
+        self, scope: ScopeLike, player_safe_only: bool, entry: PoolEntry, style: Style | None = None
     ) -> None:
         """Return an unused entry (e.g. taken for a panic that was then refused)."""
-        key = self.key(guild_id, entry.kind, player_safe_only, await self.version(guild_id), style)
+        key = self.key(scope, entry.kind, player_safe_only, await self.version(scope), style)
         await self.kv.push(key, entry.dumps(), max(1, self.size))
 
-    async def length(self, guild_id: int, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
+    async def length(self, scope: ScopeLike, kind: Kind, player_safe_only: bool, style: Style | None = None) -> int:
         """How many answers are ready for the current notes and style."""
-        key = self.key(guild_id, kind, player_safe_only, await self.version(guild_id), style)
+        key = self.key(scope, kind, player_safe_only, await self.version(scope), style)
         return await self.kv.length(key)
 
     async def refill(
         self,
-        guild_id: int,
+        scope: ScopeLike,
         kind: Kind,
         player_safe_only: bool,
         make: Callable[[], Awaitable[PoolEntry | None]],
@@ -149,20 +154,20 @@ class Pool:
         """
         if self.size <= 0:
             return 0
-        version = await self.version(guild_id)
-        key = self.key(guild_id, kind, player_safe_only, version, style)
+        version = await self.version(scope)
+        key = self.key(scope, kind, player_safe_only, version, style)
         token = await self.kv.acquire(f"lock:{key}", self.lock_seconds)
         if token is None:
             return 0
         added = 0
         try:
             if version > 0:
-                await self.kv.delete(self.key(guild_id, kind, player_safe_only, version - 1, style))
+                await self.kv.delete(self.key(scope, kind, player_safe_only, version - 1, style))
             for _ in range(self.size):
                 if await self.kv.length(key) >= self.size:
                     break
                 entry = await make()
-                if entry is None or await self.version(guild_id) != version:
+                if entry is None or await self.version(scope) != version:
                     break
                 await self.kv.push(key, entry.dumps(), self.size)
                 added += 1

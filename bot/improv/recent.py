@@ -1,4 +1,4 @@
-"""Recent answers per guild and kind, so the tables and the model can avoid repeating themselves.
+"""Recent answers per campaign and kind, so the tables and the model can avoid repeating themselves.
 
 Per process and bounded: each guild+kind's last answers (most recent first) are read from the panic history once
 (and again every `refresh_seconds`, so answers made by another process or before a restart count), and this
@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.improv.kinds import Improv, Kind
+from bot.memory.scope import CampaignScope, ScopeLike, as_scope
 from bot.tasks import BackgroundTasks
 
 __all__ = ["Answer", "HistoryReader", "RecentAnswers"]
@@ -38,9 +39,9 @@ class Answer:
     player_safe: bool = False
 
 
-#: (guild id, kind, limit) -> that guild+kind's latest answers, newest first
-HistoryReader = Callable[[int, Kind, int], Awaitable[list[Answer]]]
-_Key = tuple[int, Kind]
+#: (campaign, kind, limit) -> that campaign+kind's latest answers, newest first
+HistoryReader = Callable[[CampaignScope, Kind, int], Awaitable[list[Answer]]]
+_Key = tuple[CampaignScope, Kind]
 
 
 @dataclass(slots=True)
@@ -70,14 +71,14 @@ class RecentAnswers:
         self.refresh_seconds = refresh_seconds
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
 
-    def prefetch(self, guild_id: int, kind: Kind) -> None:
+    def prefetch(self, scope: ScopeLike, kind: Kind) -> None:
         """Start reading the history of a guild+kind not read yet (or read a while ago); never waits."""
-        self._entry((guild_id, kind))
+        self._entry((as_scope(scope), kind))
 
-    async def get(self, guild_id: int, kind: Kind, *, wait: float) -> list[Answer]:
+    async def get(self, scope: ScopeLike, kind: Kind, *, wait: float) -> list[Answer]:
         """The remembered answers, most recent first. Waits (at most `wait` seconds from the first panic that
         asks) only while the guild+kind's history has never been read in this process."""
-        entry = self._entry((guild_id, kind))
+        entry = self._entry((as_scope(scope), kind))
         reading = entry.reading
         if entry.read_at is None and reading is not None and not reading.done():
             now = asyncio.get_running_loop().time()
@@ -87,9 +88,9 @@ class RecentAnswers:
                 await asyncio.wait([reading], timeout=entry.patience - now)
         return [entry.answers[i] for i in sorted(entry.answers, reverse=True)]
 
-    def add(self, guild_id: int, kind: Kind, answer: Answer) -> None:
+    def add(self, scope: ScopeLike, kind: Kind, answer: Answer) -> None:
         """Remember an answer just made (it counts before the recorder writes it)."""
-        entry = self._entry((guild_id, kind))
+        entry = self._entry((as_scope(scope), kind))
         entry.answers[answer.improv_id] = answer
         self._trim(entry)
 

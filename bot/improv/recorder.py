@@ -27,8 +27,10 @@ from bot.errors import UserFacingError
 from bot.guilds import ensure_guild
 from bot.improv.kinds import Kind, schema_for
 from bot.improv.recent import Answer
+from bot.improv.tonight import RECAP_MAX, session_start
 from bot.improv.types import Engine, PanicRecord, PanicRequest, PanicResult, Source, StoredImprov
 from bot.kv import KeyValue
+from bot.memory.scope import ScopeLike, as_scope
 from bot.tasks import BackgroundTasks
 from db.base import utcnow
 from db.models.panic import Panic, SavedImprov
@@ -48,6 +50,9 @@ SPILL_SECONDS = 1.0  # longest one spill or unspill waits for the key-value stor
 SPILL_LIST = "panic:records:pending"  # ids of spilled answers, oldest first
 SPILL_TTL = 7 * 24 * 3600.0  # seconds a spilled answer is kept for a writer to find it
 SPILL_MAX = 10_000  # ids kept in the spill list (the oldest are trimmed)
+
+
+_TIMES = ("created_at", "saved_at", "revealed_at", "dropped_at")  # the timestamp columns of a spilled row
 
 
 def _spill_key(improv_id: int) -> str:
@@ -110,10 +115,7 @@ class _Record:
         loaded = json.loads(data)
 
         def rows(row: dict[str, Any]) -> dict[str, Any]:
-            return {
-                k: datetime.fromisoformat(v) if k in ("created_at", "saved_at") and isinstance(v, str) else v
-                for k, v in row.items()
-            }
+            return {k: datetime.fromisoformat(v) if k in _TIMES and isinstance(v, str) else v for k, v in row.items()}
 
         return cls(rows(loaded["panic"]), rows(loaded["saved"]), spilled=True)  # taken off the list
 
@@ -137,6 +139,7 @@ class _Record:
             player_safe_only=bool(saved["player_safe_only"]),
             saved_at=saved.get("saved_at"),
             note_ref=saved.get("note_ref"),
+            campaign_id=int(saved.get("campaign_id", 0)),
         )
 
 
@@ -199,6 +202,7 @@ class Recorder:
         saved_row = {
             "id": result.improv_id,
             "guild_id": request.guild_id,
+            "campaign_id": request.campaign_id,
             "user_id": request.user_id,
             "kind": request.kind,
             "details": request.details[:400],
@@ -431,21 +435,30 @@ class Recorder:
             player_safe_only=row.player_safe_only,
             saved_at=row.saved_at,
             note_ref=row.note_ref,
+            campaign_id=row.campaign_id,
+            created_at=row.created_at,
+            revealed_at=row.revealed_at,
         )
 
-    async def answers(self, guild_id: int, kind: Kind, limit: int) -> list[Answer]:
-        """The guild's latest answers of `kind`, newest first: those still waiting for their write, then the
+    async def answers(self, scope: ScopeLike, kind: Kind, limit: int) -> list[Answer]:
+        """The campaign's latest answers of `kind`, newest first: those still waiting for their write, then the
         stored ones (one indexed read of plain columns)."""
-        schema = schema_for(kind)
+        schema, scope = schema_for(kind), as_scope(scope)
         pending = [
             (improv_id, saved["payload"], saved["player_safe_only"])
             for improv_id, saved in ((r.improv_id, r.saved) for r in self._pending.values())
-            if saved["guild_id"] == guild_id and saved["kind"] == kind
+            if saved["guild_id"] == scope.guild_id
+            and saved.get("campaign_id", 0) == scope.campaign_id
+            and saved["kind"] == kind
         ]
         async with self.sessionmaker() as session:
             rows = await session.execute(
                 select(SavedImprov.id, SavedImprov.payload, SavedImprov.player_safe_only)
-                .where(SavedImprov.guild_id == guild_id, SavedImprov.kind == kind)
+                .where(
+                    SavedImprov.guild_id == scope.guild_id,
+                    SavedImprov.campaign_id == scope.campaign_id,
+                    SavedImprov.kind == kind,
+                )
                 .order_by(SavedImprov.id.desc())
                 .limit(limit)
             )
@@ -462,18 +475,64 @@ class Recorder:
 
     async def mark_saved(self, improv_id: int, note_ref: str) -> None:
         """Remember that a result was saved into campaign memory (on its pending rows when not written yet)."""
+        await self._mark(improv_id, saved_at=utcnow(), note_ref=note_ref[:200])
+
+    async def mark_revealed(self, improv_id: int) -> None:
+        """Remember when a result was first shown to the table (for `/campaign recap`); best effort and bounded:
+        with the database away the reveal still happens, it is only missing from the recap."""
+        try:
+            async with asyncio.timeout(2 * LOAD_SECONDS):
+                await self._mark(improv_id, revealed_at=utcnow(), keep_first=True)
+        except Exception as exc:
+            log.warning("answer %s: could not note its reveal (%s)", improv_id, type(exc).__name__)
+
+    async def mark_dropped(self, improv_id: int) -> None:
+        """Leave a result out of `/campaign recap` from now on."""
+        await self._mark(improv_id, dropped_at=utcnow())
+
+    async def _mark(self, improv_id: int, *, keep_first: bool = False, **values: Any) -> None:
+        """Set columns of a result's saved row, on its pending rows when not written yet (`keep_first`: a value
+        already set stays)."""
         record = await self._settled(improv_id)
         if record is not None:
-            record.saved["saved_at"] = utcnow()
-            record.saved["note_ref"] = note_ref[:200]
+            record.saved.update((k, v) for k, v in values.items() if not (keep_first and record.saved.get(k)))
             if record.spilled:
                 await self._spill([record], again=True)
             return
         async with self.sessionmaker.begin() as session:
             row = await session.get(SavedImprov, improv_id)
             if row is not None:
-                row.saved_at = utcnow()
-                row.note_ref = note_ref[:200]
+                for key, value in values.items():
+                    if not (keep_first and getattr(row, key) is not None):
+                        setattr(row, key, value)
+
+    async def session_log(self, scope: ScopeLike, since: datetime | None) -> tuple[datetime, list[StoredImprov]]:
+        """This session of the campaign (from `since`, else from `session_start`) and its answers that were
+        revealed or saved and not dropped, oldest first (at most `RECAP_MAX`)."""
+        scope, now = as_scope(scope), utcnow()
+        mine = (SavedImprov.guild_id == scope.guild_id, SavedImprov.campaign_id == scope.campaign_id)
+        async with self.sessionmaker() as session:
+            if since is None:
+                recent = select(SavedImprov.created_at).where(*mine).order_by(SavedImprov.created_at.desc())
+                since = session_start(list((await session.execute(recent.limit(1000))).scalars()), now)
+            rows = await session.execute(
+                select(SavedImprov)
+                .where(
+                    *mine,
+                    SavedImprov.created_at >= since,
+                    SavedImprov.dropped_at.is_(None),
+                    SavedImprov.revealed_at.is_not(None) | SavedImprov.saved_at.is_not(None),
+                )
+                .order_by(SavedImprov.created_at, SavedImprov.id)
+                .limit(RECAP_MAX)
+            )
+            found: list[StoredImprov] = []
+            for row in rows.scalars():
+                try:
+                    found.append(self._stored(row, scope.guild_id))
+                except NotFound:
+                    continue  # written by an older schema
+        return since, found
 
     async def recent(self, guild_id: int, limit: int = 10) -> list[PanicRecord]:
         """The guild's latest panics, newest first."""

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from bot.billing.types import QuotaDecision
 from bot.improv.kinds import Improv, Kind
 from bot.improv.prompts import Style
+from bot.memory.scope import DEFAULT_CAMPAIGN, CampaignScope
 from bot.memory.types import Passage
 
 __all__ = ["Engine", "PanicRecord", "PanicRequest", "PanicResult", "Source", "StoredImprov"]
@@ -71,6 +72,12 @@ class PanicRequest:
     player_safe_only: bool = False
     style: Style = field(default_factory=Style)
     check_cooldown: bool = True
+    campaign_id: int = DEFAULT_CAMPAIGN  # the campaign of the channel it came from (0: the guild's default)
+
+    @property
+    def scope(self) -> CampaignScope:
+        """The campaign whose notes, roster and pool this panic uses."""
+        return CampaignScope(self.guild_id, self.campaign_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,14 @@ class StoredImprov:
     player_safe_only: bool = False
     saved_at: datetime | None = None  # when it was saved into campaign memory
     note_ref: str | None = None
+    campaign_id: int = DEFAULT_CAMPAIGN  # the campaign it was made in (Save keeps it there)
+    created_at: datetime | None = None
+    revealed_at: datetime | None = None  # when it was first shown to the table (Reveal, or its secret)
+
+    @property
+    def scope(self) -> CampaignScope:
+        """The campaign it was made in."""
+        return CampaignScope(self.guild_id, self.campaign_id)
 
     @property
     def saved(self) -> bool:

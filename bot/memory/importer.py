@@ -30,6 +30,7 @@ from bot.memory.mutation import Mutation
 from bot.memory.names import DuplicateFileName, clean_file_name
 from bot.memory.parsing.limits import TooLargeUnpacked
 from bot.memory.parsing.pool import ParsePool, ParseResult, shared_pool
+from bot.memory.scope import CampaignScope
 from bot.memory.stores import VectorStoreError
 from bot.memory.types import ImportProgress, ImportReport, MemoryLimit, ProgressFn, Upload, UploadLimit
 from bot.sizes import format_bytes
@@ -100,13 +101,13 @@ class Importer:
             detail = f"{format_bytes(characters)} of text, over the {format_bytes(limit)} upload limit"
             raise TooLargeUnpacked(file_name, detail)
 
-    async def _check_memory_limit(self, guild_id: int, file_name: str, size: int) -> None:
+    async def _check_memory_limit(self, scope: CampaignScope, file_name: str, size: int) -> None:
         if self.memory_limit is None:
             return
-        limit = await self.memory_limit(guild_id)
+        limit = await self.memory_limit(scope.guild_id)  # the plan's cap counts every campaign of the guild
         if limit is None:
             return
-        others = await self._ctx.repo.stored_bytes(guild_id, except_file=file_name)
+        others = await self._ctx.repo.stored_bytes(scope, except_file=file_name)
         if others + size > limit:
             raise MemoryFull(file_name, others + size, limit)
 
@@ -174,7 +175,7 @@ class Importer:
             await slot.tell(name, "done", chunks_total=known.chunks)
             return known
 
-        await self._check_memory_limit(guild_id, name, size)
+        await self._check_memory_limit(m.scope, name, size)
         await slot.tell(name, "parsing")
         parsed = await self._parse_and_chunk(upload, new_id, slot)
         await self._check_unpacked(guild_id, name, parsed.characters)
@@ -182,7 +183,7 @@ class Importer:
         pending = await m.start_import(new_id, name, kind, size, pages, player_safe)
         try:
             await embed_and_upsert(
-                self._ctx, guild_id, chunks, name, player_safe, slot.progress, slot.number, slot.count, pages
+                self._ctx, m.scope, chunks, name, player_safe, slot.progress, slot.number, slot.count, pages
             )
             await slot.tell(name, "saving", pages, len(chunks))
             # visible from here, in this and every other process: not at the end of a batch of files
@@ -213,7 +214,7 @@ class Importer:
         self, m: Mutation, upload: Upload, new_id: str, player_safe: bool, started: float
     ) -> ImportReport | None:
         """The report of a file whose bytes are already imported (no embedding), else None."""
-        same = await self._ctx.repo.ready_document(m.guild_id, new_id)
+        same = await self._ctx.repo.ready_document(m.scope, new_id)
         if same is None:
             return None
         name = upload.file_name
@@ -269,7 +270,7 @@ class Importer:
     # --- recover --------------------------------------------------------------------------------------------
     async def recover(self, m: Mutation) -> None:
         """Clean up after an import that died without its own clean-up (process killed mid-import)."""
-        for row in await self._ctx.repo.interrupted_imports(m.guild_id):
+        for row in await self._ctx.repo.interrupted_imports(m.scope):
             if row.status == DocumentStatus.IMPORTING:
                 log.warning("guild %s: removing interrupted first import of %s", m.guild_id, row.file_name)
                 await m.abandon(row.id, row.document_id, [], was_ready=False)

@@ -18,6 +18,7 @@ from bot.memory.chunking import Chunk
 from bot.memory.config import MemoryContext
 from bot.memory.errors import ImportBusy
 from bot.memory.mutation import Mutation, MutationOpener
+from bot.memory.scope import CampaignScope
 from bot.memory.stores import VectorRecord
 from bot.memory.types import ImportProgress, ProgressFn
 from bot.tasks import BackgroundTasks
@@ -52,7 +53,7 @@ def vector_record(chunk: Chunk, vector: npt.NDArray[np.float32], player_safe: bo
 
 async def embed_and_upsert(
     ctx: MemoryContext,
-    guild_id: int,
+    scope: CampaignScope,
     chunks: Sequence[Chunk],
     file_name: str,
     player_safe: bool,
@@ -67,9 +68,7 @@ async def embed_and_upsert(
     for start in range(0, len(chunks), batch_size):
         batch = chunks[start : start + batch_size]
         vectors = await ctx.embedder.embed([c.embed_text for c in batch])
-        await ctx.store.upsert(
-            guild_id, [vector_record(c, v, player_safe) for c, v in zip(batch, vectors, strict=True)]
-        )
+        await ctx.store.upsert(scope, [vector_record(c, v, player_safe) for c, v in zip(batch, vectors, strict=True)])
         done += len(batch)
         await notify(
             progress, ImportProgress(file_name, number, count, "embedding", pages or 0, pages, done, len(chunks))
@@ -84,85 +83,85 @@ class Indexer:
         self._open_mutation = open_mutation
         # where a guild found indexed by another embedder (or stored elsewhere) gets re-embedded after a search
         self.background = background
-        self._reindexing: set[int] = set()
+        self._reindexing: set[CampaignScope] = set()
 
-    def matches(self, embedder_id: str, store_location: str, guild_id: int) -> bool:
+    def matches(self, embedder_id: str, store_location: str, scope: CampaignScope) -> bool:
         """True when vectors recorded as (`embedder_id`, `store_location`) are searchable as configured now."""
-        return embedder_id == self._ctx.embedder.id and store_location == self._ctx.store.location(guild_id)
+        return embedder_id == self._ctx.embedder.id and store_location == self._ctx.store.location(scope)
 
     async def ensure_index(self, m: Mutation, *, progress: ProgressFn | None) -> None:
-        """Record embedder and location for the guild. When either changed: write the new vectors, switch the
+        """Record embedder and location for the campaign. When either changed: write the new vectors, switch the
         record to them, then delete the old ones (never the other way round: a deletion may lag, and until the
         switch searches and other processes still use the old vectors)."""
-        record = await self._ctx.repo.record(m.guild_id)
-        if record is not None and self.matches(record.embedder_id, record.store_location, m.guild_id):
+        record = await self._ctx.repo.record(m.scope)
+        if record is not None and self.matches(record.embedder_id, record.store_location, m.scope):
             return
         if record is None:
             await m.save_record(())
             return
         keep = await self._reembed(m, record, progress)
         await m.save_record(record.canon_names)
-        await self._drop_old(m.guild_id, record, keep)
+        await self._drop_old(m.scope, record, keep)
 
     async def _reembed(
         self, m: Mutation, record: CampaignMemoryRecord, progress: ProgressFn | None
     ) -> dict[str, list[str]]:
         """Embed every visible chunk with the current embedder into the current location (same ids: in place
         where the location did not change); the chunk ids written, by document."""
-        ctx, guild_id = self._ctx, m.guild_id
+        ctx, scope = self._ctx, m.scope
         log.info(
             "guild %s: re-embedding (was %s at %s, now %s at %s)",
-            guild_id,
+            scope,
             record.embedder_id,
             record.store_location,
             ctx.embedder.id,
-            ctx.store.location(guild_id),
+            ctx.store.location(scope),
         )
         keep: dict[str, list[str]] = {}
-        docs = await ctx.repo.list_documents(guild_id)
+        docs = await ctx.repo.list_documents(scope)
         for number, doc in enumerate(docs, start=1):
-            chunks = await ctx.repo.visible_chunks(guild_id, doc.document_id)
+            chunks = await ctx.repo.visible_chunks(scope, doc.document_id)
             await embed_and_upsert(
-                ctx, guild_id, chunks, doc.file_name, doc.player_safe, progress, number, len(docs), doc.pages
+                ctx, scope, chunks, doc.file_name, doc.player_safe, progress, number, len(docs), doc.pages
             )
             keep[doc.document_id] = [c.chunk_id for c in chunks]
         return keep
 
-    async def _drop_old(self, guild_id: int, record: CampaignMemoryRecord, keep: dict[str, list[str]]) -> None:
+    async def _drop_old(self, scope: CampaignScope, record: CampaignMemoryRecord, keep: dict[str, list[str]]) -> None:
         """After the switch: delete the vectors the re-embedding replaced (a failure leaves them unused)."""
         store = self._ctx.store
         try:
-            if record.store_location != store.location(guild_id):
-                await store.delete_guild_at(guild_id, record.store_location)
+            if record.store_location != store.location(scope):
+                await store.delete_guild_at(scope, record.store_location)
             else:
-                await store.prune(guild_id, keep)
+                await store.prune(scope, keep)
         except Exception:
-            log.exception("guild %s: could not delete its old vectors at %s", guild_id, record.store_location)
+            log.exception("guild %s: could not delete its old vectors at %s", scope, record.store_location)
 
-    def schedule(self, guild_id: int, indexed_with: str) -> None:
+    def schedule(self, scope: CampaignScope, indexed_with: str) -> None:
         """Re-embed the guild in the background (once at a time), if this memory has somewhere to run it."""
-        if guild_id in self._reindexing:
+        if scope in self._reindexing:
             return
         log.warning(
-            "guild %s: notes embedded with %s; re-embedding with %s", guild_id, indexed_with, self._ctx.embedder.id
+            "guild %s: notes embedded with %s; re-embedding with %s", scope, indexed_with, self._ctx.embedder.id
         )
         if self.background is None:
             return
-        self._reindexing.add(guild_id)
-        self.background.spawn(self._reindex_in_background(guild_id), name=f"reindex-{guild_id}")
+        self._reindexing.add(scope)
+        self.background.spawn(self._reindex_in_background(scope), name=f"reindex-{scope}")
 
-    async def _reindex_in_background(self, guild_id: int) -> None:
+    async def _reindex_in_background(self, scope: CampaignScope) -> None:
         try:
-            await self.reindex(guild_id)
-            log.info("guild %s: notes re-embedded with %s", guild_id, self._ctx.embedder.id)
+            await self.reindex(scope)
+            log.info("guild %s: notes re-embedded with %s", scope, self._ctx.embedder.id)
         except ImportBusy:
             pass  # an import is running: it re-embeds the guild's notes itself
         except Exception:
-            log.warning("guild %s: re-embedding failed; the next search tries again", guild_id, exc_info=True)
+            log.warning("guild %s: re-embedding failed; the next search tries again", scope, exc_info=True)
         finally:
-            self._reindexing.discard(guild_id)
+            self._reindexing.discard(scope)
 
-    async def reindex(self, guild_id: int, *, progress: ProgressFn | None = None) -> None:
+    async def reindex(self, scope: CampaignScope, *, progress: ProgressFn | None = None) -> None:
         """Re-embed this guild's notes now if the embedder or the store location changed."""
-        async with self._open_mutation(guild_id) as m:
+        async with self._open_mutation(scope) as m:
             await self.ensure_index(m, progress=progress)

@@ -1,6 +1,6 @@
-"""Every write to a guild's campaign memory goes through one `Mutation`.
+"""Every write to a campaign's memory goes through one `Mutation`.
 
-`open_mutation` takes the guild's lock (one import, forget or change at a time, across processes) and yields
+`open_mutation` takes the guild's lock (one per guild, whichever of its campaigns is written) (one import, forget or change at a time, across processes) and yields
 a `Mutation`. Its verbs each do a whole write, in this order: commit one transaction, then (when the
 transaction changed what search or the roster read) drop this process's cached rows and bump the guild's notes
 version so every other process drops them too, then update the vector store. Asked with `rebuild_roster()`,
@@ -22,6 +22,7 @@ from bot.memory.config import MemoryContext
 from bot.memory.errors import ImportBusy, LockUnavailable
 from bot.memory.repository import CampaignWrites, PendingImport
 from bot.memory.roster import build_canon
+from bot.memory.scope import CampaignScope, ScopeLike, as_scope
 from bot.memory.types import Canon, memory_version_key
 
 __all__ = ["Mutation", "MutationOpener", "guild_lock", "lock_key", "open_mutation"]
@@ -79,26 +80,29 @@ async def _keep_lease(kv: KeyValue, key: str, token: str, ttl: float) -> None:
 
 @asynccontextmanager
 async def open_mutation(
-    ctx: MemoryContext, guild_id: int, invalidate: Invalidate, *, wait: float = 0.0, lock: bool = True
+    ctx: MemoryContext, scope: ScopeLike, invalidate: Invalidate, *, wait: float = 0.0, lock: bool = True
 ) -> AsyncIterator[Mutation]:
-    """A mutation of the guild's notes under its lock (`lock=False`: without it, for removing a guild the bot
-    left while an import may still run). The roster, when asked for, is rebuilt on a clean exit."""
+    """A mutation of one campaign's notes under its guild's lock (`lock=False`: without it, for removing a guild
+    the bot left while an import may still run). The roster, when asked for, is rebuilt on a clean exit."""
+    scope = as_scope(scope)
     async with AsyncExitStack() as stack:
         if lock:
-            await stack.enter_async_context(guild_lock(ctx.kv, guild_id, ttl=ctx.config.import_lock_ttl, wait=wait))
-        mutation = Mutation(ctx, guild_id, invalidate)
+            await stack.enter_async_context(
+                guild_lock(ctx.kv, scope.guild_id, ttl=ctx.config.import_lock_ttl, wait=wait)
+            )
+        mutation = Mutation(ctx, scope, invalidate)
         yield mutation
         await mutation.finish()
 
 
-MutationOpener = Callable[[int], AbstractAsyncContextManager["Mutation"]]
+MutationOpener = Callable[[CampaignScope], AbstractAsyncContextManager["Mutation"]]
 
 
 class Mutation:
-    """The writes to one guild's notes while its lock is held (see the module docstring)."""
+    """The writes to one campaign's notes while its guild's lock is held (see the module docstring)."""
 
-    def __init__(self, ctx: MemoryContext, guild_id: int, invalidate: Invalidate) -> None:
-        self.guild_id = guild_id
+    def __init__(self, ctx: MemoryContext, scope: CampaignScope, invalidate: Invalidate) -> None:
+        self.scope = scope
         self._ctx = ctx
         self._invalidate = invalidate
         self._roster_wanted = False
@@ -106,11 +110,16 @@ class Mutation:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[CampaignWrites]:
         """One database transaction; once it commits a visible change, caches drop and the version is bumped."""
-        async with self._ctx.repo.begin(self.guild_id) as writes:
+        async with self._ctx.repo.begin(self.scope) as writes:
             yield writes
         if writes.visible:
             self._invalidate(self.guild_id)
             await self._ctx.kv.incr(memory_version_key(self.guild_id))
+
+    @property
+    def guild_id(self) -> int:
+        """The guild whose lock is held."""
+        return self.scope.guild_id
 
     def rebuild_roster(self) -> None:
         """Rebuild the guild's roster of canon names when this mutation ends without error."""
@@ -121,7 +130,7 @@ class Mutation:
         if not self._roster_wanted:
             return
         self._roster_wanted = False
-        chunks = await self._ctx.repo.visible_chunks(self.guild_id)
+        chunks = await self._ctx.repo.visible_chunks(self.scope)
         canon = await asyncio.to_thread(build_canon, chunks) if chunks else Canon()
         async with self.transaction() as tx:
             await tx.set_canon(canon)
@@ -148,16 +157,16 @@ class Mutation:
         old_id = pending.old_id
         if old_id is not None and old_id != pending.new_id:
             try:
-                await self._ctx.store.delete_document(self.guild_id, old_id, old_chunk_ids)
+                await self._ctx.store.delete_document(self.scope, old_id, old_chunk_ids)
             except Exception:  # invisible already (search joins to visible rows); the space is reclaimed later
-                log.exception("guild %s: could not delete old vectors of %s", self.guild_id, old_id)
+                log.exception("guild %s: could not delete old vectors of %s", self.scope, old_id)
 
     async def abandon(self, row_id: int, new_id: str, chunk_ids: list[str], *, was_ready: bool) -> None:
         """Undo an import that failed before its swap: its vectors go, the previous version stays."""
         try:
-            await self._ctx.store.delete_document(self.guild_id, new_id, chunk_ids)
+            await self._ctx.store.delete_document(self.scope, new_id, chunk_ids)
         except Exception:
-            log.exception("guild %s: could not delete vectors of the failed import %s", self.guild_id, new_id)
+            log.exception("guild %s: could not delete vectors of the failed import %s", self.scope, new_id)
             return  # the marker stays, so the next import retries the clean-up
         async with self.transaction() as tx:
             await tx.drop_pending(row_id, was_ready=was_ready)
@@ -168,22 +177,22 @@ class Mutation:
         async with self.transaction() as tx:
             chunk_ids = await tx.delete_document(document_id)
         try:
-            await self._ctx.store.delete_document(self.guild_id, document_id, chunk_ids)
+            await self._ctx.store.delete_document(self.scope, document_id, chunk_ids)
         except Exception:
-            log.exception("guild %s: could not delete vectors of %s", self.guild_id, document_id)
+            log.exception("guild %s: could not delete vectors of %s", self.scope, document_id)
 
     async def forget_all(self) -> int:
-        """Delete every document and the index record, then all the guild's vectors; returns how many documents."""
+        """Delete every document and the index record, then all the campaign's vectors; returns how many documents."""
         async with self.transaction() as tx:
             count = await tx.delete_all()
-        await self._ctx.store.delete_guild(self.guild_id)
+        await self._ctx.store.delete_guild(self.scope)
         return count
 
     async def set_player_safe(self, document_id: str, player_safe: bool) -> None:
         """Set a document's player-safe flag on its rows, then on its vectors (its GM-only passages stay hidden)."""
         async with self.transaction() as tx:
             hidden = await tx.set_player_safe(document_id, player_safe)
-        await self._ctx.store.set_player_safe(self.guild_id, document_id, player_safe, gm_only=hidden)
+        await self._ctx.store.set_player_safe(self.scope, document_id, player_safe, gm_only=hidden)
 
     # --- the party --------------------------------------------------------------------------------------------
     async def add_party_member(self, name: str) -> str | None:
@@ -205,4 +214,4 @@ class Mutation:
         """Record the current embedder and vector location as the guild's index (after re-embedding into them)."""
         embedder, store = self._ctx.embedder, self._ctx.store
         async with self.transaction() as tx:
-            await tx.save_record(embedder.id, embedder.dimension, store.location(self.guild_id), canon_names)
+            await tx.save_record(embedder.id, embedder.dimension, store.location(self.scope), canon_names)

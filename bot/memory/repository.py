@@ -1,7 +1,7 @@
-"""All SQL on a guild's campaign documents, chunks, index record and party roster.
+"""All SQL on a campaign's documents, chunks, index record and party roster (one `CampaignScope` at a time).
 
 `CampaignRepository` reads (each read its own short session). Writes exist only on `CampaignWrites`, one
-transaction of one guild, which only `Mutation.transaction()` opens (bot/memory/mutation.py): a write that
+transaction of one campaign, which only `Mutation.transaction()` opens (bot/memory/mutation.py): a write that
 changes what search or the roster read marks the transaction `visible`, and the mutation bumps the notes
 version once it commits.
 """
@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.guilds import ensure_guild
 from bot.memory.chunking import HEADING_SEPARATOR, Chunk
 from bot.memory.errors import DocumentNotFound
 from bot.memory.roster import canon_to_json, name_key
+from bot.memory.scope import CampaignScope, ScopeLike, as_scope
 from bot.memory.types import Canon, DocumentInfo
 from db.base import utcnow
 from db.models.campaign import (
@@ -52,53 +53,68 @@ class PendingImport:
         return self.old_id is not None
 
 
+_Scoped = type[CampaignDocument] | type[CampaignChunk] | type[CampaignMemoryRecord] | type[CampaignPartyMember]
+
+
+def _in(model: _Scoped, scope: ScopeLike) -> ColumnElement[bool]:
+    """The rows of `model` that belong to `scope` (every query here is filtered by one)."""
+    scope = as_scope(scope)
+    return and_(model.guild_id == scope.guild_id, model.campaign_id == scope.campaign_id)
+
+
+def _key(scope: ScopeLike) -> tuple[int, int]:
+    """The primary key of a campaign's index record."""
+    scope = as_scope(scope)
+    return scope.guild_id, scope.campaign_id
+
+
 class CampaignRepository:
-    """Reads of campaign memory; every query is scoped to one guild."""
+    """Reads of campaign memory; every query is scoped to one campaign of one guild."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     @asynccontextmanager
-    async def begin(self, guild_id: int) -> AsyncIterator[CampaignWrites]:
-        """One write transaction of one guild, committed on exit (for `Mutation.transaction` only)."""
+    async def begin(self, scope: ScopeLike) -> AsyncIterator[CampaignWrites]:
+        """One write transaction of one campaign, committed on exit (for `Mutation.transaction` only)."""
         async with self.sessionmaker.begin() as session:
-            writes = CampaignWrites(session, guild_id)
+            writes = CampaignWrites(session, scope)
             yield writes
         writes.committed = True
 
     # --- documents ------------------------------------------------------------------------------------------
-    async def ready_document(self, guild_id: int, document_id: str) -> CampaignDocument | None:
+    async def ready_document(self, scope: ScopeLike, document_id: str) -> CampaignDocument | None:
         """The visible document whose current version has this content hash."""
         async with self.sessionmaker() as session:
             result = await session.execute(
                 select(CampaignDocument).where(
-                    CampaignDocument.guild_id == guild_id,
+                    _in(CampaignDocument, scope),
                     CampaignDocument.document_id == document_id,
                     CampaignDocument.status == DocumentStatus.READY,
                 )
             )
             return result.scalar_one_or_none()
 
-    async def list_documents(self, guild_id: int) -> list[DocumentInfo]:
+    async def list_documents(self, scope: ScopeLike) -> list[DocumentInfo]:
         """The guild's visible documents, by file name (case-insensitive)."""
         async with self.sessionmaker() as session:
             rows = (
                 await session.execute(
                     select(CampaignDocument)
-                    .where(CampaignDocument.guild_id == guild_id, CampaignDocument.status == DocumentStatus.READY)
+                    .where(_in(CampaignDocument, scope), CampaignDocument.status == DocumentStatus.READY)
                     .order_by(func.lower(CampaignDocument.file_name))
                 )
             ).scalars()
             return [document_info(r) for r in rows]
 
-    async def find_document(self, guild_id: int, key: str) -> DocumentInfo:
+    async def find_document(self, scope: ScopeLike, key: str) -> DocumentInfo:
         """A visible document by content hash (or a prefix of 6+ characters) or by file name."""
         key = key.strip()
         async with self.sessionmaker() as session:
             rows = (
                 await session.execute(
                     select(CampaignDocument).where(
-                        CampaignDocument.guild_id == guild_id, CampaignDocument.status == DocumentStatus.READY
+                        _in(CampaignDocument, scope), CampaignDocument.status == DocumentStatus.READY
                     )
                 )
             ).scalars()
@@ -113,7 +129,7 @@ class CampaignRepository:
                 return document_info(exact[0])
         raise DocumentNotFound(key or "(empty)")
 
-    async def usage(self, guild_id: int) -> tuple[int, int, int]:
+    async def usage(self, scope: ScopeLike) -> tuple[int, int, int]:
         """Visible documents, chunks and bytes of the guild."""
         async with self.sessionmaker() as session:
             docs, chunks, size = (
@@ -122,33 +138,36 @@ class CampaignRepository:
                         func.count(CampaignDocument.id),
                         func.coalesce(func.sum(CampaignDocument.chunk_count), 0),
                         func.coalesce(func.sum(CampaignDocument.size_bytes), 0),
-                    ).where(CampaignDocument.guild_id == guild_id, CampaignDocument.status == DocumentStatus.READY)
+                    ).where(_in(CampaignDocument, scope), CampaignDocument.status == DocumentStatus.READY)
                 )
             ).one()
         return int(docs), int(chunks), int(size)
 
-    async def stored_bytes(self, guild_id: int, *, except_file: str) -> int:
-        """Bytes of the guild's visible documents other than `except_file` (which an import would replace)."""
+    async def stored_bytes(self, scope: ScopeLike, *, except_file: str) -> int:
+        """Bytes of the visible documents of every campaign of the guild but `except_file` of this campaign
+        (which an import would replace): a plan's memory cap counts the whole guild."""
+        scope = as_scope(scope)
+        replaced = and_(CampaignDocument.campaign_id == scope.campaign_id, CampaignDocument.file_name == except_file)
         async with self.sessionmaker() as session:
             total = (
                 await session.execute(
                     select(func.coalesce(func.sum(CampaignDocument.size_bytes), 0)).where(
-                        CampaignDocument.guild_id == guild_id,
+                        CampaignDocument.guild_id == scope.guild_id,
                         CampaignDocument.status == DocumentStatus.READY,
-                        CampaignDocument.file_name != except_file,
+                        ~replaced,
                     )
                 )
             ).scalar_one()
         return int(total)
 
-    async def interrupted_imports(self, guild_id: int) -> list[CampaignDocument]:
+    async def interrupted_imports(self, scope: ScopeLike) -> list[CampaignDocument]:
         """Documents an import left marked (first import still importing, or a pending new version)."""
         async with self.sessionmaker() as session:
             return list(
                 (
                     await session.execute(
                         select(CampaignDocument).where(
-                            CampaignDocument.guild_id == guild_id,
+                            _in(CampaignDocument, scope),
                             (CampaignDocument.status == DocumentStatus.IMPORTING)
                             | CampaignDocument.pending_document_id.is_not(None),
                         )
@@ -156,33 +175,42 @@ class CampaignRepository:
                 ).scalars()
             )
 
+    async def campaign_ids(self, guild_id: int) -> list[int]:
+        """Every campaign of the guild that holds notes, an index record or a party (0: the default one)."""
+        async with self.sessionmaker() as session:
+            found: set[int] = set()
+            for model in (CampaignDocument, CampaignMemoryRecord, CampaignPartyMember):
+                query = select(model.campaign_id).where(model.guild_id == guild_id).distinct()
+                found.update((await session.execute(query)).scalars())
+        return sorted(found)
+
     # --- index record ---------------------------------------------------------------------------------------
-    async def record(self, guild_id: int) -> CampaignMemoryRecord | None:
+    async def record(self, scope: ScopeLike) -> CampaignMemoryRecord | None:
         """The guild's index record (embedder, vector location, roster), if it has one."""
         async with self.sessionmaker() as session:
-            return await session.get(CampaignMemoryRecord, guild_id)
+            return await session.get(CampaignMemoryRecord, _key(scope))
 
-    async def record_and_party(self, guild_id: int) -> tuple[CampaignMemoryRecord | None, list[str]]:
+    async def record_and_party(self, scope: ScopeLike) -> tuple[CampaignMemoryRecord | None, list[str]]:
         """The guild's index record and its party roster, in one session (what retrieval caches per version)."""
         async with self.sessionmaker() as session:
-            record = await session.get(CampaignMemoryRecord, guild_id)
-            return record, await _party(session, guild_id)
+            record = await session.get(CampaignMemoryRecord, _key(scope))
+            return record, await _party(session, scope)
 
-    async def party(self, guild_id: int) -> list[str]:
+    async def party(self, scope: ScopeLike) -> list[str]:
         """The player characters the GM named, in the order they were added."""
         async with self.sessionmaker() as session:
-            return await _party(session, guild_id)
+            return await _party(session, scope)
 
     # --- chunks ---------------------------------------------------------------------------------------------
-    async def visible_chunks(self, guild_id: int, document_id: str | None = None) -> list[Chunk]:
+    async def visible_chunks(self, scope: ScopeLike, document_id: str | None = None) -> list[Chunk]:
         """Chunks of the visible versions (of one document, or all), in document and reading order."""
         async with self.sessionmaker() as session:
             query = (
                 select(CampaignChunk)
                 .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
                 .where(
-                    CampaignChunk.guild_id == guild_id,
-                    CampaignDocument.guild_id == guild_id,
+                    _in(CampaignChunk, scope),
+                    _in(CampaignDocument, scope),
                     CampaignDocument.status == DocumentStatus.READY,
                     CampaignChunk.document_id == CampaignDocument.document_id,
                 )
@@ -193,7 +221,9 @@ class CampaignRepository:
             rows = (await session.execute(query)).scalars().all()
         return [_chunk_from_row(r) for r in rows]
 
-    async def visible_rows(self, guild_id: int, chunk_ids: list[str] | None, *, limit: int | None = None) -> list[Row]:
+    async def visible_rows(
+        self, scope: ScopeLike, chunk_ids: list[str] | None, *, limit: int | None = None
+    ) -> list[Row]:
         """Search rows of the guild's chunks of *visible* versions: those of `chunk_ids`, or all (at most `limit`)."""
         query = (
             select(
@@ -208,8 +238,8 @@ class CampaignRepository:
             )
             .join(CampaignDocument, CampaignDocument.id == CampaignChunk.document_row_id)
             .where(
-                CampaignChunk.guild_id == guild_id,
-                CampaignDocument.guild_id == guild_id,
+                _in(CampaignChunk, scope),
+                _in(CampaignDocument, scope),
                 CampaignDocument.status == DocumentStatus.READY,
                 CampaignChunk.document_id == CampaignDocument.document_id,
             )
@@ -230,9 +260,9 @@ class CampaignWrites:
     """The writes of one transaction of one guild. `visible` becomes True once a write changes what search or
     the roster read (a swap, a deletion, a player-safe flag, the index record); `committed` once it committed."""
 
-    def __init__(self, session: AsyncSession, guild_id: int) -> None:
+    def __init__(self, session: AsyncSession, scope: ScopeLike) -> None:
         self.session = session
-        self.guild_id = guild_id
+        self.scope: CampaignScope = as_scope(scope)
         self.visible = False
         self.committed = False
 
@@ -241,18 +271,17 @@ class CampaignWrites:
     ) -> PendingImport:
         """Mark `new_id` in flight for `file_name` (a new row, or the pending version of an existing one), so a
         crash can be cleaned up by the next import. Invisible: search still sees the previous version only."""
-        session, guild_id = self.session, self.guild_id
+        session, scope = self.session, self.scope
         row = (
             await session.execute(
-                select(CampaignDocument).where(
-                    CampaignDocument.guild_id == guild_id, CampaignDocument.file_name == file_name
-                )
+                select(CampaignDocument).where(_in(CampaignDocument, scope), CampaignDocument.file_name == file_name)
             )
         ).scalar_one_or_none()
         if row is None:
-            await ensure_guild(session, guild_id)
+            await ensure_guild(session, scope.guild_id)
             row = CampaignDocument(
-                guild_id=guild_id,
+                guild_id=scope.guild_id,
+                campaign_id=scope.campaign_id,
                 document_id=new_id,
                 file_name=file_name,
                 kind=kind,
@@ -273,21 +302,22 @@ class CampaignWrites:
     ) -> list[str]:
         """Make the pending version the visible one (chunk rows in, document row flipped, old chunk rows out);
         returns the old version's chunk ids, whose vectors go after the commit."""
-        session, guild_id, old_id, new_id = self.session, self.guild_id, pending.old_id, pending.new_id
+        session, scope, old_id, new_id = self.session, self.scope, pending.old_id, pending.new_id
         old_chunk_ids: list[str] = []
         if old_id is not None and old_id != new_id:
             old_chunk_ids = await self._chunk_ids(old_id)
         # rows of this content left by an interrupted attempt are replaced
         await session.execute(
-            delete(CampaignChunk).where(CampaignChunk.guild_id == guild_id, CampaignChunk.document_id == new_id)
+            delete(CampaignChunk).where(_in(CampaignChunk, scope), CampaignChunk.document_id == new_id)
         )
         if old_id is not None:
             await session.execute(
-                delete(CampaignChunk).where(CampaignChunk.guild_id == guild_id, CampaignChunk.document_id == old_id)
+                delete(CampaignChunk).where(_in(CampaignChunk, scope), CampaignChunk.document_id == old_id)
             )
         session.add_all(
             CampaignChunk(
-                guild_id=guild_id,
+                guild_id=scope.guild_id,
+                campaign_id=scope.campaign_id,
                 document_row_id=pending.row_id,
                 document_id=new_id,
                 chunk_id=c.chunk_id,
@@ -301,7 +331,7 @@ class CampaignWrites:
         )
         await session.execute(
             update(CampaignDocument)
-            .where(CampaignDocument.id == pending.row_id, CampaignDocument.guild_id == guild_id)
+            .where(CampaignDocument.id == pending.row_id, _in(CampaignDocument, scope))
             .values(
                 document_id=new_id,
                 pending_document_id=None,
@@ -322,14 +352,14 @@ class CampaignWrites:
         if was_ready:
             await self.session.execute(
                 update(CampaignDocument)
-                .where(CampaignDocument.id == row_id, CampaignDocument.guild_id == self.guild_id)
+                .where(CampaignDocument.id == row_id, _in(CampaignDocument, self.scope))
                 .values(pending_document_id=None)
             )
         else:
             await self.session.execute(
                 delete(CampaignDocument).where(
                     CampaignDocument.id == row_id,
-                    CampaignDocument.guild_id == self.guild_id,
+                    _in(CampaignDocument, self.scope),
                     CampaignDocument.status == DocumentStatus.IMPORTING,
                 )
             )
@@ -339,7 +369,7 @@ class CampaignWrites:
         chunk_ids = await self._chunk_ids(document_id)
         await self.session.execute(
             delete(CampaignDocument).where(
-                CampaignDocument.guild_id == self.guild_id, CampaignDocument.document_id == document_id
+                _in(CampaignDocument, self.scope), CampaignDocument.document_id == document_id
             )
         )
         self.visible = True
@@ -350,12 +380,12 @@ class CampaignWrites:
         count = (
             await self.session.execute(
                 select(func.count(CampaignDocument.id)).where(
-                    CampaignDocument.guild_id == self.guild_id, CampaignDocument.status == DocumentStatus.READY
+                    _in(CampaignDocument, self.scope), CampaignDocument.status == DocumentStatus.READY
                 )
             )
         ).scalar_one()
-        await self.session.execute(delete(CampaignDocument).where(CampaignDocument.guild_id == self.guild_id))
-        await self.session.execute(delete(CampaignMemoryRecord).where(CampaignMemoryRecord.guild_id == self.guild_id))
+        await self.session.execute(delete(CampaignDocument).where(_in(CampaignDocument, self.scope)))
+        await self.session.execute(delete(CampaignMemoryRecord).where(_in(CampaignMemoryRecord, self.scope)))
         self.visible = True
         return int(count)
 
@@ -363,13 +393,13 @@ class CampaignWrites:
         """Set a document's player-safe flag; returns the chunk ids of its GM-only passages, which stay hidden."""
         await self.session.execute(
             update(CampaignDocument)
-            .where(CampaignDocument.guild_id == self.guild_id, CampaignDocument.document_id == document_id)
+            .where(_in(CampaignDocument, self.scope), CampaignDocument.document_id == document_id)
             .values(player_safe=player_safe)
         )
         self.visible = True
         hidden = await self.session.execute(
             select(CampaignChunk.chunk_id).where(
-                CampaignChunk.guild_id == self.guild_id,
+                _in(CampaignChunk, self.scope),
                 CampaignChunk.document_id == document_id,
                 CampaignChunk.gm_only.is_(True),
             )
@@ -380,12 +410,13 @@ class CampaignWrites:
         self, embedder_id: str, dimension: int, location: str, canon_names: Sequence[str] = ()
     ) -> None:
         """Record which embedder indexed the guild and where its vectors live (`canon_names` for a new record)."""
-        await ensure_guild(self.session, self.guild_id)
-        current = await self.session.get(CampaignMemoryRecord, self.guild_id)
+        await ensure_guild(self.session, self.scope.guild_id)
+        current = await self.session.get(CampaignMemoryRecord, _key(self.scope))
         if current is None:
             self.session.add(
                 CampaignMemoryRecord(
-                    guild_id=self.guild_id,
+                    guild_id=self.scope.guild_id,
+                    campaign_id=self.scope.campaign_id,
                     embedder_id=embedder_id,
                     dimension=dimension,
                     store_location=location,
@@ -400,7 +431,7 @@ class CampaignWrites:
 
     async def set_canon(self, canon: Canon) -> None:
         """Replace the guild's roster by category (kept on its index record; nothing happens without one)."""
-        record = await self.session.get(CampaignMemoryRecord, self.guild_id)
+        record = await self.session.get(CampaignMemoryRecord, _key(self.scope))
         if record is not None:
             record.canon_names = canon.names()
             record.canon = canon_to_json(canon)
@@ -410,22 +441,24 @@ class CampaignWrites:
     async def add_party_member(self, name: str) -> str | None:
         """Add a player character; returns the name already on the roster that is the same one (compared
         without case or honorifics), else None (added)."""
-        for existing in await _party(self.session, self.guild_id):
+        for existing in await _party(self.session, self.scope):
             if name_key(existing) == name_key(name):
                 return existing
-        await ensure_guild(self.session, self.guild_id)
-        self.session.add(CampaignPartyMember(guild_id=self.guild_id, name=name))
+        await ensure_guild(self.session, self.scope.guild_id)
+        self.session.add(
+            CampaignPartyMember(guild_id=self.scope.guild_id, campaign_id=self.scope.campaign_id, name=name)
+        )
         self.visible = True
         return None
 
     async def remove_party_member(self, name: str) -> str | None:
         """Remove the player character of that name (compared without case or honorifics); returns the name
         removed, or None when there is none."""
-        for existing in await _party(self.session, self.guild_id):
+        for existing in await _party(self.session, self.scope):
             if name_key(existing) == name_key(name):
                 await self.session.execute(
                     delete(CampaignPartyMember).where(
-                        CampaignPartyMember.guild_id == self.guild_id, CampaignPartyMember.name == existing
+                        _in(CampaignPartyMember, self.scope), CampaignPartyMember.name == existing
                     )
                 )
                 self.visible = True
@@ -434,7 +467,7 @@ class CampaignWrites:
 
     async def clear_party(self) -> None:
         """Remove every player character of the guild."""
-        await self.session.execute(delete(CampaignPartyMember).where(CampaignPartyMember.guild_id == self.guild_id))
+        await self.session.execute(delete(CampaignPartyMember).where(_in(CampaignPartyMember, self.scope)))
         self.visible = True
 
     async def _chunk_ids(self, document_id: str) -> list[str]:
@@ -442,17 +475,17 @@ class CampaignWrites:
             (
                 await self.session.execute(
                     select(CampaignChunk.chunk_id).where(
-                        CampaignChunk.guild_id == self.guild_id, CampaignChunk.document_id == document_id
+                        _in(CampaignChunk, self.scope), CampaignChunk.document_id == document_id
                     )
                 )
             ).scalars()
         )
 
 
-async def _party(session: AsyncSession, guild_id: int) -> list[str]:
+async def _party(session: AsyncSession, scope: ScopeLike) -> list[str]:
     rows = await session.execute(
         select(CampaignPartyMember.name)
-        .where(CampaignPartyMember.guild_id == guild_id)
+        .where(_in(CampaignPartyMember, scope))
         .order_by(CampaignPartyMember.added_at, CampaignPartyMember.id)
     )
     return list(rows.scalars())

@@ -1,4 +1,4 @@
-"""Search over a guild's visible notes, and the caches that keep it off the database on the panic path.
+"""Search over a campaign's visible notes, and the caches that keep it off the database on the panic path.
 
 Per process, keyed on the guild's notes version (bumped by every committed change, see bot/memory/mutation.py):
 the index record as search reads it (embedder, location, the canon with the party roster), and the visible chunk rows that the store's
@@ -22,6 +22,7 @@ from bot.memory import ranking
 from bot.memory.config import MemoryContext
 from bot.memory.repository import Row, heading_path
 from bot.memory.roster import canon_from_json, with_party
+from bot.memory.scope import CampaignScope
 from bot.memory.types import Canon, Passage, memory_version_key
 
 log = logging.getLogger(__name__)
@@ -38,37 +39,38 @@ class RecordView:
 
 
 class Retrieval:
-    """Search and roster of campaign memory. `on_mismatch(guild_id, indexed_with)` is told when a guild's notes
+    """Search and roster of campaign memory. `on_mismatch(scope, indexed_with)` is told when a guild's notes
     were indexed by another embedder or at another location (search then answers with no passages)."""
 
-    def __init__(self, ctx: MemoryContext, on_mismatch: Callable[[int, str], None]) -> None:
+    def __init__(self, ctx: MemoryContext, on_mismatch: Callable[[CampaignScope, str], None]) -> None:
         self._ctx = ctx
         self._on_mismatch = on_mismatch
         # guild -> (notes version, expiry, record view, canon with the party): search and canon skip a database
         # read per panic (party changes bump the notes version too)
-        self._records: dict[int, tuple[int, float, RecordView | None, Canon]] = {}
+        self._records: dict[CampaignScope, tuple[int, float, RecordView | None, Canon]] = {}
         # guild -> (notes version, chunk id -> row) of the visible chunks, least recently used first: search joins
         # the store's hits to these rows without a database read. Every change to visible rows bumps the version
         # after its transaction commits, so rows cached for a version are never older than that version's data.
         # None: the guild is too big to cache at that version.
-        self._rows: OrderedDict[int, tuple[int, dict[str, Row] | None]] = OrderedDict()
+        self._rows: OrderedDict[CampaignScope, tuple[int, dict[str, Row] | None]] = OrderedDict()
         # query text -> its vector, least recently used first (cleared when the embedder changes)
         self._query_vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
 
     def invalidate(self, guild_id: int) -> None:
-        """Drop this process's cached record and rows of the guild (its notes changed)."""
-        self._records.pop(guild_id, None)
-        self._rows.pop(guild_id, None)
+        """Drop this process's cached records and rows of every campaign of the guild (its notes changed)."""
+        for cache in (self._records, self._rows):
+            for key in [key for key in cache if key.guild_id == guild_id]:
+                del cache[key]
 
     def forget_query_vectors(self) -> None:
         """Drop remembered query vectors (they belong to the previous embedder)."""
         self._query_vectors.clear()
 
-    async def version(self, guild_id: int) -> int:
-        """The guild's notes version (bumped after every committed change); -1 when unreadable (the caches then
-        live for `record_ttl` at most)."""
+    async def version(self, scope: CampaignScope) -> int:
+        """The guild's notes version (bumped after every committed change to any of its campaigns); -1 when
+        unreadable (the caches then live for `record_ttl` at most)."""
         try:
-            raw = await self._ctx.kv.get(memory_version_key(guild_id))
+            raw = await self._ctx.kv.get(memory_version_key(scope.guild_id))
         except KV_ERRORS as exc:
             log.warning("notes version unreadable (%s); reading without it", type(exc).__name__)
             return -1
@@ -77,37 +79,37 @@ class Retrieval:
         except ValueError:
             return -1
 
-    async def _view(self, guild_id: int, version: int | None) -> tuple[RecordView | None, Canon]:
+    async def _view(self, scope: CampaignScope, version: int | None) -> tuple[RecordView | None, Canon]:
         """The guild's index record and canon (the party roster merged in), reused while the notes version is
         unchanged (and for at most `record_ttl` seconds, which bounds staleness should a version bump be lost)."""
         if version is None:
-            version = await self.version(guild_id)
+            version = await self.version(scope)
         now = time.monotonic()
-        cached = self._records.get(guild_id)
+        cached = self._records.get(scope)
         if cached is not None and cached[0] == version and cached[1] > now:
             return cached[2], cached[3]
-        record, party = await self._ctx.repo.record_and_party(guild_id)
+        record, party = await self._ctx.repo.record_and_party(scope)
         view = RecordView(record.embedder_id, record.store_location) if record is not None else None
         notes = canon_from_json(record.canon, record.canon_names or ()) if record is not None else Canon()
         canon = with_party(notes, party)
-        self._records[guild_id] = (version, now + self._ctx.config.record_ttl, view, canon)
+        self._records[scope] = (version, now + self._ctx.config.record_ttl, view, canon)
         return view, canon
 
-    async def record_view(self, guild_id: int, version: int | None = None) -> RecordView | None:
+    async def record_view(self, scope: CampaignScope, version: int | None = None) -> RecordView | None:
         """The guild's index record as retrieval needs it (cached per notes version)."""
-        return (await self._view(guild_id, version))[0]
+        return (await self._view(scope, version))[0]
 
-    async def roster(self, guild_id: int) -> list[str]:
-        """Canon names of this guild's campaign but the party's: `canon(guild_id).names()`."""
-        return (await self.canon(guild_id)).names()
+    async def roster(self, scope: CampaignScope) -> list[str]:
+        """Canon names of this guild's campaign but the party's: `canon(scope).names()`."""
+        return (await self.canon(scope)).names()
 
-    async def canon(self, guild_id: int) -> Canon:
+    async def canon(self, scope: CampaignScope) -> Canon:
         """Canon names by category, with the GM's party roster (cached per notes version: no database read)."""
-        return (await self._view(guild_id, None))[1]
+        return (await self._view(scope, None))[1]
 
     async def search(
         self,
-        guild_id: int,
+        scope: CampaignScope,
         query: str,
         k: int = 5,
         *,
@@ -131,24 +133,24 @@ class Retrieval:
         if not query or k <= 0:
             return []
         ctx = self._ctx
-        version = await self.version(guild_id)
-        record = await self.record_view(guild_id, version)
+        version = await self.version(scope)
+        record = await self.record_view(scope, version)
         if record is None:
             return []
-        if record.embedder_id != ctx.embedder.id or record.store_location != ctx.store.location(guild_id):
+        if record.embedder_id != ctx.embedder.id or record.store_location != ctx.store.location(scope):
             # never mix vector spaces: answer without notes this once, and re-embed them in the background
-            self._on_mismatch(guild_id, record.embedder_id)
+            self._on_mismatch(scope, record.embedder_id)
             return []
         vector = await self._query_vector(query, context)
-        hits = await ctx.store.query(guild_id, vector, max(ctx.config.candidates, k), player_safe_only=player_safe_only)
+        hits = await ctx.store.query(scope, vector, max(ctx.config.candidates, k), player_safe_only=player_safe_only)
         if not hits:
             return []
         scores = {h.chunk_id: h.score for h in hits}
-        cached = await self._visible_rows(guild_id, version)
+        cached = await self._visible_rows(scope, version)
         if cached is not None:
             rows: Sequence[Row] = [row for row in map(cached.get, scores) if row is not None]
         else:
-            rows = await ctx.repo.visible_rows(guild_id, list(scores))
+            rows = await ctx.repo.visible_rows(scope, list(scores))
         if not rows:
             return []
         return rank(query, rows, scores, k, player_safe_only)
@@ -182,19 +184,19 @@ class Retrieval:
             self._query_vectors.popitem(last=False)
         return remembered
 
-    async def _visible_rows(self, guild_id: int, version: int) -> dict[str, Row] | None:
+    async def _visible_rows(self, scope: CampaignScope, version: int) -> dict[str, Row] | None:
         """The guild's visible chunk rows for notes `version` (read once per version), or None if not cached."""
         if version < 0:
             return None
-        cached = self._rows.get(guild_id)
+        cached = self._rows.get(scope)
         if cached is not None and cached[0] == version:
-            self._rows.move_to_end(guild_id)
+            self._rows.move_to_end(scope)
             return cached[1]
         per_guild = self._ctx.config.row_cache_guild_chunks
-        found = await self._ctx.repo.visible_rows(guild_id, None, limit=per_guild + 1)
+        found = await self._ctx.repo.visible_rows(scope, None, limit=per_guild + 1)
         rows = {row[0]: row for row in found} if len(found) <= per_guild else None
-        self._rows.pop(guild_id, None)
-        self._rows[guild_id] = (version, rows)
+        self._rows.pop(scope, None)
+        self._rows[scope] = (version, rows)
         total = sum(len(r) for _, r in self._rows.values() if r is not None)
         while total > self._ctx.config.row_cache_chunks and len(self._rows) > 1:
             _, (_, evicted) = self._rows.popitem(last=False)

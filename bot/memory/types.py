@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from bot.memory.scope import ScopeLike
+
 __all__ = [
     "Canon",
     "DocumentInfo",
@@ -71,21 +73,21 @@ class Retriever(Protocol):
 
     async def search(
         self,
-        guild_id: int,
+        scope: ScopeLike,
         query: str,
         k: int = 5,
         *,
         player_safe_only: bool = False,
         context: Sequence[str] = (),
     ) -> list[Passage]:
-        """Best passages for `query` (steered a little by `context`) in this guild's notes, best first; [] when it
+        """Best passages for `query` (steered a little by `context`) in this campaign's notes, best first; [] when it
         has none."""
 
-    async def roster(self, guild_id: int) -> list[str]:
-        """Every canon name of this guild's campaign but the party's: `canon(guild_id).names()`."""
+    async def roster(self, scope: ScopeLike) -> list[str]:
+        """Every canon name of this campaign but the party's: `canon(scope).names()`."""
 
-    async def canon(self, guild_id: int) -> Canon:
-        """This guild's canon names by category (people, places, groups, the party)."""
+    async def canon(self, scope: ScopeLike) -> Canon:
+        """This campaign's canon names by category (people, places, groups, the party)."""
 
 
 def memory_version_key(guild_id: int) -> str:

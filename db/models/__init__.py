@@ -2,7 +2,14 @@
 
 from db.base import Base
 from db.models.billing import BillingCheckout, BillingSubscription, BillingUsage, WebhookEvent
-from db.models.campaign import CampaignChunk, CampaignDocument, CampaignMemoryRecord, CampaignPartyMember
+from db.models.campaign import (
+    Campaign,
+    CampaignBinding,
+    CampaignChunk,
+    CampaignDocument,
+    CampaignMemoryRecord,
+    CampaignPartyMember,
+)
 from db.models.guild import Guild, GuildSettings
 from db.models.panic import Panic, SavedImprov
 
@@ -11,6 +18,8 @@ __all__ = [
     "BillingCheckout",
     "BillingSubscription",
     "BillingUsage",
+    "Campaign",
+    "CampaignBinding",
     "CampaignChunk",
     "CampaignDocument",
     "CampaignMemoryRecord",

@@ -15,7 +15,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
 
-__all__ = ["CampaignChunk", "CampaignDocument", "CampaignMemoryRecord", "CampaignPartyMember", "DocumentStatus"]
+__all__ = [
+    "Campaign",
+    "CampaignBinding",
+    "CampaignChunk",
+    "CampaignDocument",
+    "CampaignMemoryRecord",
+    "CampaignPartyMember",
+    "DocumentStatus",
+]
+
+# `campaign_id` of every row below: 0 is the guild's default campaign (bot/memory/scope.py), else a Campaign's id
+
+
+def _campaign_column() -> Mapped[int]:
+    return mapped_column(Integer, default=0, server_default="0")
 
 
 class DocumentStatus:
@@ -29,10 +43,11 @@ class CampaignDocument(Base):
     """One imported file (or saved note) of a guild. Re-importing the same file name replaces it atomically."""
 
     __tablename__ = "campaign_documents"
-    __table_args__ = (UniqueConstraint("guild_id", "file_name"),)
+    __table_args__ = (UniqueConstraint("guild_id", "campaign_id", "file_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = _campaign_column()
     document_id: Mapped[str] = mapped_column(String(64))  # content hash of the visible version
     # content hash of a version being imported over this one; set while its vectors are written, cleared by
     # the swap (or by the clean-up of a failed or interrupted import, which deletes that version's vectors)
@@ -54,12 +69,13 @@ class CampaignChunk(Base):
 
     __tablename__ = "campaign_chunks"
     __table_args__ = (
-        UniqueConstraint("guild_id", "chunk_id"),
+        UniqueConstraint("guild_id", "campaign_id", "chunk_id"),
         Index("ix_campaign_chunks_guild_id_document_id", "guild_id", "document_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = _campaign_column()
     document_row_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("campaign_documents.id", ondelete="CASCADE"), index=True
     )
@@ -74,12 +90,15 @@ class CampaignChunk(Base):
 
 
 class CampaignMemoryRecord(Base):
-    """Per-guild index record: which embedder and where the vectors live; a mismatch means re-embed."""
+    """Per-campaign index record: which embedder and where the vectors live; a mismatch means re-embed."""
 
     __tablename__ = "campaign_memories"
 
     guild_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    campaign_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False, default=0, server_default="0"
     )
     embedder_id: Mapped[str] = mapped_column(String(128))
     dimension: Mapped[int] = mapped_column(Integer)
@@ -96,9 +115,37 @@ class CampaignPartyMember(Base):
     are forgotten (the party is not part of them); gone with the guild."""
 
     __tablename__ = "campaign_party"
+    __table_args__ = (UniqueConstraint("guild_id", "campaign_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = _campaign_column()
+    name: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """A named campaign of a guild (`/campaign new`); its settings, when set, override the guild's."""
+
+    __tablename__ = "campaigns"
     __table_args__ = (UniqueConstraint("guild_id", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    game_system: Mapped[str | None] = mapped_column(String(64), default=None)
+    tone: Mapped[str | None] = mapped_column(String(32), default=None)
+    content_rating: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignBinding(Base):
+    """A channel, thread or category bound to a campaign with `/campaign use` (one campaign per place)."""
+
+    __tablename__ = "campaign_bindings"
+
+    guild_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    place_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # channel or category
+    campaign_id: Mapped[int] = mapped_column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)

@@ -42,12 +42,17 @@ class SavedImprov(Base):
 
     __tablename__ = "saved_improvs"
     # a guild's recent answers of one kind, newest first (bot/improv/recent.py reads them once per process)
-    __table_args__ = (Index("ix_saved_improvs_guild_kind_id", "guild_id", "kind", "id"),)
+    __table_args__ = (
+        Index("ix_saved_improvs_guild_kind_id", "guild_id", "kind", "id"),
+        # a campaign's session, in time order (bot/improv/tonight.py)
+        Index("ix_saved_improvs_guild_campaign_created", "guild_id", "campaign_id", "created_at"),
+    )
 
     # made by the application (`bot.improv.recorder.new_improv_id`), so the answer need not wait for the insert
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     panic_id: Mapped[int | None] = mapped_column(ForeignKey("panics.id", ondelete="SET NULL"), default=None)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: the default campaign
     user_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     details: Mapped[str] = mapped_column(String(400), default="")
@@ -60,5 +65,7 @@ class SavedImprov(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     saved_at: Mapped[datetime | None] = mapped_column(default=None)
     note_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    revealed_at: Mapped[datetime | None] = mapped_column(default=None)  # first shown to the table
+    dropped_at: Mapped[datetime | None] = mapped_column(default=None)  # left out of `/campaign recap` by the GM
 
     panic: Mapped[Panic | None] = relationship(lazy="raise")

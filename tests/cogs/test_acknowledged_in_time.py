@@ -48,6 +48,13 @@ def _options(sim: DiscordDriver) -> dict[str, dict[str, Any]]:
         "campaign party add": {"name": "Aria"},
         "campaign party remove": {"name": "Aria"},
         "campaign party list": {},
+        "campaign new": {"name": "Frogs"},
+        "campaign use": {"name": "Frogs"},
+        "campaign rename": {"name": "Frogs", "new_name": "Toads"},
+        "campaign configure": {"name": "Frogs", "game_system": "Dungeon World"},
+        "campaign delete": {"name": "Frogs"},
+        "campaign here": {},
+        "campaign recap": {"since": "3h"},
         "billing status": {},
         "billing upgrade": {"plan": "pro"},
         "billing manage": {},
@@ -98,6 +105,8 @@ async def test_every_command_and_autocomplete_is_acknowledged_in_time_with_the_d
         for document in ("forget", "visibility"):
             assert await sim.autocomplete(f"campaign {document}", "document", "no", user=user) == []
         assert await sim.autocomplete("campaign party remove", "name", "Ar", user=user) == []
+        for command in ("use", "rename", "configure", "delete"):
+            assert await sim.autocomplete(f"campaign {command}", "name", "Fr", user=user) == []
         await sim.settle()
         assert sim.take_violations() == []
         for exchange in exchanges:

@@ -12,6 +12,7 @@ from bot.improv.recent import Answer, RecentAnswers
 from bot.improv.recorder import Recorder, new_improv_id
 from bot.improv.tables import roll
 from bot.improv.types import PanicRequest, PanicResult
+from bot.memory.scope import CampaignScope, ScopeLike, as_scope
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from tests.improv.conftest import open_improviser
@@ -28,20 +29,20 @@ def made_now(improv: Improv) -> Answer:
 
 
 class History:
-    """A panic history to read from: answers by (guild, kind), newest first; `gate` holds reads back."""
+    """A panic history to read from: answers by (campaign, kind), newest first; `gate` holds reads back."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[int, Kind], list[Answer]] = {}
+        self.rows: dict[tuple[CampaignScope, Kind], list[Answer]] = {}
         self.reads = 0
         self.gate: asyncio.Event | None = None
         self.broken = False
 
-    def add(self, guild_id: int, kind: Kind, improv: Improv) -> int:
+    def add(self, guild_id: ScopeLike, kind: Kind, improv: Improv) -> int:
         improv_id = new_improv_id()
-        self.rows.setdefault((guild_id, kind), []).insert(0, Answer(improv_id, improv))
+        self.rows.setdefault((as_scope(guild_id), kind), []).insert(0, Answer(improv_id, improv))
         return improv_id
 
-    async def read(self, guild_id: int, kind: Kind, limit: int) -> list[Answer]:
+    async def read(self, guild_id: CampaignScope, kind: Kind, limit: int) -> list[Answer]:
         self.reads += 1
         if self.gate is not None:
             await self.gate.wait()

@@ -12,6 +12,7 @@ from bot.memory.chunking import Chunk, chunk_document, document_id_for
 from bot.memory.parsing import ParsedDocument, Section, parse_document
 from bot.memory.repository import CampaignRepository
 from bot.memory.roster import build_canon, canon_from_json, canon_to_json, extract_canon_names, name_key, with_party
+from bot.memory.scope import CampaignScope
 from bot.memory.types import Canon
 from db.models.campaign import CampaignMemoryRecord
 from tests.memory.memory_support import Rig, new_guild
@@ -246,7 +247,7 @@ async def test_party_changes_reach_every_process_and_canon_stays_off_the_databas
 
     assert await rig.memory.remove_party_member(guild, "brother osric") == "Brother Osric"
     assert "Brother Osric" in (await other.canon(guild)).people
-    assert reads == [guild]
+    assert reads == [CampaignScope(guild)]  # the guild's default campaign
 
 
 async def test_a_party_without_notes_still_counts(rig: Rig) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.memory.scope import CampaignScope
 from bot.memory.stores import (
     LocalVectorStore,
     PineconeVectorStore,
@@ -80,6 +81,21 @@ async def test_guilds_never_see_each_other(store: VectorStore) -> None:
     await store.delete_guild(GUILD_A)
     assert await store.query(GUILD_A, unit(1), 10, player_safe_only=False) == []
     assert len(await store.query(GUILD_B, unit(1), 10, player_safe_only=False)) == 2
+
+
+async def test_campaigns_of_one_guild_never_see_each_other(store: VectorStore) -> None:
+    court, frogs = CampaignScope(GUILD_A, 1), CampaignScope(GUILD_A, 2)
+    await store.upsert(GUILD_A, records("docDefault", [1, 2]))  # the guild's default campaign, as before campaigns
+    await store.upsert(court, records("docCourt", [1, 2]))
+    await store.upsert(frogs, records("docFrogs", [1, 2, 3]))
+    for scope, expected in ((GUILD_A, "docDefault"), (court, "docCourt"), (frogs, "docFrogs")):
+        hits = await store.query(scope, unit(1), 10, player_safe_only=False)
+        assert {h.metadata["document_id"] for h in hits} == {expected}
+    assert (await store.count(frogs), await store.count(CampaignScope(GUILD_A))) == (3, 2)
+    await store.delete_guild(court)  # deleting a campaign leaves the others
+    assert await store.query(court, unit(1), 10, player_safe_only=False) == []
+    assert await store.count(frogs) == 3
+    assert len(await store.query(GUILD_A, unit(1), 10, player_safe_only=False)) == 2
 
 
 async def test_player_safe_filter_and_toggle(store: VectorStore) -> None:
@@ -184,6 +200,21 @@ async def test_pinecone_uses_one_namespace_per_guild_and_deletes_it(tmp_path: Pa
             assert set(fake.namespaces) == {namespace_for(GUILD_A), namespace_for(GUILD_B)}
             await store.delete_guild(GUILD_A)
             assert set(fake.namespaces) == {namespace_for(GUILD_B)}
+        finally:
+            await store.aclose()
+
+
+async def test_pinecone_keeps_the_default_campaign_in_the_guilds_namespace_and_a_named_one_apart() -> None:
+    async with running_indexes(1, DIM) as (fake,):
+        store = PineconeVectorStore(API_KEY, [fake.host])
+        try:
+            await store.upsert(GUILD_A, records("a", [1]))
+            await store.upsert(CampaignScope(GUILD_A, 7), records("b", [1]))
+            assert namespace_for(CampaignScope(GUILD_A)) == namespace_for(GUILD_A) == f"guild-{GUILD_A}"
+            assert set(fake.namespaces) == {f"guild-{GUILD_A}", f"guild-{GUILD_A}-c7"}
+            [stored] = fake.vectors(f"guild-{GUILD_A}-c7").values()
+            assert stored.metadata["campaign_id"] == "7"
+            assert "campaign_id" not in next(iter(fake.vectors(f"guild-{GUILD_A}").values())).metadata
         finally:
             await store.aclose()
 

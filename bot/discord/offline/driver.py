@@ -166,6 +166,9 @@ class DiscordDriver:
         self.user = user
         self.gm = GM
         self.player = PLAYER
+        # where channels sit: channel id -> its category's id; thread id -> its parent channel's id
+        self.categories: dict[int, int] = {}
+        self.threads: dict[int, int] = {}
         self._adapter = _FakeWebhookAdapter(self.fake, latency)
         self.server: FakeDiscordServer | None = FakeDiscordServer(self.fake) if http else None
         self._webhooks: AsyncWebhookAdapter = self._adapter if self.server is None else HTTPWebhookAdapter(self.server)
@@ -341,20 +344,7 @@ class DiscordDriver:
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
             "guild_id": str(guild),
             "channel_id": str(channel),
-            "channel": {
-                "id": str(channel),
-                "type": 0,
-                "guild_id": str(guild),
-                "name": "game-night",
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-                "topic": None,
-                "rate_limit_per_user": 0,
-                "last_message_id": None,
-                "flags": 0,
-            },
+            "channel": self._channel_payload(channel, guild),
             "member": (user or self.user).member_payload(),
             "app_permissions": str(self.fake.permissions_in(channel)),
             "locale": "en-US",
@@ -366,6 +356,39 @@ class DiscordDriver:
         }
         if message is not None:
             payload["message"] = message.payload
+        return payload
+
+    def _channel_payload(self, channel: int, guild: int) -> dict[str, Any]:
+        """The partial channel an interaction carries: a text channel (in its category, if `categories` has one)
+        or a public thread of a channel (when `threads` names its parent)."""
+        payload: dict[str, Any] = {
+            "id": str(channel),
+            "type": 0,
+            "guild_id": str(guild),
+            "name": "game-night",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": str(self.categories[channel]) if channel in self.categories else None,
+            "topic": None,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+        }
+        if channel in self.threads:
+            payload.update(
+                type=11,
+                parent_id=str(self.threads[channel]),
+                owner_id=str(self.user.id),
+                message_count=0,
+                member_count=1,
+                thread_metadata={
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                    "locked": False,
+                },
+            )
         return payload
 
     def _command_path(self, command: str) -> list[app_commands.Command[Any, ..., Any] | app_commands.Group]:

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from bot.memory.scope import ScopeLike
+
 __all__ = ["Vector", "VectorHit", "VectorRecord", "VectorStore", "VectorStoreError"]
 
 Vector = npt.NDArray[np.float32]
@@ -45,49 +47,50 @@ class VectorHit(NamedTuple):
 
 @runtime_checkable
 class VectorStore(Protocol):
-    """Per-guild vector storage. No method ever reads or writes another guild's vectors."""
+    """Vector storage per campaign (`scope`; a bare guild id is its default campaign). No method ever reads or
+    writes another campaign's vectors, let alone another guild's."""
 
     name: str
 
-    def location(self, guild_id: int) -> str:
-        """Where this guild's vectors live (recorded per guild; a change means re-embedding)."""
+    def location(self, scope: ScopeLike) -> str:
+        """Where this campaign's vectors live (recorded per campaign; a change means re-embedding)."""
 
-    async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
+    async def upsert(self, scope: ScopeLike, records: Sequence[VectorRecord]) -> None:
         """Insert or overwrite records by chunk id."""
 
     async def query(
         self,
-        guild_id: int,
+        scope: ScopeLike,
         vector: Vector,
         k: int,
         *,
         player_safe_only: bool,
         document_ids: Sequence[str] | None = None,
     ) -> list[VectorHit]:
-        """The `k` nearest records of this guild, best first, optionally filtered."""
+        """The `k` nearest records of this campaign, best first, optionally filtered."""
 
-    async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+    async def delete_document(self, scope: ScopeLike, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
         """Remove every vector of one document version (`chunk_ids` names ones a lagging listing may miss)."""
 
     async def set_player_safe(
-        self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
+        self, scope: ScopeLike, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
     ) -> None:
         """Change the visibility flag carried by every vector of one document but its `gm_only` chunk ids (GM-only
         passages), which stay not player-safe."""
 
-    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
-        """Remove every vector of this guild but those of `keep` (document id -> chunk ids), and anything they
-        replaced: after a re-embedding wrote new vectors in place and the guild switched to them."""
+    async def prune(self, scope: ScopeLike, keep: Mapping[str, Collection[str]]) -> None:
+        """Remove every vector of this campaign but those of `keep` (document id -> chunk ids), and anything they
+        replaced: after a re-embedding wrote new vectors in place and the campaign switched to them."""
 
-    async def delete_guild(self, guild_id: int) -> None:
-        """Remove all of this guild's vectors."""
+    async def delete_guild(self, scope: ScopeLike) -> None:
+        """Remove all of this campaign's vectors."""
 
-    async def delete_guild_at(self, guild_id: int, location: str) -> None:
-        """Remove this guild's vectors at `location`, where an earlier configuration recorded them (after they
+    async def delete_guild_at(self, scope: ScopeLike, location: str) -> None:
+        """Remove this campaign's vectors at `location`, where an earlier configuration recorded them (after they
         were re-embedded into the current one); a location this store cannot reach is left alone."""
 
-    async def count(self, guild_id: int) -> int:
-        """Number of vectors stored for this guild (may lag on eventually consistent stores)."""
+    async def count(self, scope: ScopeLike) -> int:
+        """Number of vectors stored for this campaign (may lag on eventually consistent stores)."""
 
     async def aclose(self) -> None:
         """Release clients and caches."""

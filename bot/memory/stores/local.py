@@ -1,4 +1,4 @@
-"""`LocalVectorStore`: exact cosine over a float32 matrix per guild, persisted as numpy files."""
+"""`LocalVectorStore`: exact cosine over a float32 matrix per campaign, persisted as numpy files."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bot.memory.scope import CampaignScope, ScopeLike, as_scope
 from bot.memory.stores.base import Vector, VectorHit, VectorRecord, VectorStoreError
 
 __all__ = ["LocalVectorStore"]
@@ -49,7 +50,7 @@ def _next_seq() -> str:
 class LocalVectorStore:
     """Exact cosine search over a float32 matrix per guild, persisted as `.npz` files under `root`.
 
-    Layout: `root/g<guild>/<document_id>.<seq>.npz` (ids, vectors, player-safe flags), each written to a
+    Layout: `root/g<guild>[-c<campaign>]/<document_id>.<seq>.npz` (ids, vectors, player-safe flags), each written to a
     temporary file and renamed into place. A guild's files are loaded lazily and cached; the cache key is the
     set of file names, so a write by another process (the CLI) is seen on the next query.
     """
@@ -58,30 +59,32 @@ class LocalVectorStore:
 
     def __init__(self, root: Path, *, cache_bytes: int = 512 * 1024 * 1024) -> None:
         self.root = root
-        self._cache: OrderedDict[int, tuple[tuple[str, ...], _GuildMatrix]] = OrderedDict()
+        self._cache: OrderedDict[CampaignScope, tuple[tuple[str, ...], _GuildMatrix]] = OrderedDict()
         self._cache_bytes = cache_bytes
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._pending: dict[int, list[_GuildMatrix]] = {}
+        self._locks: dict[CampaignScope, asyncio.Lock] = {}
+        self._pending: dict[CampaignScope, list[_GuildMatrix]] = {}
 
-    def location(self, guild_id: int) -> str:
+    def location(self, scope: ScopeLike) -> str:
         return "local"
 
-    def _dir(self, guild_id: int) -> Path:
-        return self.root / f"g{int(guild_id)}"
+    def _dir(self, scope: CampaignScope) -> Path:
+        """`g<guild>` for a guild's default campaign (its folder before campaigns existed), else `g<guild>-c<id>`."""
+        suffix = "" if scope.is_default else f"-c{scope.campaign_id}"
+        return self.root / f"g{scope.guild_id}{suffix}"
 
-    def _lock(self, guild_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(guild_id, asyncio.Lock())
+    def _lock(self, scope: CampaignScope) -> asyncio.Lock:
+        return self._locks.setdefault(scope, asyncio.Lock())
 
     # --- file helpers (run in worker threads) -------------------------------------------------------------
-    def _files(self, guild_id: int) -> list[str]:
+    def _files(self, scope: CampaignScope) -> list[str]:
         try:
-            names = [e.name for e in os.scandir(self._dir(guild_id)) if _FILE_RE.match(e.name)]
+            names = [e.name for e in os.scandir(self._dir(scope)) if _FILE_RE.match(e.name)]
         except FileNotFoundError:
             return []
         return sorted(names, key=lambda n: (n.split(".")[1], n))
 
-    def _write(self, guild_id: int, document_id: str, ids: list[str], vectors: Vector, safe: list[bool]) -> str:
-        folder = self._dir(guild_id)
+    def _write(self, scope: CampaignScope, document_id: str, ids: list[str], vectors: Vector, safe: list[bool]) -> str:
+        folder = self._dir(scope)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
         with tmp.open("wb") as fh:
@@ -97,10 +100,10 @@ class LocalVectorStore:
         os.replace(tmp, folder / name)
         return name
 
-    def _load(self, guild_id: int, names: Sequence[str]) -> _GuildMatrix | None:
+    def _load(self, scope: CampaignScope, names: Sequence[str]) -> _GuildMatrix | None:
         if not names:
             return None
-        folder = self._dir(guild_id)
+        folder = self._dir(scope)
         ids: list[npt.NDArray[np.str_]] = []
         docs: list[npt.NDArray[np.str_]] = []
         safes: list[npt.NDArray[np.bool_]] = []
@@ -129,7 +132,7 @@ class LocalVectorStore:
         rows = [p for p in parts if len(p)] or parts[-1:]
         dims = {p.shape[1] for p in rows}
         if len(dims) > 1:
-            raise VectorStoreError(f"guild {guild_id} has vectors of mixed dimensions {sorted(dims)}")
+            raise VectorStoreError(f"guild {scope} has vectors of mixed dimensions {sorted(dims)}")
         return _GuildMatrix(
             ids=[str(i) for i in all_ids[keep]],
             document_ids=np.concatenate(docs)[keep],
@@ -137,27 +140,27 @@ class LocalVectorStore:
             matrix=np.ascontiguousarray(np.concatenate(rows)),
         )
 
-    async def _matrix(self, guild_id: int) -> _GuildMatrix | None:
-        names = tuple(await asyncio.to_thread(self._files, guild_id))
-        cached = self._cache.get(guild_id)
+    async def _matrix(self, scope: CampaignScope) -> _GuildMatrix | None:
+        names = tuple(await asyncio.to_thread(self._files, scope))
+        cached = self._cache.get(scope)
         if cached is not None and cached[0] == names:
-            self._cache.move_to_end(guild_id)
-            return await self._merge_pending(guild_id) or cached[1]
-        loaded = await asyncio.to_thread(self._load, guild_id, names)
-        self._invalidate(guild_id)
+            self._cache.move_to_end(scope)
+            return await self._merge_pending(scope) or cached[1]
+        loaded = await asyncio.to_thread(self._load, scope, names)
+        self._invalidate(scope)
         if loaded is not None:
-            self._cache[guild_id] = (names, loaded)
+            self._cache[scope] = (names, loaded)
             self._evict()
         return loaded
 
-    async def _merge_pending(self, guild_id: int) -> _GuildMatrix | None:
+    async def _merge_pending(self, scope: CampaignScope) -> _GuildMatrix | None:
         """Fold rows upserted by this process since the last load into the cached matrix."""
-        pending = self._pending.pop(guild_id, None)
-        cached = self._cache.get(guild_id)
+        pending = self._pending.pop(scope, None)
+        cached = self._cache.get(scope)
         if not pending or cached is None:
             return cached[1] if cached is not None else None
         merged = await asyncio.to_thread(_concat, [cached[1], *pending])
-        self._cache[guild_id] = (cached[0], merged)
+        self._cache[scope] = (cached[0], merged)
         self._evict()
         return merged
 
@@ -168,19 +171,20 @@ class LocalVectorStore:
             self._pending.pop(guild, None)
             total -= dropped.nbytes
 
-    def _invalidate(self, guild_id: int) -> None:
-        self._cache.pop(guild_id, None)
-        self._pending.pop(guild_id, None)
+    def _invalidate(self, scope: CampaignScope) -> None:
+        self._cache.pop(scope, None)
+        self._pending.pop(scope, None)
 
     # --- protocol -----------------------------------------------------------------------------------------
-    async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
+    async def upsert(self, scope: ScopeLike, records: Sequence[VectorRecord]) -> None:
+        scope = as_scope(scope)
         if not records:
             return
         by_doc: dict[str, list[VectorRecord]] = {}
         for record in records:
             by_doc.setdefault(record.document_id, []).append(record)
-        async with self._lock(guild_id):
-            cached = self._cache.get(guild_id)
+        async with self._lock(scope):
+            cached = self._cache.get(scope)
             written: list[str] = []
             added: list[_GuildMatrix] = []
             for document_id, group in by_doc.items():
@@ -189,93 +193,97 @@ class LocalVectorStore:
                 ids = [r.chunk_id for r in group]
                 safe = [r.player_safe for r in group]
                 try:
-                    written.append(await asyncio.to_thread(self._write, guild_id, document_id, ids, vectors, safe))
+                    written.append(await asyncio.to_thread(self._write, scope, document_id, ids, vectors, safe))
                 except OSError as exc:  # a full or read-only disk: this write fails, the caller decides
-                    self._invalidate(guild_id)
+                    self._invalidate(scope)
                     raise VectorStoreError(f"could not write vector files: {exc.strerror or exc}") from exc
                 added.append(
                     _GuildMatrix(ids, np.array([document_id] * len(ids), dtype=np.str_), np.array(safe), vectors)
                 )
             # keep a loaded guild current without re-reading its files (a panic during an import stays fast)
-            names = tuple(await asyncio.to_thread(self._files, guild_id))
+            names = tuple(await asyncio.to_thread(self._files, scope))
             same_dim = all(a.matrix.shape[1] == cached[1].matrix.shape[1] for a in added) if cached else False
             if cached is not None and same_dim and set(names) == set(cached[0]) | set(written):
-                self._cache[guild_id] = (names, cached[1])
-                self._pending.setdefault(guild_id, []).extend(added)  # merged once, by the next query
+                self._cache[scope] = (names, cached[1])
+                self._pending.setdefault(scope, []).extend(added)  # merged once, by the next query
                 return
-            self._invalidate(guild_id)
+            self._invalidate(scope)
 
     async def query(
         self,
-        guild_id: int,
+        scope: ScopeLike,
         vector: Vector,
         k: int,
         *,
         player_safe_only: bool,
         document_ids: Sequence[str] | None = None,
     ) -> list[VectorHit]:
-        loaded = await self._matrix(guild_id)
+        scope = as_scope(scope)
+        loaded = await self._matrix(scope)
         if loaded is None or k <= 0:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != loaded.matrix.shape[1]:
             raise VectorStoreError(
-                f"query has {query.shape[0]} dimensions, guild {guild_id} stores {loaded.matrix.shape[1]}"
+                f"query has {query.shape[0]} dimensions, guild {scope} stores {loaded.matrix.shape[1]}"
             )
         return await asyncio.to_thread(_top_k, loaded, query, k, player_safe_only, document_ids)
 
-    async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+    async def delete_document(self, scope: ScopeLike, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+        scope = as_scope(scope)
         _check_document_id(document_id)
-        async with self._lock(guild_id):
-            await self._merge_pending(guild_id)
-            cached = self._cache.get(guild_id)
-            await asyncio.to_thread(self._delete_files, guild_id, document_id)
-            names = tuple(await asyncio.to_thread(self._files, guild_id))
+        async with self._lock(scope):
+            await self._merge_pending(scope)
+            cached = self._cache.get(scope)
+            await asyncio.to_thread(self._delete_files, scope, document_id)
+            names = tuple(await asyncio.to_thread(self._files, scope))
             if cached is not None and set(names) == {n for n in cached[0] if n.split(".")[0] != document_id}:
                 keep = cached[1].document_ids != document_id
-                self._cache[guild_id] = (names, _select(cached[1], keep))
+                self._cache[scope] = (names, _select(cached[1], keep))
                 return
-            self._invalidate(guild_id)
+            self._invalidate(scope)
 
-    def _delete_files(self, guild_id: int, document_id: str) -> None:
-        for name in self._files(guild_id):
+    def _delete_files(self, scope: CampaignScope, document_id: str) -> None:
+        for name in self._files(scope):
             if name.split(".")[0] == document_id:
                 with contextlib.suppress(FileNotFoundError):
-                    (self._dir(guild_id) / name).unlink()
+                    (self._dir(scope) / name).unlink()
 
     async def set_player_safe(
-        self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
+        self, scope: ScopeLike, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
     ) -> None:
+        scope = as_scope(scope)
         _check_document_id(document_id)
-        async with self._lock(guild_id):
-            await asyncio.to_thread(self._rewrite_safe, guild_id, document_id, player_safe, frozenset(gm_only))
-            self._invalidate(guild_id)
+        async with self._lock(scope):
+            await asyncio.to_thread(self._rewrite_safe, scope, document_id, player_safe, frozenset(gm_only))
+            self._invalidate(scope)
 
-    def _rewrite_safe(self, guild_id: int, document_id: str, player_safe: bool, gm_only: frozenset[str]) -> None:
-        for name in self._files(guild_id):
+    def _rewrite_safe(self, scope: CampaignScope, document_id: str, player_safe: bool, gm_only: frozenset[str]) -> None:
+        for name in self._files(scope):
             if name.split(".")[0] != document_id:
                 continue
-            path = self._dir(guild_id) / name
+            path = self._dir(scope) / name
             with np.load(path, allow_pickle=False) as data:
                 ids = [str(i) for i in data["ids"]]
                 vectors = data["vectors"]
             # new file first, then drop the old: a crash in between leaves duplicates, which loading resolves
-            self._write(guild_id, document_id, ids, vectors, [player_safe and i not in gm_only for i in ids])
+            self._write(scope, document_id, ids, vectors, [player_safe and i not in gm_only for i in ids])
             path.unlink()
 
-    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+    async def prune(self, scope: ScopeLike, keep: Mapping[str, Collection[str]]) -> None:
         """Rewrite each kept document as one file of its latest rows (new file first, then the old ones go) and
         delete the files of documents not kept."""
-        async with self._lock(guild_id):
-            await self._merge_pending(guild_id)
-            await asyncio.to_thread(self._compact, guild_id, keep)
-            self._invalidate(guild_id)
+        scope = as_scope(scope)
+        async with self._lock(scope):
+            await self._merge_pending(scope)
+            await asyncio.to_thread(self._compact, scope, keep)
+            self._invalidate(scope)
 
-    def _compact(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+    def _compact(self, scope: CampaignScope, keep: Mapping[str, Collection[str]]) -> None:
         by_doc: dict[str, list[str]] = {}
-        for name in self._files(guild_id):
+        for name in self._files(scope):
             by_doc.setdefault(name.split(".")[0], []).append(name)
-        folder = self._dir(guild_id)
+        folder = self._dir(scope)
         for document_id, names in by_doc.items():
             wanted = set(keep.get(document_id, ()))
             latest: dict[str, tuple[Vector, bool]] = {}
@@ -286,9 +294,7 @@ class LocalVectorStore:
                             latest[str(chunk_id)] = (vector.astype(np.float32), bool(safe))
             if latest and (len(names) > 1 or len(latest) < self._rows(folder / names[0])):
                 ids = list(latest)
-                self._write(
-                    guild_id, document_id, ids, np.stack([latest[i][0] for i in ids]), [latest[i][1] for i in ids]
-                )
+                self._write(scope, document_id, ids, np.stack([latest[i][0] for i in ids]), [latest[i][1] for i in ids])
             elif latest:
                 continue  # one file holding exactly the kept rows already
             for name in names:
@@ -300,17 +306,20 @@ class LocalVectorStore:
         with np.load(path, allow_pickle=False) as data:
             return len(data["ids"])
 
-    async def delete_guild(self, guild_id: int) -> None:
-        async with self._lock(guild_id):
-            await asyncio.to_thread(shutil.rmtree, self._dir(guild_id), True)
-            self._invalidate(guild_id)
+    async def delete_guild(self, scope: ScopeLike) -> None:
+        scope = as_scope(scope)
+        async with self._lock(scope):
+            await asyncio.to_thread(shutil.rmtree, self._dir(scope), True)
+            self._invalidate(scope)
 
-    async def delete_guild_at(self, guild_id: int, location: str) -> None:
-        if location == self.location(guild_id):
-            await self.delete_guild(guild_id)
+    async def delete_guild_at(self, scope: ScopeLike, location: str) -> None:
+        scope = as_scope(scope)
+        if location == self.location(scope):
+            await self.delete_guild(scope)
 
-    async def count(self, guild_id: int) -> int:
-        loaded = await self._matrix(guild_id)
+    async def count(self, scope: ScopeLike) -> int:
+        scope = as_scope(scope)
+        loaded = await self._matrix(scope)
         return 0 if loaded is None else len(loaded.ids)
 
     async def aclose(self) -> None:

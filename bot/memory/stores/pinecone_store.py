@@ -1,4 +1,4 @@
-"""`PineconeVectorStore`: Pinecone serverless, one namespace per guild, guilds jump-hashed over several indexes."""
+"""`PineconeVectorStore`: Pinecone serverless, one namespace per campaign, jump-hashed over several indexes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.memory.scope import ScopeLike, as_scope
 from bot.memory.stores.base import Vector, VectorHit, VectorRecord, VectorStoreError
 from bot.memory.stores.pinecone_admin import check_hosts, describe_error
 
@@ -35,9 +36,20 @@ def jump_hash(key: int, buckets: int) -> int:
     return b
 
 
-def namespace_for(guild_id: int) -> str:
-    """The Pinecone namespace holding one guild's vectors."""
-    return f"guild-{int(guild_id)}"
+def namespace_for(scope: ScopeLike) -> str:
+    """The Pinecone namespace holding one campaign's vectors: `guild-<id>` for a guild's default campaign (where
+    its vectors were before campaigns existed), `guild-<id>-c<campaign>` for a named one (docs/campaigns.md)."""
+    scope = as_scope(scope)
+    if scope.is_default:
+        return f"guild-{scope.guild_id}"
+    return f"guild-{scope.guild_id}-c{scope.campaign_id}"
+
+
+def _hash_key(scope: ScopeLike) -> int:
+    """What picks a campaign's index: the guild id for its default campaign (unchanged since before campaigns),
+    else guild and campaign together, so one guild's campaigns spread over the indexes too."""
+    scope = as_scope(scope)
+    return scope.guild_id if scope.is_default else scope.guild_id * 1_000_003 + scope.campaign_id
 
 
 MAX_REQUEST_BYTES = 2_000_000  # Pinecone refuses upsert requests over 2 MB
@@ -54,11 +66,12 @@ DELETE_BATCH = 1_000
 
 
 class PineconeVectorStore:
-    """Pinecone serverless: one namespace per guild (`guild-<id>`) in one of several indexes.
+    """Pinecone serverless: one namespace per campaign (`namespace_for`) in one of several indexes.
 
-    A Starter project caps an index at 100 namespaces, so `hosts` may list several indexes; a guild's index is
-    `hosts[jump_hash(guild_id, len(hosts))]`. Append new hosts at the end: a guild whose index changes is
-    re-embedded into the new one by bot.memory.indexing (the location is recorded per guild), everybody else stays.
+    A Starter project caps an index at 100 namespaces, so `hosts` may list several indexes; a campaign's index is
+    `hosts[jump_hash(_hash_key(scope), len(hosts))]`. Append new hosts at the end: a campaign whose index changes
+    is re-embedded into the new one by bot.memory.indexing (the location is recorded per campaign), everybody
+    else stays.
     Pinecone is eventually consistent: nothing here relies on reading its own writes.
     """
 
@@ -82,12 +95,12 @@ class PineconeVectorStore:
         vectors API (see `pinecone_admin.check_hosts`); empty when every one can."""
         return await check_hosts(self._client, self.hosts, dimension)
 
-    def host_for(self, guild_id: int) -> str:
-        """The index host serving this guild."""
-        return self.hosts[jump_hash(int(guild_id), len(self.hosts))]
+    def host_for(self, scope: ScopeLike) -> str:
+        """The index host serving this campaign."""
+        return self.hosts[jump_hash(_hash_key(scope), len(self.hosts))]
 
-    def location(self, guild_id: int) -> str:
-        return f"pinecone:{self.host_for(guild_id)}"
+    def location(self, scope: ScopeLike) -> str:
+        return f"pinecone:{self.host_for(scope)}"
 
     async def _index(self, host: str) -> Any:
         index = self._indexes.get(host)
@@ -99,13 +112,13 @@ class PineconeVectorStore:
                     self._indexes[host] = index
         return index
 
-    async def upsert(self, guild_id: int, records: Sequence[VectorRecord]) -> None:
+    async def upsert(self, scope: ScopeLike, records: Sequence[VectorRecord]) -> None:
         if not records:
             return
-        vectors = [self._to_wire(guild_id, r) for r in records]
+        vectors = [self._to_wire(scope, r) for r in records]
         try:
-            index = await self._index(self.host_for(guild_id))
-            await self._upsert(index, namespace_for(guild_id), vectors)
+            index = await self._index(self.host_for(scope))
+            await self._upsert(index, namespace_for(scope), vectors)
         except VectorStoreError:
             raise
         except Exception as exc:  # the SDK's own, after its retries: a refusal, a timeout, no connection
@@ -136,17 +149,20 @@ class PineconeVectorStore:
         """Vector ids start with the document id so `list(prefix=document_id)` finds a document's vectors."""
         return chunk_id if chunk_id.startswith(document_id) else f"{document_id}:{chunk_id}"
 
-    def _to_wire(self, guild_id: int, record: VectorRecord) -> dict[str, Any]:
+    def _to_wire(self, scope: ScopeLike, record: VectorRecord) -> dict[str, Any]:
         """The record as Pinecone takes it: values rounded to 6 decimals, and metadata of a few dozen bytes (what
         queries filter on and `query` reads back; never text, headings or file names)."""
+        scope = as_scope(scope)
         vector_id = self._vector_id(record.document_id, record.chunk_id)
         if len(vector_id.encode()) > MAX_ID_BYTES:
             raise VectorStoreError(f"vector id of {len(vector_id.encode())} bytes, over Pinecone's {MAX_ID_BYTES}")
         metadata: dict[str, Any] = {
-            "guild_id": str(guild_id),
+            "guild_id": str(scope.guild_id),
             "document_id": record.document_id,
             "player_safe": bool(record.player_safe),
         }
+        if not scope.is_default:  # `query` checks it: defence in depth between campaigns too
+            metadata["campaign_id"] = str(scope.campaign_id)
         if vector_id != record.chunk_id:
             metadata["chunk_id"] = record.chunk_id
         if record.gm_only:  # only on GM-only passages: `set_player_safe` leaves them out
@@ -156,7 +172,7 @@ class PineconeVectorStore:
 
     async def query(
         self,
-        guild_id: int,
+        scope: ScopeLike,
         vector: Vector,
         k: int,
         *,
@@ -165,8 +181,9 @@ class PineconeVectorStore:
     ) -> list[VectorHit]:
         if k <= 0 or (document_ids is not None and not document_ids):
             return []
-        index = await self._index(self.host_for(guild_id))
-        clauses: list[dict[str, Any]] = [{"guild_id": {"$eq": str(guild_id)}}]
+        index = await self._index(self.host_for(scope))
+        scope = as_scope(scope)
+        clauses: list[dict[str, Any]] = [{"guild_id": {"$eq": str(scope.guild_id)}}]
         if player_safe_only:
             clauses.append({"player_safe": {"$eq": True}})
         if document_ids is not None:
@@ -175,23 +192,26 @@ class PineconeVectorStore:
         response = await index.query(
             top_k=min(k, 1000),
             vector=np.asarray(vector, dtype=np.float64).round(6).tolist(),
-            namespace=namespace_for(guild_id),
+            namespace=namespace_for(scope),
             filter=flt,
             include_metadata=True,
         )
         hits: list[VectorHit] = []
         for match in response.matches:
             metadata = dict(match.metadata or {})
-            if metadata.get("guild_id") != str(guild_id):  # defence in depth: never return another guild's data
-                log.error("pinecone returned a vector of another guild in namespace %s", namespace_for(guild_id))
+            # defence in depth: never return another guild's or campaign's data
+            if metadata.get("guild_id") != str(scope.guild_id) or metadata.get("campaign_id", "0") != str(
+                scope.campaign_id
+            ):
+                log.error("pinecone returned a vector of another campaign in namespace %s", namespace_for(scope))
                 continue
             chunk_id = str(metadata.get("chunk_id") or match.id)
             hits.append(VectorHit(chunk_id, float(match.score), metadata))
         return hits
 
-    async def delete_document(self, guild_id: int, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
-        index = await self._index(self.host_for(guild_id))
-        namespace = namespace_for(guild_id)
+    async def delete_document(self, scope: ScopeLike, document_id: str, chunk_ids: Sequence[str] = ()) -> None:
+        index = await self._index(self.host_for(scope))
+        namespace = namespace_for(scope)
         ids = {self._vector_id(document_id, c) for c in chunk_ids}
         try:
             async for page in index.list(prefix=document_id, namespace=namespace):
@@ -207,25 +227,25 @@ class PineconeVectorStore:
                     raise
 
     async def set_player_safe(
-        self, guild_id: int, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
+        self, scope: ScopeLike, document_id: str, player_safe: bool, *, gm_only: Sequence[str] = ()
     ) -> None:
         """One metadata update by filter; the GM-only passages are found by their own `gm_only` flag (set at upsert),
         so `gm_only` ids are not needed here."""
-        index = await self._index(self.host_for(guild_id))
+        index = await self._index(self.host_for(scope))
         flt: dict[str, Any] = {"document_id": {"$eq": document_id}}
         if player_safe:  # one update that skips the GM-only passages: no moment where one is player-safe
             flt = {"$and": [flt, {"gm_only": {"$exists": False}}]}
         await index.update(
             filter=flt,
             set_metadata={"player_safe": bool(player_safe)},
-            namespace=namespace_for(guild_id),
+            namespace=namespace_for(scope),
         )
 
-    async def prune(self, guild_id: int, keep: Mapping[str, Collection[str]]) -> None:
+    async def prune(self, scope: ScopeLike, keep: Mapping[str, Collection[str]]) -> None:
         """Delete the namespace's vectors whose ids are not kept. Only ids listed as stale are deleted, so a
         listing that lags fresh upserts never removes them."""
-        index = await self._index(self.host_for(guild_id))
-        namespace = namespace_for(guild_id)
+        index = await self._index(self.host_for(scope))
+        namespace = namespace_for(scope)
         wanted = {self._vector_id(document_id, c) for document_id, chunks in keep.items() for c in chunks}
         stale: list[str] = []
         try:
@@ -237,26 +257,26 @@ class PineconeVectorStore:
         for batch in _batched(stale, DELETE_BATCH):
             await index.delete(ids=batch, namespace=namespace)
 
-    async def delete_guild(self, guild_id: int) -> None:
-        await self.delete_namespace_at(self.host_for(guild_id), guild_id)
+    async def delete_guild(self, scope: ScopeLike) -> None:
+        await self.delete_namespace_at(self.host_for(scope), scope)
 
-    async def delete_guild_at(self, guild_id: int, location: str) -> None:
+    async def delete_guild_at(self, scope: ScopeLike, location: str) -> None:
         if location.startswith("pinecone:"):
-            await self.delete_namespace_at(location.removeprefix("pinecone:"), guild_id)
+            await self.delete_namespace_at(location.removeprefix("pinecone:"), scope)
 
-    async def delete_namespace_at(self, host: str, guild_id: int) -> None:
-        """Delete a guild's namespace on a given index (also used after a guild moved to another index)."""
+    async def delete_namespace_at(self, host: str, scope: ScopeLike) -> None:
+        """Delete a campaign's namespace on a given index (also used after it moved to another index)."""
         index = await self._index(host)
         try:
-            await index.delete_namespace(name=namespace_for(guild_id))
+            await index.delete_namespace(name=namespace_for(scope))
         except Exception as exc:
             if not _is_not_found(exc):
                 raise
 
-    async def count(self, guild_id: int) -> int:
-        index = await self._index(self.host_for(guild_id))
+    async def count(self, scope: ScopeLike) -> int:
+        index = await self._index(self.host_for(scope))
         stats = await index.describe_index_stats()
-        summary = stats.namespaces.get(namespace_for(guild_id))
+        summary = stats.namespaces.get(namespace_for(scope))
         return int(summary.vector_count) if summary is not None else 0
 
     async def aclose(self) -> None:
