@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.kv import MemoryKeyValue
 from bot.memory import CampaignMemory, MemoryConfig
+from bot.memory.scope import ScopeLike, as_scope
 from bot.memory.stores import LocalVectorStore, PineconeVectorStore, VectorRecord, VectorStore, namespace_for
 from db.engine import create_sessionmaker
 from db.models.campaign import CampaignMemoryRecord
@@ -55,11 +56,12 @@ class _Watched:
         if name not in ("upsert", "prune", "delete_guild", "delete_guild_at", "delete_document"):
             return target
 
-        async def watched(guild_id: int, *args: Any, **kwargs: Any) -> Any:
+        async def watched(scope: ScopeLike, *args: Any, **kwargs: Any) -> Any:
+            key = as_scope(scope)
             async with self._sessionmaker() as session:
-                record = await session.get(CampaignMemoryRecord, guild_id)
+                record = await session.get(CampaignMemoryRecord, (key.guild_id, key.campaign_id))
             self.events.append((name, record.embedder_id if record is not None else None))
-            return await target(guild_id, *args, **kwargs)
+            return await target(scope, *args, **kwargs)
 
         return watched
 
