@@ -8,18 +8,17 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.campaigns import CAMPAIGN_ITEMS, campaign_commands, channel_scope
-from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only, is_gm
+from bot.discord.checks import SettingsUnavailable, gm_only, is_gm
 from bot.discord.client import PanicBot
 from bot.discord.recap import RECAP_ITEMS, recap_commands
 from bot.discord.render import EmbedField, Limits, error_embed, fit_choice, fit_embed, fit_lines, truncate
-from bot.discord.views import PanicView, PersistentItem
+from bot.discord.views import ConfirmButton, PanicView
 from bot.errors import UserFacingError
 from bot.memory import (
     CampaignMemory,
@@ -123,30 +122,16 @@ async def _tell_cancelled(interaction: Interaction) -> None:
         log.warning("could not tell guild %s that its import was cancelled", interaction.guild_id)
 
 
-class ForgetEverythingButton(
-    PersistentItem[discord.ui.Button[Any]], template=r"campaign:forget-all:(?P<action>yes|no)"
-):
-    """Confirm (or cancel) forgetting every document of the guild; state comes from the interaction."""
+class ForgetEverythingButton(ConfirmButton, template=r"campaign:forget-all:(?P<action>yes|no)"):
+    """Confirm (or cancel) forgetting every document of the channel's campaign."""
+
+    confirm_label = "Forget everything"
+    cancelled = ("Nothing forgotten", "Your notes are untouched.")
 
     def __init__(self, action: str) -> None:
-        yes = action == "yes"
-        super().__init__(
-            discord.ui.Button(
-                label="Forget everything" if yes else "Cancel",
-                style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
-                custom_id=f"campaign:forget-all:{action}",
-            )
-        )
-        self.action = action
+        super().__init__(f"campaign:forget-all:{action}", action)
 
-    async def run(self, interaction: Interaction) -> None:
-        await ensure_gm(interaction)
-        assert interaction.guild_id is not None
-        if self.action != "yes":
-            embed = fit_embed(title="Nothing forgotten", description="Your notes are untouched.", colour=COLOUR)
-            await interaction.response.edit_message(embed=embed, view=None)
-            return
-        await interaction.response.defer()
+    async def confirmed(self, interaction: Interaction) -> None:
         count = await interaction.client.services.memory.forget_all(await channel_scope(interaction))
         embed = fit_embed(
             title="Campaign memory cleared",

@@ -17,11 +17,11 @@ from discord import app_commands
 
 from bot import campaigns
 from bot.campaigns import CampaignInfo
-from bot.discord.checks import SettingsUnavailable, ensure_gm, gm_only
+from bot.discord.checks import SettingsUnavailable, gm_only
 from bot.discord.client import PanicBot
 from bot.discord.render import fit_choice, fit_embed
 from bot.discord.streaming import NO_MENTIONS
-from bot.discord.views import PanicView, PersistentItem
+from bot.discord.views import ConfirmButton, PanicView, PersistentItem
 from bot.errors import UserFacingError
 from bot.memory.scope import UNKNOWN_CAMPAIGN, CampaignScope
 from bot.prefs import RATINGS, TONES, GuildPrefs, load_prefs
@@ -107,31 +107,18 @@ async def _reply(interaction: Interaction, title: str, description: str) -> None
     await interaction.edit_original_response(embed=embed, allowed_mentions=NO_MENTIONS)
 
 
-class DeleteCampaignButton(
-    PersistentItem[discord.ui.Button[Any]], template=r"campaign:delete:(?P<campaign_id>\d+):(?P<action>yes|no)"
-):
+class DeleteCampaignButton(ConfirmButton, template=r"campaign:delete:(?P<campaign_id>\d+):(?P<action>yes|no)"):
     """Confirm (or cancel) deleting a campaign with all its notes; the state is in the custom id."""
 
-    def __init__(self, campaign_id: str, action: str) -> None:
-        yes = action == "yes"
-        super().__init__(
-            discord.ui.Button(
-                label="Delete the campaign and its notes" if yes else "Cancel",
-                style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
-                custom_id=f"campaign:delete:{int(campaign_id)}:{action}",
-            )
-        )
-        self.campaign_id = int(campaign_id)
-        self.action = action
+    confirm_label = "Delete the campaign and its notes"
+    cancelled = ("Nothing deleted", "The campaign is untouched.")
 
-    async def run(self, interaction: Interaction) -> None:
-        await ensure_gm(interaction)
+    def __init__(self, campaign_id: str, action: str) -> None:
+        super().__init__(f"campaign:delete:{int(campaign_id)}:{action}", action)
+        self.campaign_id = int(campaign_id)
+
+    async def confirmed(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
-        if self.action != "yes":
-            embed = fit_embed(title="Nothing deleted", description="The campaign is untouched.", colour=COLOUR)
-            await interaction.response.edit_message(embed=embed, view=None)
-            return
-        await interaction.response.defer()
         services = interaction.client.services
         known = {c.campaign_id: c for c in (await _refresh(interaction)).campaigns.campaigns}
         info = known.get(self.campaign_id)

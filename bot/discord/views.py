@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import discord
 
+from bot.discord.checks import ensure_gm
 from bot.discord.client import PanicBot, report_error
+from bot.discord.render import fit_embed
 
-__all__ = ["PanicView", "PersistentItem"]
+__all__ = ["ConfirmButton", "PanicView", "PersistentItem"]
 
 Interaction = discord.Interaction[PanicBot]
 ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
@@ -62,3 +64,40 @@ class PersistentItem(discord.ui.DynamicItem[ItemT], template=NOTHING):
     async def run(self, interaction: Interaction) -> None:
         """What a click does."""
         raise NotImplementedError(f"{type(self).__name__} must implement run()")
+
+
+class ConfirmButton(PersistentItem[discord.ui.Button[Any]], template=NOTHING):
+    """One button of a GM's yes/no confirmation of something that cannot be undone.
+
+    Subclasses give the `confirm_label`, what `cancelled` says (title, description) and `confirmed`, which runs
+    after the acknowledgement (a defer) and edits the original response; "no" only says nothing changed.
+    """
+
+    confirm_label: ClassVar[str]
+    cancelled: ClassVar[tuple[str, str]]
+    colour: ClassVar[discord.Colour] = discord.Colour.dark_teal()
+
+    def __init__(self, custom_id: str, action: str) -> None:
+        yes = action == "yes"
+        super().__init__(
+            discord.ui.Button(
+                label=self.confirm_label if yes else "Cancel",
+                style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
+                custom_id=custom_id,
+            )
+        )
+        self.action = action
+
+    async def run(self, interaction: Interaction) -> None:
+        await ensure_gm(interaction)
+        if self.action != "yes":
+            title, description = self.cancelled
+            embed = fit_embed(title=title, description=description, colour=self.colour)
+            await interaction.response.edit_message(embed=embed, view=None)
+            return
+        await interaction.response.defer()
+        await self.confirmed(interaction)
+
+    async def confirmed(self, interaction: Interaction) -> None:
+        """What "yes" does, after the defer."""
+        raise NotImplementedError(f"{type(self).__name__} must implement confirmed()")
