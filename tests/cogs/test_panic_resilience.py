@@ -6,7 +6,6 @@ GM got a real improvisation (from the offline tables) instead of an apology or "
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest_asyncio
 from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
+from tests.fakes.stalls import blackhole
 from tests.support.discord import running_bot
 
 
@@ -30,19 +30,8 @@ def _closed_port() -> int:
 @pytest_asyncio.fixture(loop_scope="session")
 async def black_hole() -> AsyncIterator[int]:
     """A loopback port that accepts connections and never answers (a hung server)."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with blackhole() as hole:
+        yield hole.port
 
 
 def _answered_from_tables(embed: dict[str, Any]) -> bool:

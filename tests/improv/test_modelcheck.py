@@ -3,7 +3,6 @@ bounded, never fatal."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from bot.improv.modelcheck import check_model
 from bot.services import open_services
 from bot.settings import Settings
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.stalls import blackhole
 
 
 def logged(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -104,27 +104,9 @@ async def test_a_model_past_its_shutdown_date_is_an_error(
     assert "was shut down on 2027-01-14" in error
 
 
-@asynccontextmanager
-async def hung_server() -> AsyncIterator[int]:
-    """A loopback port that accepts connections and never answers."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
-
-
 async def test_a_hung_service_never_holds_the_start(caplog: pytest.LogCaptureFixture) -> None:
-    async with hung_server() as port:
-        client = AsyncOpenAI(api_key="sk-test-" + "h" * 32, base_url=f"http://127.0.0.1:{port}/v1", max_retries=2)
+    async with blackhole() as hole:
+        client = AsyncOpenAI(api_key="sk-test-" + "h" * 32, base_url=f"http://127.0.0.1:{hole.port}/v1", max_retries=2)
         try:
             checked = await check_model(client, "gpt-5.4-mini", timeout=0.3)
         finally:
@@ -137,8 +119,8 @@ async def test_a_hung_service_never_holds_the_start(caplog: pytest.LogCaptureFix
 async def test_an_unreachable_service_never_crashes_the_start(
     make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with hung_server() as port:
-        pass  # closed: nothing listens there now
+    async with blackhole() as hole:
+        port = hole.port  # closed on exit: nothing listens there now
     settings = make_settings(openai_api_key="sk-test-" + "u" * 32, openai_base_url=f"http://127.0.0.1:{port}/v1")
     async with open_services(settings) as services:
         assert services.improv.model_status(1).endswith("no call yet")
