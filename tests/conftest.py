@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,21 @@ from bot.services import Services, open_services
 from bot.settings import Settings
 from db.migrate import upgrade
 from tests.support.discord import running_bot
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_log_handlers() -> Iterator[None]:
+    """A test that runs an entry point in-process (`bot.cli.main`, `configure_logging`) points the root logger at
+    the stderr pytest captured for it; drop that handler and restore the level afterwards, so no later test
+    logs into a closed stream ("--- Logging error ---" in its captured stderr)."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
 
 pytest_plugins = ["tests.fixtures_services"]
 
