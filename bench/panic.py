@@ -149,9 +149,9 @@ class AckClock(FakeDiscord):
         self.created_at[interaction_id] = time.perf_counter()
         super().register_interaction(interaction_id, *args)
 
-    def _callback(self, interaction_id: int, token: str, body: dict[str, Any], route: str) -> dict[str, Any]:
+    def _callback(self, interaction_id: int, token: str, body: dict[str, Any]) -> dict[str, Any]:
         self.acked_at.setdefault(interaction_id, time.perf_counter())
-        return super()._callback(interaction_id, token, body, route)
+        return super()._callback(interaction_id, token, body)
 
 
 async def populate(services: Services, guild_id: int, chunks: int) -> None:
