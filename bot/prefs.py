@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.campaigns import CampaignInfo, CampaignMap, load_campaigns
-from bot.guilds import get_settings, update_settings
+from bot.guilds import update_settings
 from bot.improv.kinds import Kind, parse_kind
 from bot.improv.prompts import Style
 from db.models import GuildSettings
@@ -78,9 +78,12 @@ def prefs_from_row(row: GuildSettings, campaigns: CampaignMap | None = None) -> 
 
 
 async def load_prefs(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> GuildPrefs:
-    """The guild's prefs (with its campaigns), its settings row created with defaults on first use."""
-    async with sessionmaker.begin() as session:
-        return prefs_from_row(await get_settings(session, guild_id), await load_campaigns(session, guild_id))
+    """The guild's prefs (with its campaigns). Only reads: a guild without a settings row has the defaults (the row
+    is made by its first change), so a first look never waits for SQLite's write lock behind other guilds' writes."""
+    async with sessionmaker() as session:
+        row = await session.get(GuildSettings, guild_id)
+        campaigns = await load_campaigns(session, guild_id)
+    return prefs_from_row(row, campaigns) if row is not None else replace(DEFAULT_PREFS, campaigns=campaigns)
 
 
 async def change_prefs(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, **changes: Any) -> GuildPrefs:

@@ -210,6 +210,7 @@ class PanicBotBase(commands.Bot):
                 for task in pending:
                     task.cancel()
                 await asyncio.wait(pending, timeout=self.shutdown_grace)
+        await self.prefs.aclose()
         await self.services.tasks.aclose()
         await super().close()
 

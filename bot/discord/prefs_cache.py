@@ -31,6 +31,9 @@ class PrefsCache:
         self.ttl = ttl
         self.wait = wait
         self._items: dict[int, tuple[float, GuildPrefs]] = {}
+        self._reading: dict[int, tuple[float, asyncio.Task[GuildPrefs]]] = {}  # the guild's latest read, started
+        self._changed: dict[int, float] = {}  # when the guild's prefs last changed here: older reads are stale
+        self._pending: set[asyncio.Task[GuildPrefs]] = set()  # every read still going, for `aclose`
 
     async def lookup(self, guild_id: int) -> GuildPrefs | None:
         """The guild's prefs: cached, read within `wait`, else the last known; None when never read."""
@@ -38,15 +41,42 @@ class PrefsCache:
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
+        latest = self._reading.get(guild_id)
+        if latest is not None and latest[0] + self.wait > now:  # lookups within one wait share a read
+            reading = latest[1]
+        else:  # an older read that is still going keeps going (and caches what it finds); this one starts afresh
+            reading = asyncio.ensure_future(self._load(guild_id))
+            self._reading[guild_id] = (now, reading)
+            self._pending.add(reading)
+            reading.add_done_callback(lambda task: self._read(guild_id, now, task))
         try:
-            async with asyncio.timeout(self.wait):
-                prefs = await self._load(guild_id)
+            # shielded: a read that outlives the wait goes on (and fills the cache when it ends), because
+            # cancelling it would first wait for its own clean-up (a session's rollback queued behind a busy
+            # database), which is how a 0.5 s wait once took 20 s
+            return await asyncio.wait_for(asyncio.shield(reading), self.wait)
         except Exception as exc:
             fallback = "the last known" if hit is not None else "the defaults"
             log.warning("guild %s: settings unavailable (%s); using %s", guild_id, type(exc).__name__, fallback)
             return None if hit is None else hit[1]
-        self._items[guild_id] = (now + self.ttl, prefs)
-        return prefs
+
+    def _read(self, guild_id: int, started: float, task: asyncio.Task[GuildPrefs]) -> None:
+        """A read ended (maybe after its lookup stopped waiting): cache what it found, unless the prefs changed
+        here since it started."""
+        self._pending.discard(task)
+        latest = self._reading.get(guild_id)
+        if latest is not None and latest[1] is task:
+            del self._reading[guild_id]
+        if task.cancelled() or task.exception() is not None or started < self._changed.get(guild_id, started):
+            return
+        self._items[guild_id] = (time.monotonic() + self.ttl, task.result())
+
+    async def aclose(self, grace: float = 1.0) -> None:
+        """Cancel the reads still going (a hung database) and give their clean-up `grace` seconds."""
+        pending = list(self._pending)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
 
     async def get(self, guild_id: int) -> GuildPrefs:
         """The guild's prefs as `lookup` finds them, or the defaults when they have never been read."""
@@ -54,8 +84,10 @@ class PrefsCache:
 
     def put(self, guild_id: int, prefs: GuildPrefs) -> None:
         """Cache prefs just written."""
-        self._items[guild_id] = (time.monotonic() + self.ttl, prefs)
+        self._changed[guild_id] = time.monotonic()
+        self._items[guild_id] = (self._changed[guild_id] + self.ttl, prefs)
 
     def drop(self, guild_id: int) -> None:
         """Forget the guild's cached prefs (they just changed)."""
+        self._changed[guild_id] = time.monotonic()
         self._items.pop(guild_id, None)

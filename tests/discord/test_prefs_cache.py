@@ -75,3 +75,44 @@ async def test_unreadable_prefs_are_the_last_known_once_read(mode: str) -> None:
 async def test_never_read_and_unreadable_prefs_are_unknown() -> None:
     cache = PrefsCache(Loader("hang"), wait=0.05)
     assert await cache.lookup(GUILD) is None
+
+
+class SlowToLetGo:
+    """A read that hangs, and whose clean-up when cancelled waits too (a session's rollback queued behind a busy
+    database); `finished` once it is really over."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.finished = False
+
+    async def __call__(self, guild_id: int) -> GuildPrefs:
+        try:
+            await self.release.wait()
+            return PREFS
+        finally:
+            await self.release.wait()  # cancelled or not, the clean-up waits for the database
+            self.finished = True
+
+
+async def test_the_wait_holds_even_when_the_read_cannot_let_go() -> None:
+    load = SlowToLetGo()
+    cache = PrefsCache(load, wait=0.05)
+    assert await cache.lookup(GUILD) is None  # answered at the wait, with the read still going
+    assert not load.finished
+    load.release.set()  # the database answers: the read that outlived its lookup fills the cache
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert load.finished
+    assert await cache.lookup(GUILD) == PREFS
+
+
+async def test_a_read_older_than_a_change_is_not_cached() -> None:
+    load = SlowToLetGo()
+    cache = PrefsCache(load, wait=0.05)
+    assert await cache.lookup(GUILD) is None
+    newer = GuildPrefs(gm_role_id=9, players_may_panic=False, public_by_default=True, style=Style(), button_kind="npc")
+    cache.put(GUILD, newer)  # a command changed the prefs while the old read was still going
+    load.release.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert await cache.lookup(GUILD) == newer
