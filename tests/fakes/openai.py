@@ -41,6 +41,8 @@ import numpy as np
 from aiohttp import web
 from openai.types.shared.chat_model import ChatModel
 
+from tests.fakes.loopback import serve_loopback
+
 __all__ = ["API_KEY", "FakeOpenAI", "Mode", "RecordedRequest", "running_openai"]
 
 API_KEY = "sk-test-fake-openai-key"
@@ -199,13 +201,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models/{model}", self._model)
         app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self._port = await serve_loopback(app)
 
     async def stop(self) -> None:
         """Release hung requests and stop listening."""

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve_loopback
 from tests.fakes.paddle_entities import (
     ID_PATTERN,
     PAYMENT_METHODS,
@@ -546,12 +547,7 @@ async def running_paddle(
         prices=prices,
         default_payment_link=default_payment_link,
     )
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-    port = sockets[0].getsockname()[1]
+    runner, port = await serve_loopback(fake.app())
     fake.url = f"http://127.0.0.1:{port}"
     try:
         yield fake

@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve_loopback
+
 __all__ = ["API_KEY", "FakePineconeIndex", "FakePineconeProject", "running_indexes", "running_project"]
 
 API_KEY = "pcsk_test_fake_key"
@@ -132,13 +134,7 @@ class FakePineconeIndex:
         app.router.add_get("/vectors/list", self._list)
         app.router.add_post("/describe_index_stats", self._stats)
         app.router.add_delete("/namespaces/{name}", self._delete_namespace)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve_loopback(app)
         self.host = f"http://127.0.0.1:{port}"
         return self.host
 
@@ -361,13 +357,8 @@ class FakePineconeProject:
         app.router.add_post("/indexes", self._create)
         app.router.add_get("/indexes/{name}", self._describe)
         app.router.add_delete("/indexes/{name}", self._delete)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.host = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, port = await serve_loopback(app)
+        self.host = f"http://127.0.0.1:{port}"
         return self.host
 
     async def stop(self) -> None:

@@ -15,6 +15,7 @@ from openai import AsyncOpenAI
 from bot.improv.modelcheck import check_model
 from bot.services import open_services
 from bot.settings import Settings
+from tests.fakes.loopback import serve_loopback
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.stalls import blackhole
 
@@ -142,12 +143,9 @@ async def listing_only_server(models: list[str]) -> AsyncIterator[str]:
 
     app.router.add_get("/v1/models", listing)
     app.router.add_get("/v1/models/{model}", missing)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, port = await serve_loopback(app)
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+        yield f"http://127.0.0.1:{port}/v1"
     finally:
         await runner.cleanup()
 
